@@ -1,0 +1,79 @@
+import { Command, CommanderError, Option } from 'commander';
+import { AuthctlError, ExitCode } from './core/errors.js';
+import { toAuthctlError } from './core/error-map.js';
+import { Output } from './output.js';
+import { initDbCommand } from './commands/init-db.js';
+import { migrateCommand } from './commands/migrate.js';
+import { VERSION } from './version.js';
+
+function addGlobalOptions(cmd: Command): Command {
+  return cmd
+    .option('-d, --database-url <url>', 'database to use (env DATABASE_URL, .env; default sqlite:///./gpustack_ui.db)')
+    .option('--json', 'one JSON document on stdout; errors as JSON on stderr')
+    .option('--no-color', 'no colour (also NO_COLOR, and whenever stdout is not a terminal)')
+    .option('-q, --quiet', 'print only errors')
+    .option('-y, --yes', 'answer yes to confirmations')
+    .addOption(new Option('--debug', 'print stack traces of internal errors').hideHelp());
+}
+
+/** Global options work before or after the command, so every command accepts them. */
+function withGlobalOptionsEverywhere(cmd: Command): void {
+  for (const sub of cmd.commands) {
+    addGlobalOptions(sub);
+    sub.configureHelp({ showGlobalOptions: false });
+    withGlobalOptionsEverywhere(sub);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('authctl')
+    .description('Administer the GPUStack UI authentication database: users, sessions, migrations, GPUStack sync.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .showHelpAfterError('(run with --help for usage)');
+  addGlobalOptions(program);
+  program.addCommand(initDbCommand());
+  program.addCommand(migrateCommand());
+  withGlobalOptionsEverywhere(program);
+  const configure = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.configureOutput({ outputError: () => {} });
+    cmd.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+function wantsJson(argv: string[]): boolean {
+  return argv.includes('--json');
+}
+
+/** The only place that decides the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = argv.includes('--debug') || process.env.AUTHCTL_DEBUG === '1';
+  const out = new Output({ json: wantsJson(argv), color: !argv.includes('--no-color') });
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp({ error: true });
+      return ExitCode.usage;
+    }
+    await program.parseAsync(argv);
+    return ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        return ExitCode.ok;
+      }
+      out.error(new AuthctlError('USAGE', err.message.replace(/^error: /, ''), ExitCode.usage, 'Run with --help for usage.'));
+      return ExitCode.usage;
+    }
+    const mapped = toAuthctlError(err);
+    out.error(mapped);
+    if (debug && mapped !== err) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+    else if (mapped.exitCode === ExitCode.internal) {
+      process.stderr.write('This is a bug in authctl. Run again with --debug (or AUTHCTL_DEBUG=1) for details.\n');
+    }
+    return mapped.exitCode;
+  }
+}

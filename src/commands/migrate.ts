@@ -1,0 +1,62 @@
+import { Command } from 'commander';
+import { createContext } from '../context.js';
+import { AuthctlError, ExitCode } from '../core/errors.js';
+
+function statusCommand(): Command {
+  return new Command('status')
+    .description('list applied and pending migrations and drift; exit 0 only when up to date')
+    .action(async (_opts: object, command: Command) => {
+      const ctx = createContext(command);
+      const { database } = ctx.config();
+      const { getMigrationStatus } = await import('../core/setup.js');
+      const { describeState } = await import('../core/db/migrations.js');
+      const status = await getMigrationStatus(database);
+      const { out } = ctx;
+      out.emitJson(status);
+      out.line(`Database: ${describeState({ kind: status.state } as never)}`);
+      for (const name of status.applied) out.line(`  ${out.c.green('applied')}  ${name}`);
+      for (const name of status.pending) out.line(`  ${out.c.yellow('pending')}  ${name}`);
+      for (const name of status.unknown) out.line(`  ${out.c.red('unknown')}  ${name} (applied here, not known to this authctl)`);
+      for (const name of status.edited) out.line(`  ${out.c.red('edited')}   ${name} (changed after it was applied)`);
+      for (const name of status.failed) out.line(`  ${out.c.red('failed')}   ${name} (started, never finished)`);
+      for (const line of status.drift) out.line(`  ${out.c.red('drift')}    ${line}`);
+      if (status.upToDate) {
+        out.success('Up to date.');
+        return;
+      }
+      const hint =
+        status.state === 'app-unmanaged'
+          ? "Run `authctl migrate` to adopt the app's tables."
+          : status.drift.length > 0
+            ? 'The schema was changed outside authctl; restore it or compare with a backup.'
+            : 'Run `authctl migrate` to apply the pending migrations.';
+      throw new AuthctlError('NOT_UP_TO_DATE', 'The database is not up to date.', ExitCode.checkFailed, hint);
+    });
+}
+
+export function migrateCommand(): Command {
+  return new Command('migrate')
+    .description("apply pending migrations; adopts a database the app created")
+    .option('--dry-run', 'list what would be applied and change nothing')
+    .addCommand(statusCommand())
+    .action(async (opts: { dryRun?: boolean }, command: Command) => {
+      const ctx = createContext(command);
+      const { database } = ctx.config();
+      const { migrateDatabase } = await import('../core/setup.js');
+      const result = await migrateDatabase(database, {
+        dryRun: Boolean(opts.dryRun),
+        onBackup: (file) => ctx.out.info(`Backed up the database to ${file}`),
+      });
+      const { out } = ctx;
+      out.emitJson({ dryRun: result.dryRun, adopt: result.adopt, apply: result.apply, backup: result.backup });
+      if (!result.adopt && result.apply.length === 0) {
+        out.success('Already up to date. Nothing to do.');
+        return;
+      }
+      const verb = result.dryRun ? 'Would' : 'Did';
+      if (result.adopt) out.line(`${verb} adopt the app's existing tables (baseline recorded, not run; every row kept).`);
+      out.line(`${verb} apply ${result.apply.length} migration(s)${result.apply.length ? ':' : '.'}`);
+      for (const name of result.apply) out.line(`  ${name}`);
+      if (!result.dryRun) out.success('Migrated.');
+    });
+}

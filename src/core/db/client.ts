@@ -1,0 +1,70 @@
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery } from '@prisma/driver-adapter-utils';
+import type { DatabaseTarget } from '../config.js';
+import { databaseError } from '../errors.js';
+import { formatAppTimestamp, parseDbTimestamp } from '../timestamps.js';
+import { PrismaClient } from '../../generated/sqlite/client.js';
+import { BUSY_TIMEOUT_MS } from './sqlite.js';
+
+export type AppClient = PrismaClient;
+export type { User, UserSession, UserPreference, AuditEntry } from '../../generated/sqlite/client.js';
+export type { Prisma } from '../../generated/sqlite/client.js';
+export type TxClient = Parameters<Parameters<AppClient['$transaction']>[0]>[0];
+
+/**
+ * Rewrites every DateTime argument into the app's own text form before it
+ * reaches SQLite, so that no row authctl writes breaks the app's parser. The
+ * stock adapter would write Prisma's ISO form, which the app cannot read.
+ */
+function toAppTimestamps(query: SqlQuery): SqlQuery {
+  if (!query.argTypes.some((t) => t?.scalarType === 'datetime')) return query;
+  return {
+    ...query,
+    args: query.args.map((arg, i) =>
+      query.argTypes[i]?.scalarType === 'datetime' && arg !== null && arg !== undefined
+        ? formatAppTimestamp(parseDbTimestamp(arg as string | Date))
+        : arg,
+    ),
+    argTypes: query.argTypes.map((t) => (t?.scalarType === 'datetime' ? { ...t, scalarType: 'string' as const } : t)),
+  };
+}
+
+function wrapQueryable<T extends { queryRaw(q: SqlQuery): unknown; executeRaw(q: SqlQuery): unknown }>(inner: T): T {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'queryRaw' || prop === 'executeRaw') {
+        return (q: SqlQuery) => target[prop](toAppTimestamps(q));
+      }
+      if (prop === 'startTransaction') {
+        return async (...args: unknown[]) =>
+          wrapQueryable(await (target as unknown as SqlDriverAdapter).startTransaction(...(args as [])));
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+function withAppTimestamps(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => wrapQueryable(await factory.connect()),
+    connectToShadowDb: async () => wrapQueryable(await factory.connectToShadowDb()),
+  };
+}
+
+/** A Prisma client on the shared database, writing timestamps the app can read. */
+export async function openClient(target: DatabaseTarget): Promise<AppClient> {
+  if (target.provider === 'sqlite') {
+    const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
+    const adapter = withAppTimestamps(new PrismaBetterSqlite3({ url: target.file, timeout: BUSY_TIMEOUT_MS }));
+    const client = new PrismaClient({ adapter });
+    await client.$connect();
+    return client;
+  }
+  throw databaseError(
+    'PROVIDER_UNSUPPORTED',
+    'PostgreSQL databases are not supported by this version of authctl yet.',
+    'Point DATABASE_URL (or -d) at the app\'s SQLite file.',
+  );
+}

@@ -1,0 +1,134 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { DatabaseTarget } from '../config.js';
+import { databaseError } from '../errors.js';
+import { MIGRATIONS_DIR, SCHEMA_FILE } from '../../paths.js';
+import type { Migration } from './migrations.js';
+
+/**
+ * Prisma's own schema engine, run in-process from its WebAssembly build. It
+ * needs no native binary and no network, and it keeps `_prisma_migrations`
+ * exactly as `prisma migrate deploy` does.
+ */
+export interface MigrationEngine {
+  applyMigrations(): Promise<string[]>;
+  markApplied(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface WasmSchemaEngine {
+  applyMigrations(input: unknown): Promise<{ appliedMigrationNames: string[] }>;
+  markMigrationApplied(input: unknown): Promise<unknown>;
+  free(): void;
+}
+
+interface ErrorRegistry {
+  consumeError(id: number): { error: unknown } | undefined;
+}
+
+const require = createRequire(import.meta.url);
+
+async function loadWasmEngine(): Promise<{ SchemaEngine: { new: (...args: unknown[]) => Promise<WasmSchemaEngine> } }> {
+  // Node 20 cannot import a .wasm module, so instantiate it by hand and hand
+  // the instance to the generated bindings.
+  const bindings = (await import('@prisma/schema-engine-wasm/schema_engine_bg')) as Record<string, unknown> & {
+    __wbg_set_wasm(exports: WebAssembly.Exports): void;
+  };
+  const wasmPath = path.join(path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')), 'schema_engine_bg.wasm');
+  const module = new WebAssembly.Module(fs.readFileSync(wasmPath));
+  const instance = new WebAssembly.Instance(module, { './schema_engine_bg.js': bindings as WebAssembly.ModuleImports });
+  bindings.__wbg_set_wasm(instance.exports);
+  (instance.exports.__wbindgen_start as () => void)();
+  return bindings as unknown as { SchemaEngine: { new: (...args: unknown[]) => Promise<WasmSchemaEngine> } };
+}
+
+/**
+ * The driver adapter for the engine. It remembers every connection it opens:
+ * freeing the engine does not close them, and on SQLite an open one keeps the
+ * engine's exclusive lock on the file.
+ */
+async function adapterFactory(target: DatabaseTarget) {
+  const { bindMigrationAwareSqlAdapterFactory } = await import('@prisma/driver-adapter-utils');
+  let inner: SqlMigrationAwareDriverAdapterFactory;
+  if (target.provider === 'sqlite') {
+    const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
+    inner = new PrismaBetterSqlite3({ url: target.file, timeout: 5000 });
+  } else {
+    const { PrismaPg } = await import('@prisma/adapter-pg');
+    inner = new PrismaPg({ connectionString: target.url });
+  }
+  const opened: SqlDriverAdapter[] = [];
+  const remember = async (connection: Promise<SqlDriverAdapter>) => {
+    const adapter = await connection;
+    opened.push(adapter);
+    return adapter;
+  };
+  const factory = bindMigrationAwareSqlAdapterFactory({
+    provider: inner.provider,
+    adapterName: inner.adapterName,
+    connect: () => remember(inner.connect()),
+    connectToShadowDb: () => remember(inner.connectToShadowDb()),
+  });
+  return {
+    factory,
+    async disposeAll() {
+      await Promise.all(opened.splice(0).map((adapter) => adapter.dispose()));
+    },
+  };
+}
+
+export async function openMigrationEngine(target: DatabaseTarget, migrations: Migration[]): Promise<MigrationEngine> {
+  const { SchemaEngine } = await loadWasmEngine();
+  const { factory, disposeAll } = await adapterFactory(target);
+  const schemaFile = SCHEMA_FILE[target.provider];
+  const baseDir = MIGRATIONS_DIR[target.provider];
+  const migrationsList = {
+    baseDir,
+    lockfile: { path: 'migration_lock.toml', content: fs.readFileSync(path.join(baseDir, 'migration_lock.toml'), 'utf8') },
+    shadowDbInitScript: '',
+    migrationDirectories: migrations.map((m) => ({
+      path: m.name,
+      migrationFile: { path: 'migration.sql', content: { tag: 'ok', value: m.script } },
+    })),
+  };
+  const filters = { externalTables: [], externalEnums: [] };
+  const engine = await SchemaEngine.new(
+    { datamodels: [[schemaFile, fs.readFileSync(schemaFile, 'utf8')]] },
+    () => {},
+    factory,
+  );
+  const registry = (factory as unknown as { errorRegistry: ErrorRegistry }).errorRegistry;
+
+  // The engine reports driver failures as "External error id#N"; the real
+  // error waits in the adapter's registry.
+  const explain = (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    const id = /id#(\d+)/.exec(message)?.[1];
+    const inner = id ? registry.consumeError(Number(id))?.error : undefined;
+    const detail = inner ? JSON.stringify(inner) : message;
+    return databaseError('MIGRATION_FAILED', `Applying migrations failed: ${detail}`, 'The database file was backed up before; see the .bak- file beside it.');
+  };
+
+  return {
+    async applyMigrations() {
+      try {
+        return (await engine.applyMigrations({ migrationsList, filters })).appliedMigrationNames;
+      } catch (err) {
+        throw explain(err);
+      }
+    },
+    async markApplied(name: string) {
+      try {
+        await engine.markMigrationApplied({ migrationName: name, migrationsList });
+      } catch (err) {
+        throw explain(err);
+      }
+    },
+    async close() {
+      engine.free();
+      await disposeAll();
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DatabaseTarget } from '../config.js';
+import { conflict, databaseError } from '../errors.js';
+import { MIGRATIONS_DIR } from '../../paths.js';
+
+export interface Migration {
+  name: string;
+  script: string;
+  /** Prisma's checksum: the SHA-256 of migration.sql, in hex. */
+  checksum: string;
+}
+
+/** The name of the migration that creates exactly the app's own tables. */
+export const BASELINE_MIGRATION = '20261126000000_app_baseline';
+
+/** The tables the app creates with SQLAlchemy's create_all. */
+export const APP_TABLES = ['user_preferences', 'user_sessions', 'users'];
+
+export function loadMigrations(provider: DatabaseTarget['provider']): Migration[] {
+  const dir = MIGRATIONS_DIR[provider];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort()
+    .map((name) => {
+      const script = fs.readFileSync(path.join(dir, name, 'migration.sql'), 'utf8');
+      return { name, script, checksum: createHash('sha256').update(script).digest('hex') };
+    });
+}
+
+export interface AppliedMigration {
+  name: string;
+  checksum: string;
+  finished: boolean;
+  rolledBack: boolean;
+}
+
+/** What a database holds before authctl touches it. */
+export type DatabaseState =
+  | { kind: 'empty' }
+  | { kind: 'app-unmanaged' }
+  | { kind: 'unknown'; problems: string[] }
+  | { kind: 'managed'; applied: AppliedMigration[] };
+
+export interface MigrationStatus {
+  state: DatabaseState['kind'];
+  applied: string[];
+  pending: string[];
+  /** In the database's history but not in this authctl's migrations. */
+  unknown: string[];
+  /** Applied, but the file's checksum no longer matches. */
+  edited: string[];
+  /** Started and never finished. */
+  failed: string[];
+  /** How the live schema differs from what the applied migrations produce. */
+  drift: string[];
+  upToDate: boolean;
+}
+
+export function statusFrom(
+  state: DatabaseState,
+  migrations: Migration[],
+  drift: string[],
+): MigrationStatus {
+  const applied = state.kind === 'managed' ? state.applied.filter((a) => !a.rolledBack) : [];
+  const byName = new Map(migrations.map((m) => [m.name, m]));
+  const appliedNames = new Set(applied.filter((a) => a.finished).map((a) => a.name));
+  const status: MigrationStatus = {
+    state: state.kind,
+    applied: migrations.filter((m) => appliedNames.has(m.name)).map((m) => m.name),
+    pending: migrations.filter((m) => !appliedNames.has(m.name)).map((m) => m.name),
+    unknown: applied.filter((a) => !byName.has(a.name)).map((a) => a.name),
+    edited: applied.filter((a) => a.finished && byName.has(a.name) && byName.get(a.name)!.checksum !== a.checksum).map((a) => a.name),
+    failed: applied.filter((a) => !a.finished).map((a) => a.name),
+    drift,
+    upToDate: false,
+  };
+  status.upToDate =
+    state.kind === 'managed' &&
+    status.pending.length === 0 &&
+    status.unknown.length === 0 &&
+    status.edited.length === 0 &&
+    status.failed.length === 0 &&
+    drift.length === 0;
+  return status;
+}
+
+/** Refuses to migrate a database whose history does not belong to these migrations. */
+export function assertHistoryMatches(status: MigrationStatus): void {
+  if (status.unknown.length > 0 || status.edited.length > 0) {
+    const parts = [
+      status.unknown.length ? `applied migrations this authctl does not have: ${status.unknown.join(', ')}` : '',
+      status.edited.length ? `applied migrations that were changed since: ${status.edited.join(', ')}` : '',
+    ].filter(Boolean);
+    throw conflict(
+      'MIGRATION_HISTORY_DIVERGED',
+      `The database's migration history has diverged (${parts.join('; ')}).`,
+      'Use the authctl release that migrated this database, or restore it from a backup.',
+    );
+  }
+  if (status.failed.length > 0) {
+    throw databaseError(
+      'MIGRATION_FAILED_BEFORE',
+      `Migration ${status.failed.join(', ')} started earlier and never finished.`,
+      'Restore the backup authctl made before that run (a .bak- file beside the database), then run `authctl migrate` again.',
+    );
+  }
+}
+
+export function describeState(state: DatabaseState): string {
+  switch (state.kind) {
+    case 'empty':
+      return 'empty (no tables yet)';
+    case 'app-unmanaged':
+      return 'created by the app, not yet managed by authctl';
+    case 'unknown':
+      return 'not a GPUStack UI database authctl recognises';
+    case 'managed':
+      return 'managed by authctl';
+  }
+}
+
+export function unknownSchemaError(problems: string[]) {
+  const shown = problems.slice(0, 6).join('; ') + (problems.length > 6 ? `; and ${problems.length - 6} more` : '');
+  return databaseError(
+    'UNKNOWN_SCHEMA',
+    `This database has tables but no migration history, and they are not the GPUStack UI app's schema (${shown}).`,
+    'Nothing was changed. Check DATABASE_URL (or -d) points at the app\'s database.',
+  );
+}

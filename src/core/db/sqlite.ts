@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { databaseError } from '../errors.js';
+
+export type SqliteDb = Database.Database;
+
+/** How long a statement waits for the app's write lock before giving up. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+export function sqliteFileExists(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens the SQLite file directly. A missing file is an error here: only
+ * init-db creates one, and only on purpose.
+ */
+export function openSqlite(file: string, opts: { readonly?: boolean } = {}): SqliteDb {
+  if (!sqliteFileExists(file)) {
+    throw databaseError(
+      'DATABASE_NOT_FOUND',
+      `No database file at ${file}.`,
+      'Check DATABASE_URL (or -d), or create the database with `authctl init-db`.',
+    );
+  }
+  try {
+    const db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    // Fail now, with a clear message, if the file is not a database at all.
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return db;
+  } catch (err) {
+    throw sqliteOpenError(file, err);
+  }
+}
+
+export function sqliteOpenError(file: string, err: unknown) {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/not a database|file is encrypted/i.test(message)) {
+    return databaseError('DATABASE_INVALID', `${file} is not a SQLite database.`, 'Check DATABASE_URL (or -d).');
+  }
+  if (/locked|busy/i.test(message)) {
+    return databaseError('DATABASE_LOCKED', `${file} stayed locked for more than ${BUSY_TIMEOUT_MS / 1000}s.`, 'Another process holds a long write lock; try again shortly.');
+  }
+  if (/readonly|permission|EACCES|unable to open/i.test(message)) {
+    return databaseError('DATABASE_UNREADABLE', `Cannot open ${file}: ${message}.`, 'Check the file and folder permissions.');
+  }
+  return databaseError('DATABASE_ERROR', `Cannot use ${file}: ${message}.`);
+}
+
+/** Fails with exit 5 when the file's folder does not exist. */
+export function requireParentFolder(file: string): void {
+  const dir = path.dirname(file);
+  if (!fs.existsSync(dir)) {
+    throw databaseError(
+      'DATABASE_FOLDER_MISSING',
+      `The folder ${dir} does not exist, so ${path.basename(file)} cannot be created there.`,
+      'Create the folder first, or point DATABASE_URL (or -d) somewhere else.',
+    );
+  }
+}
+
+/** Creates a new, empty database file that only its owner can read. */
+export function createSqliteFile(file: string): void {
+  requireParentFolder(file);
+  try {
+    fs.closeSync(fs.openSync(file, 'wx', 0o600));
+    fs.chmodSync(file, 0o600);
+  } catch (err) {
+    throw databaseError('DATABASE_CREATE_FAILED', `Cannot create ${file}: ${(err as Error).message}.`);
+  }
+}
+
+/**
+ * Copies the database next to itself with SQLite's online backup, which stays
+ * consistent even while the app writes. Returns the copy's path.
+ */
+export async function backupSqlite(db: SqliteDb, file: string, now = new Date()): Promise<string> {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  let target = `${file}.bak-${stamp}`;
+  for (let i = 1; fs.existsSync(target); i++) target = `${file}.bak-${stamp}-${i}`;
+  await db.backup(target);
+  fs.chmodSync(target, 0o600);
+  return target;
+}

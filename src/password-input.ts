@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import { cancelled, usageError } from './core/errors.js';
+import type { Output } from './output.js';
+
+export interface PasswordSourceOptions {
+  passwordStdin?: boolean;
+  passwordFile?: string;
+  generatePassword?: boolean;
+}
+
+export interface PasswordInput {
+  password: string;
+  /** Set when authctl made the password: it must be shown once to the requester. */
+  generated: boolean;
+}
+
+function stripOneNewline(text: string): string {
+  return text.replace(/\r?\n$/, '');
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function describeSources(): string {
+  return 'Pass --password-stdin, --password-file <path> or --generate-password, or run it in a terminal to be prompted.';
+}
+
+/**
+ * Gets a new password from exactly one source. A value on the command line is
+ * never accepted: argv is visible to every local user.
+ */
+export async function readNewPassword(opts: PasswordSourceOptions, out: Output, label: string): Promise<PasswordInput> {
+  const chosen = [opts.passwordStdin, opts.passwordFile !== undefined, opts.generatePassword].filter(Boolean).length;
+  if (chosen > 1) {
+    throw usageError('Choose one password source: --password-stdin, --password-file or --generate-password.');
+  }
+  if (opts.generatePassword) {
+    const { generatePassword } = await import('./core/password.js');
+    return { password: generatePassword(), generated: true };
+  }
+  if (opts.passwordStdin) {
+    if (process.stdin.isTTY) {
+      throw usageError('--password-stdin expects the password piped in, not typed.', 'Omit it to be prompted with hidden input instead.');
+    }
+    const password = stripOneNewline(await readStdin());
+    if (!password) throw usageError('No password arrived on standard input.', describeSources());
+    return { password, generated: false };
+  }
+  if (opts.passwordFile !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(opts.passwordFile, 'utf8');
+    } catch (err) {
+      throw usageError(`Cannot read the password file ${opts.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+    }
+    const password = stripOneNewline(text);
+    if (!password) throw usageError(`The password file ${opts.passwordFile} is empty.`);
+    return { password, generated: false };
+  }
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw usageError('No password source, and no terminal to prompt on.', describeSources());
+  }
+  return { password: await promptTwice(label), generated: false };
+}
+
+async function promptTwice(label: string): Promise<string> {
+  const { password } = await import('@inquirer/prompts');
+  const context = { output: process.stderr };
+  try {
+    for (;;) {
+      const first = await password({ message: `New password for ${label}`, mask: false }, context);
+      const second = await password({ message: 'Type it again', mask: false }, context);
+      if (first === second && first.length > 0) return first;
+      process.stderr.write(first.length === 0 ? 'The password is empty; try again.\n' : 'The two entries differ; try again.\n');
+    }
+  } catch (err) {
+    if ((err as Error).name === 'ExitPromptError') throw cancelled();
+    throw err;
+  }
+}
+
+/**
+ * Destructive steps need a yes: --yes, or an answer at a prompt. Without a
+ * terminal and without --yes they are refused (exit 7).
+ */
+export async function confirmOrRefuse(message: string, yes: boolean | undefined): Promise<void> {
+  if (yes) return;
+  const { refused } = await import('./core/errors.js');
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw refused('CONFIRMATION_REQUIRED', `${message} needs confirmation, and there is no terminal to ask on.`, 'Pass --yes to confirm.');
+  }
+  const { confirm } = await import('@inquirer/prompts');
+  let ok: boolean;
+  try {
+    ok = await confirm({ message: `${message}?`, default: false }, { output: process.stderr });
+  } catch (err) {
+    if ((err as Error).name === 'ExitPromptError') throw cancelled();
+    throw err;
+  }
+  if (!ok) throw cancelled();
+}
+
+export interface NewPasswordOptions extends PasswordSourceOptions {
+  allowWeakPassword?: boolean;
+  rounds?: string;
+}
+
+export interface PreparedPassword {
+  hash: string;
+  /** The generated password, to show once; null when the operator chose it. */
+  generated: string | null;
+  weakAllowed: boolean;
+}
+
+/** Reads, checks against the policy, and hashes a new password. */
+export async function prepareNewPassword(
+  opts: NewPasswordOptions,
+  out: Output,
+  user: { username: string; isAdmin: boolean },
+): Promise<PreparedPassword> {
+  const { checkNewPassword, hashPassword, resolveRounds } = await import('./core/password.js');
+  const rounds = resolveRounds(opts.rounds, process.env);
+  const input = await readNewPassword(opts, out, user.username);
+  checkNewPassword({ ...user, password: input.password, allowWeak: Boolean(opts.allowWeakPassword) });
+  return {
+    hash: await hashPassword(input.password, rounds),
+    generated: input.generated ? input.password : null,
+    weakAllowed: Boolean(opts.allowWeakPassword),
+  };
+}
