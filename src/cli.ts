@@ -4,6 +4,9 @@ import { toAuthctlError } from './core/error-map.js';
 import { Output } from './output.js';
 import { initDbCommand } from './commands/init-db.js';
 import { migrateCommand } from './commands/migrate.js';
+import { userCommand } from './commands/user/index.js';
+import { auditCommand } from './commands/audit.js';
+import { doctorCommand } from './commands/doctor.js';
 import { VERSION } from './version.js';
 
 function addGlobalOptions(cmd: Command): Command {
@@ -34,6 +37,9 @@ export function buildProgram(): Command {
   addGlobalOptions(program);
   program.addCommand(initDbCommand());
   program.addCommand(migrateCommand());
+  program.addCommand(userCommand());
+  program.addCommand(doctorCommand());
+  program.addCommand(auditCommand());
   withGlobalOptionsEverywhere(program);
   const configure = (cmd: Command) => {
     cmd.exitOverride();

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { AuthctlError, ExitCode } from '../core/errors.js';
 
 /** The password-source options shared by init-db, user add and user reset. */
 export function addPasswordOptions(cmd: Command): Command {
@@ -8,4 +9,13 @@ export function addPasswordOptions(cmd: Command): Command {
     .option('--generate-password', 'generate a 20-character password and show it once')
     .option('--allow-weak-password', 'accept a password the policy refuses (recorded in the audit log)')
     .addOption(new Option('--rounds <n>', 'bcrypt cost, 10 to 15 (default 12, or AUTHCTL_BCRYPT_ROUNDS)'));
+}
+
+/** Parses a whole number ≥ 1 given to an option, or fails with exit 2. */
+export function parsePositiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new AuthctlError('USAGE', `${flag} takes a whole number of 1 or more, not "${value}".`, ExitCode.usage);
+  }
+  return n;
 }

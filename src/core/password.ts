@@ -15,11 +15,11 @@ export const GENERATED_LENGTH = 20;
  * Default and very common passwords. doctor tries each of these (and the
  * username) against every active user's hash, so the list stays short.
  */
-export const DEFAULT_PASSWORDS = ['admin', 'password', 'changeme', 'gpustack', '123456', 'admin123', 'root', 'secret'];
+export const DEFAULT_PASSWORDS = ['admin', 'password', 'changeme', 'gpustack', '123456'];
 
 /** Refused by the policy in addition to the defaults. */
 const COMMON_PASSWORDS = new Set([
-  ...DEFAULT_PASSWORDS,
+  ...DEFAULT_PASSWORDS, 'admin123', 'root', 'secret',
   '12345678', '123456789', '1234567890', '123123123', '111111111', '000000000', 'password1', 'password123',
   'passw0rd', 'qwerty123', 'qwertyuiop', 'iloveyou', 'letmein1', 'welcome1', 'welcome123', 'admin1234',
   'administrator', 'changeme123', 'gpustack123', 'abc12345', 'abcd1234', 'football', 'baseball', 'sunshine',

@@ -1,0 +1,26 @@
+import { Command } from 'commander';
+import { createContext } from '../context.js';
+import { AuthctlError, ExitCode } from '../core/errors.js';
+
+export function doctorCommand(): Command {
+  return new Command('doctor')
+    .description('health and security checks; exits 8 when any check fails')
+    .action(async (_opts: object, command: Command) => {
+      const ctx = createContext(command);
+      const { database } = ctx.config();
+      const { runDoctor } = await import('../core/doctor.js');
+      const report = await runDoctor(database, { gpustack: null });
+      const { out } = ctx;
+      out.emitJson(report);
+      const mark = { ok: out.c.green('ok'), warn: out.c.yellow('warn'), fail: out.c.red('fail'), skipped: out.c.dim('skipped') };
+      out.table(report.checks, [
+        { header: 'check', value: (c) => c.name },
+        { header: 'status', value: (c) => mark[c.status] },
+        { header: 'detail', value: (c) => c.detail + (c.hint ? `\n${c.hint}` : '') },
+      ]);
+      if (!report.ok) {
+        const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.name);
+        throw new AuthctlError('CHECK_FAILED', `${failed.length} check(s) failed: ${failed.join(', ')}.`, ExitCode.checkFailed, 'Each failed row above says what to do.');
+      }
+    });
+}

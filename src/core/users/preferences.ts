@@ -1,0 +1,128 @@
+import type { AppClient } from '../db/client.js';
+import { writeAudit } from '../audit.js';
+import { notFound, usageError } from '../errors.js';
+import { findUser } from './users.js';
+
+type PrefKind = 'string' | 'bool' | 'int' | 'float';
+
+/** The keys the app knows, with the Python type it stores through str(). */
+export const KNOWN_PREFERENCES: Record<string, PrefKind> = {
+  theme: 'string',
+  language: 'string',
+  default_model: 'string',
+  default_temperature: 'float',
+  default_max_tokens: 'int',
+  enable_streaming: 'bool',
+  show_metrics: 'bool',
+  auto_save_conversations: 'bool',
+  default_file_processing: 'string',
+  max_file_size_mb: 'int',
+  enable_web_search: 'bool',
+  default_search_engine: 'string',
+};
+
+const TRUE = new Set(['true', 'yes', 'on', '1']);
+const FALSE = new Set(['false', 'no', 'off', '0']);
+
+/**
+ * Encodes a value as the app stores it: Python's str() for scalars (so
+ * booleans are "True"/"False" and floats keep a ".0"), JSON text for
+ * structured values, and plain text otherwise.
+ */
+export function encodePreference(key: string, raw: string): string {
+  const kind = KNOWN_PREFERENCES[key];
+  switch (kind) {
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      if (TRUE.has(v)) return 'True';
+      if (FALSE.has(v)) return 'False';
+      throw usageError(`${key} is a yes/no setting; "${raw}" is neither.`, 'Use true or false.');
+    }
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw usageError(`${key} takes a whole number, not "${raw}".`);
+      return String(Number.parseInt(raw.trim(), 10));
+    }
+    case 'float': {
+      const n = Number(raw.trim());
+      if (raw.trim() === '' || !Number.isFinite(n)) throw usageError(`${key} takes a number, not "${raw}".`);
+      return Number.isInteger(n) ? `${n}.0` : String(n);
+    }
+    default:
+      return raw;
+  }
+}
+
+export function isKnownPreference(key: string): boolean {
+  return Object.hasOwn(KNOWN_PREFERENCES, key);
+}
+
+function validateKey(key: string): void {
+  if (!key || key.length > 255 || /\s/.test(key)) {
+    throw usageError(`"${key}" is not a preference key.`, 'Keys are up to 255 characters without spaces, such as theme or default_model.');
+  }
+}
+
+export interface PreferenceRow {
+  key: string;
+  value: string | null;
+  known: boolean;
+  updatedAt: string;
+}
+
+export async function listPreferences(client: AppClient, username: string): Promise<PreferenceRow[]> {
+  const user = await findUser(client, username);
+  const rows = await client.userPreference.findMany({ where: { userId: user.id }, orderBy: { preferenceKey: 'asc' } });
+  return rows.map((r) => ({ key: r.preferenceKey, value: r.preferenceValue, known: isKnownPreference(r.preferenceKey), updatedAt: r.updatedAt.toISOString() }));
+}
+
+export async function getPreference(client: AppClient, username: string, key: string): Promise<PreferenceRow> {
+  validateKey(key);
+  const user = await findUser(client, username);
+  const row = await client.userPreference.findUnique({ where: { userId_preferenceKey: { userId: user.id, preferenceKey: key } } });
+  if (!row) {
+    throw notFound('PREFERENCE_NOT_FOUND', `${username} has no preference "${key}".`, `List them with \`authctl user prefs ${username}\`.`);
+  }
+  return { key, value: row.preferenceValue, known: isKnownPreference(key), updatedAt: row.updatedAt.toISOString() };
+}
+
+export async function setPreference(
+  client: AppClient,
+  username: string,
+  key: string,
+  raw: string,
+): Promise<{ row: PreferenceRow; previous: string | null; changed: boolean }> {
+  validateKey(key);
+  const value = encodePreference(key, raw);
+  return client.$transaction(async (tx) => {
+    const user = await findUser(tx, username);
+    const existing = await tx.userPreference.findUnique({ where: { userId_preferenceKey: { userId: user.id, preferenceKey: key } } });
+    if (existing && existing.preferenceValue === value) {
+      return { row: { key, value, known: isKnownPreference(key), updatedAt: existing.updatedAt.toISOString() }, previous: value, changed: false };
+    }
+    const now = new Date();
+    const row = existing
+      ? await tx.userPreference.update({ where: { id: existing.id }, data: { preferenceValue: value, updatedAt: now } })
+      : await tx.userPreference.create({ data: { userId: user.id, preferenceKey: key, preferenceValue: value, createdAt: now, updatedAt: now } });
+    await writeAudit(tx, {
+      command: 'user prefs set',
+      target: username,
+      summary: `set preference ${key} of ${username}`,
+      details: { key, value, previous: existing?.preferenceValue ?? null },
+    });
+    return { row: { key, value, known: isKnownPreference(key), updatedAt: row.updatedAt.toISOString() }, previous: existing?.preferenceValue ?? null, changed: true };
+  });
+}
+
+export async function unsetPreference(client: AppClient, username: string, key: string): Promise<{ previous: string | null }> {
+  validateKey(key);
+  return client.$transaction(async (tx) => {
+    const user = await findUser(tx, username);
+    const existing = await tx.userPreference.findUnique({ where: { userId_preferenceKey: { userId: user.id, preferenceKey: key } } });
+    if (!existing) {
+      throw notFound('PREFERENCE_NOT_FOUND', `${username} has no preference "${key}".`, `List them with \`authctl user prefs ${username}\`.`);
+    }
+    await tx.userPreference.delete({ where: { id: existing.id } });
+    await writeAudit(tx, { command: 'user prefs unset', target: username, summary: `removed preference ${key} of ${username}`, details: { key, previous: existing.preferenceValue } });
+    return { previous: existing.preferenceValue };
+  });
+}

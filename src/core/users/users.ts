@@ -1,0 +1,237 @@
+import type { AppClient, TxClient, User } from '../db/client.js';
+import { writeAudit } from '../audit.js';
+import { conflict, notFound, refused } from '../errors.js';
+import { sqliteBefore } from '../timestamps.js';
+
+/** How a user can log in: with a local password, through GPUStack, both, or not at all. */
+export type LoginMethod = 'password' | 'gpustack' | 'password+gpustack' | 'none';
+
+export interface UserSummary {
+  id: number;
+  username: string;
+  email: string | null;
+  fullName: string | null;
+  isAdmin: boolean;
+  isActive: boolean;
+  login: LoginMethod;
+  gpustackUserId: number | null;
+  createdAt: string;
+  updatedAt: string;
+  lastLogin: string | null;
+}
+
+export function loginMethod(user: Pick<User, 'passwordHash' | 'gpustackUserId'>): LoginMethod {
+  const local = Boolean(user.passwordHash);
+  const remote = user.gpustackUserId !== null;
+  return local && remote ? 'password+gpustack' : local ? 'password' : remote ? 'gpustack' : 'none';
+}
+
+/** Never includes the password hash. */
+export function summarise(user: User): UserSummary {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    fullName: user.fullName,
+    isAdmin: user.isAdmin,
+    isActive: user.isActive,
+    login: loginMethod(user),
+    gpustackUserId: user.gpustackUserId,
+    createdAt: user.createdAt.toISOString(),
+    updatedAt: user.updatedAt.toISOString(),
+    lastLogin: user.lastLogin ? user.lastLogin.toISOString() : null,
+  };
+}
+
+export async function findUser(client: AppClient | TxClient, username: string): Promise<User> {
+  const user = await client.user.findUnique({ where: { username } });
+  if (!user) {
+    throw notFound('USER_NOT_FOUND', `No user named "${username}".`, 'List users with `authctl user list --all`.');
+  }
+  return user;
+}
+
+export interface NewUser {
+  username: string;
+  email?: string;
+  fullName?: string;
+  isAdmin: boolean;
+  passwordHash: string;
+  passwordGenerated: boolean;
+  weakPasswordAllowed: boolean;
+}
+
+export async function addUser(client: AppClient, input: NewUser): Promise<UserSummary> {
+  return client.$transaction(async (tx) => {
+    if (await tx.user.findUnique({ where: { username: input.username } })) {
+      throw conflict('USERNAME_TAKEN', `The username "${input.username}" is already taken.`, 'Choose another username, or change that user with `authctl user reset`.');
+    }
+    if (input.email && (await tx.user.findUnique({ where: { email: input.email } }))) {
+      throw conflict('EMAIL_TAKEN', `The email ${input.email} already belongs to another user.`, 'Use another email, or omit --email.');
+    }
+    const now = new Date();
+    const user = await tx.user.create({
+      data: {
+        username: input.username,
+        email: input.email ?? null,
+        fullName: input.fullName ?? null,
+        passwordHash: input.passwordHash,
+        isAdmin: input.isAdmin,
+        isActive: true,
+        createdAt: now,
+        updatedAt: now,
+      },
+    });
+    await writeAudit(tx, {
+      command: 'user add',
+      target: input.username,
+      summary: `added ${input.isAdmin ? 'admin' : 'user'} ${input.username}`,
+      details: { admin: input.isAdmin, email: input.email ?? null, passwordGenerated: input.passwordGenerated, weakPasswordAllowed: input.weakPasswordAllowed },
+    });
+    return summarise(user);
+  });
+}
+
+export interface ResetResult {
+  user: UserSummary;
+  revokedSessions: number;
+}
+
+export async function resetPassword(
+  client: AppClient,
+  username: string,
+  change: { passwordHash: string; keepSessions: boolean; passwordGenerated: boolean; weakPasswordAllowed: boolean },
+): Promise<ResetResult> {
+  return client.$transaction(async (tx) => {
+    const existing = await findUser(tx, username);
+    const user = await tx.user.update({ where: { id: existing.id }, data: { passwordHash: change.passwordHash, updatedAt: new Date() } });
+    const revoked = change.keepSessions ? 0 : (await tx.userSession.deleteMany({ where: { userId: existing.id } })).count;
+    await writeAudit(tx, {
+      command: 'user reset',
+      target: username,
+      summary: `reset the password of ${username}${change.keepSessions ? ', sessions kept' : `, revoked ${revoked} session(s)`}`,
+      details: { revokedSessions: revoked, keepSessions: change.keepSessions, passwordGenerated: change.passwordGenerated, weakPasswordAllowed: change.weakPasswordAllowed },
+    });
+    return { user: summarise(user), revokedSessions: revoked };
+  });
+}
+
+export interface ActivationResult {
+  user: UserSummary;
+  changed: boolean;
+  revokedSessions: number;
+}
+
+export async function setUserActive(
+  client: AppClient,
+  username: string,
+  active: boolean,
+  opts: { force: boolean },
+): Promise<ActivationResult> {
+  return client.$transaction(async (tx) => {
+    const existing = await findUser(tx, username);
+    if (!active && existing.isAdmin && existing.isActive && !opts.force) {
+      const otherAdmins = await tx.user.count({ where: { isAdmin: true, isActive: true, NOT: { id: existing.id } } });
+      if (otherAdmins === 0) {
+        throw refused(
+          'LAST_ADMIN',
+          `${username} is the last active admin; disabling it would lock every admin out.`,
+          'Add or enable another admin first, or pass --force.',
+        );
+      }
+    }
+    // Disabling always revokes: a disabled user must not keep a live session.
+    const revoked = active ? 0 : (await tx.userSession.deleteMany({ where: { userId: existing.id } })).count;
+    if (existing.isActive === active) {
+      if (revoked > 0) {
+        await writeAudit(tx, { command: 'user disable', target: username, summary: `revoked ${revoked} session(s) of disabled user ${username}`, details: { revokedSessions: revoked } });
+      }
+      return { user: summarise(existing), changed: false, revokedSessions: revoked };
+    }
+    const user = await tx.user.update({ where: { id: existing.id }, data: { isActive: active, updatedAt: new Date() } });
+    await writeAudit(tx, {
+      command: active ? 'user enable' : 'user disable',
+      target: username,
+      summary: active ? `enabled ${username}` : `disabled ${username}, revoked ${revoked} session(s)`,
+      details: { revokedSessions: revoked, forced: opts.force && !active },
+    });
+    return { user: summarise(user), changed: true, revokedSessions: revoked };
+  });
+}
+
+export interface ListFilter {
+  admins?: boolean;
+  /** 'active' (default), 'inactive' or 'all'. */
+  state: 'active' | 'inactive' | 'all';
+  search?: string;
+}
+
+export interface ListedUser extends UserSummary {
+  activeSessions: number;
+}
+
+async function activeSessionCounts(client: AppClient, userIds: number[]): Promise<Map<number, number>> {
+  if (userIds.length === 0) return new Map();
+  const active = sqliteBefore('expires_at', new Date());
+  const rows = await client.$queryRawUnsafe<Array<{ user_id: number; n: number | bigint }>>(
+    `SELECT user_id, count(*) AS n FROM user_sessions WHERE NOT ${active.sql} GROUP BY user_id`,
+    ...active.params,
+  );
+  return new Map(rows.map((r) => [Number(r.user_id), Number(r.n)]));
+}
+
+export async function listUsers(client: AppClient, filter: ListFilter): Promise<ListedUser[]> {
+  const where: Record<string, unknown> = {};
+  if (filter.state === 'active') where.isActive = true;
+  if (filter.state === 'inactive') where.isActive = false;
+  if (filter.admins) where.isAdmin = true;
+  let users = await client.user.findMany({ where, orderBy: { username: 'asc' } });
+  if (filter.search) {
+    const needle = filter.search.toLowerCase();
+    users = users.filter((u) => [u.username, u.email, u.fullName].some((v) => v?.toLowerCase().includes(needle)));
+  }
+  const counts = await activeSessionCounts(client, users.map((u) => u.id));
+  return users.map((u) => ({ ...summarise(u), activeSessions: counts.get(u.id) ?? 0 }));
+}
+
+export interface UserDetails extends UserSummary {
+  sessions: { active: number; expired: number; activeAccess: number; activeRefresh: number };
+  preferences: Array<{ key: string; value: string | null; updatedAt: string }>;
+  /** The legacy JSON blob in users.preferences, which the app also reads. */
+  legacyPreferences: unknown;
+}
+
+export async function showUser(client: AppClient, username: string): Promise<UserDetails> {
+  const user = await findUser(client, username);
+  const expired = sqliteBefore('expires_at', new Date());
+  const rows = await client.$queryRawUnsafe<Array<{ token_type: string; expired: number | bigint; n: number | bigint }>>(
+    `SELECT token_type, ${expired.sql} AS expired, count(*) AS n FROM user_sessions WHERE user_id = ? GROUP BY token_type, 2`,
+    ...expired.params,
+    user.id,
+  );
+  const sessions = { active: 0, expired: 0, activeAccess: 0, activeRefresh: 0 };
+  for (const r of rows) {
+    const n = Number(r.n);
+    if (Number(r.expired)) sessions.expired += n;
+    else {
+      sessions.active += n;
+      if (r.token_type === 'access') sessions.activeAccess += n;
+      if (r.token_type === 'refresh') sessions.activeRefresh += n;
+    }
+  }
+  const prefs = await client.userPreference.findMany({ where: { userId: user.id }, orderBy: { preferenceKey: 'asc' } });
+  let legacy: unknown = null;
+  if (user.preferences) {
+    try {
+      legacy = JSON.parse(user.preferences);
+    } catch {
+      legacy = user.preferences;
+    }
+  }
+  return {
+    ...summarise(user),
+    sessions,
+    preferences: prefs.map((p) => ({ key: p.preferenceKey, value: p.preferenceValue, updatedAt: p.updatedAt.toISOString() })),
+    legacyPreferences: legacy,
+  };
+}
