@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const cli = path.join(root, 'node_modules', 'prisma', 'build', 'index.js');
-const schemas = ['prisma/schema.prisma'];
+const schemas = ['prisma/schema.prisma', 'prisma/postgresql/schema.prisma'];
 
 for (const schema of schemas) {
   const result = spawnSync(process.execPath, [cli, 'generate', '--schema', schema], {

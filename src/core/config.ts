@@ -83,8 +83,8 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget {
     } catch {
       throw usageError(`PostgreSQL URL "${redactUrl(url)}" is malformed.`, 'Use postgresql://user:password@host:5432/dbname.');
     }
-    const display = `postgresql ${redactUrl(`postgresql://${parsed.username ? `${parsed.username}${parsed.password ? ':x' : ''}@` : ''}${parsed.host}${parsed.pathname}`)}`;
-    return { provider: 'postgresql', url: normalised, display };
+    parsed.search = '';
+    return { provider: 'postgresql', url: normalised, display: redactUrl(parsed.toString()) };
   }
   throw usageError(
     `Unsupported database URL scheme "${scheme}".`,

@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import type { DatabaseTarget } from './config.js';
 import { AuthctlError } from './errors.js';
 import { getMigrationStatus } from './setup.js';
-import { openSqlite, type SqliteDb } from './db/sqlite.js';
-import { sqliteBefore } from './timestamps.js';
+import { type AppClient, openClient } from './db/client.js';
+import { before, Prisma, providerOf } from './db/sql.js';
+import { openSqlite } from './db/sqlite.js';
 import { findWeakPasswords } from './weak-passwords.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skipped';
@@ -30,126 +31,141 @@ export interface DoctorOptions {
   expiredWarnThreshold?: number;
 }
 
-function tableExists(db: SqliteDb, name: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-}
+const isMissingTable = (err: unknown) => /no such table|does not exist|P2021/i.test(String((err as Error)?.message ?? err) + String((err as { code?: string })?.code ?? ''));
 
 export async function runDoctor(target: DatabaseTarget, opts: DoctorOptions): Promise<DoctorReport> {
   const checks: CheckResult[] = [];
   const skip = (id: string, name: string, why: string) => checks.push({ id, name, status: 'skipped', detail: why });
 
-  let db: SqliteDb | null = null;
-  if (target.provider === 'sqlite') {
-    try {
-      db = openSqlite(target.file, { readonly: true });
-      checks.push({ id: 'database', name: 'database opens', status: 'ok', detail: target.file });
-    } catch (err) {
-      const e = err as AuthctlError;
-      checks.push({ id: 'database', name: 'database opens', status: 'fail', detail: e.message, hint: e.hint });
-    }
-  } else {
-    checks.push({ id: 'database', name: 'database opens', status: 'fail', detail: 'PostgreSQL is not supported by this version of authctl yet.' });
+  let client: AppClient | null = null;
+  try {
+    // Prove the file is a database before Prisma opens it: a driver would
+    // otherwise create a missing file.
+    if (target.provider === 'sqlite') openSqlite(target.file, { readonly: true }).close();
+    client = await openClient(target);
+    checks.push({ id: 'database', name: 'database opens', status: 'ok', detail: target.display });
+  } catch (err) {
+    const e = err as AuthctlError;
+    checks.push({ id: 'database', name: 'database opens', status: 'fail', detail: e.message, hint: e.hint });
   }
 
-  try {
-    if (db && target.provider === 'sqlite') {
-      try {
-        const status = await getMigrationStatus(target);
-        const problems = [
-          status.pending.length ? `${status.pending.length} pending` : '',
-          status.drift.length ? `${status.drift.length} drift finding(s)` : '',
-          status.unknown.length + status.edited.length + status.failed.length ? 'history diverged or failed' : '',
-        ].filter(Boolean);
-        checks.push(
-          status.upToDate
-            ? { id: 'migrations', name: 'migrations up to date', status: 'ok', detail: `${status.applied.length} applied` }
-            : {
-                id: 'migrations',
-                name: 'migrations up to date',
-                status: 'fail',
-                detail: status.state === 'app-unmanaged' ? 'created by the app, not yet adopted' : problems.join(', '),
-                hint: 'Run `authctl migrate status`, then `authctl migrate`.',
-              },
-        );
-      } catch (err) {
-        checks.push({ id: 'migrations', name: 'migrations up to date', status: 'fail', detail: (err as Error).message });
-      }
-
-      if (tableExists(db, 'users')) {
-        const hashed = db
-          .prepare("SELECT id, username, password_hash AS hash FROM users WHERE is_active = 1 AND password_hash IS NOT NULL AND password_hash <> ''")
-          .all() as Array<{ id: number; username: string; hash: string }>;
-        const weak = await findWeakPasswords(hashed);
-        checks.push(
-          weak.length === 0
-            ? { id: 'weak-passwords', name: 'no default or trivial passwords', status: 'ok', detail: `${hashed.length} password(s) checked` }
-            : {
-                id: 'weak-passwords',
-                name: 'no default or trivial passwords',
-                status: 'fail',
-                detail: weak.map((w) => `${w.username} (${w.reason === 'username' ? 'password is the username' : 'a well-known default password'})`).join(', '),
-                hint: `Replace it: authctl user reset ${weak[0]!.username}`,
-              },
-        );
-        const admins = db.prepare('SELECT count(*) FROM users WHERE is_admin = 1 AND is_active = 1').pluck().get() as number;
-        checks.push(
-          admins > 0
-            ? { id: 'active-admin', name: 'an active admin exists', status: 'ok', detail: `${admins} active admin(s)` }
-            : { id: 'active-admin', name: 'an active admin exists', status: 'fail', detail: 'no active admin', hint: 'Create one: authctl user add <name> --admin' },
-        );
-      } else {
-        skip('weak-passwords', 'no default or trivial passwords', 'no users table');
-        skip('active-admin', 'an active admin exists', 'no users table');
-      }
-
-      const mode = fs.statSync(target.file).mode & 0o777;
-      checks.push(
-        (mode & 0o077) === 0
-          ? { id: 'file-mode', name: 'database file is private', status: 'ok', detail: `mode ${mode.toString(8).padStart(4, '0')}` }
-          : {
-              id: 'file-mode',
-              name: 'database file is private',
-              status: 'warn',
-              detail: `mode ${mode.toString(8).padStart(4, '0')}: ${mode & 0o004 ? 'world' : 'group'}-readable; it holds password hashes and session tokens`,
-              hint: `chmod 600 ${target.file}`,
-            },
-      );
-
-      if (tableExists(db, 'user_sessions')) {
-        const expired = sqliteBefore('expires_at', new Date());
-        const backlog = db.prepare(`SELECT count(*) FROM user_sessions WHERE ${expired.sql}`).pluck().get(...expired.params) as number;
-        const threshold = opts.expiredWarnThreshold ?? EXPIRED_BACKLOG_WARN;
-        checks.push(
-          backlog <= threshold
-            ? { id: 'expired-sessions', name: 'expired-session backlog', status: 'ok', detail: `${backlog} expired session(s)` }
-            : {
-                id: 'expired-sessions',
-                name: 'expired-session backlog',
-                status: 'warn',
-                detail: `${backlog} expired session(s) not yet purged`,
-                hint: 'Run `authctl sessions purge`, and schedule it hourly from cron.',
-              },
-        );
-      } else {
-        skip('expired-sessions', 'expired-session backlog', 'no user_sessions table');
-      }
-    } else {
-      for (const [id, name] of [
-        ['migrations', 'migrations up to date'],
-        ['weak-passwords', 'no default or trivial passwords'],
-        ['active-admin', 'an active admin exists'],
-        ['file-mode', 'database file is private'],
-        ['expired-sessions', 'expired-session backlog'],
-      ] as const) {
-        skip(id, name, 'the database did not open');
-      }
+  if (client) {
+    try {
+      await runDatabaseChecks(target, client, checks, skip, opts);
+    } finally {
+      await client.$disconnect();
     }
-  } finally {
-    db?.close();
+  } else {
+    for (const [id, name] of DATABASE_CHECKS) if (id !== 'file-mode' || target.provider === 'sqlite') skip(id, name, 'the database did not open');
   }
 
   if (opts.gpustack) checks.push(await opts.gpustack());
   else skip('gpustack', 'GPUStack reachable, credential accepted', 'GPUStack is not configured (GPUSTACK_API_BASE)');
 
   return { checks, ok: checks.every((c) => c.status !== 'fail') };
+}
+
+const DATABASE_CHECKS = [
+  ['migrations', 'migrations up to date'],
+  ['weak-passwords', 'no default or trivial passwords'],
+  ['active-admin', 'an active admin exists'],
+  ['file-mode', 'database file is private'],
+  ['expired-sessions', 'expired-session backlog'],
+] as const;
+
+async function runDatabaseChecks(
+  target: DatabaseTarget,
+  client: AppClient,
+  checks: CheckResult[],
+  skip: (id: string, name: string, why: string) => void,
+  opts: DoctorOptions,
+): Promise<void> {
+  try {
+    const status = await getMigrationStatus(target);
+    const problems = [
+      status.pending.length ? `${status.pending.length} pending` : '',
+      status.drift.length ? `${status.drift.length} drift finding(s)` : '',
+      status.unknown.length + status.edited.length + status.failed.length ? 'history diverged or failed' : '',
+    ].filter(Boolean);
+    checks.push(
+      status.upToDate
+        ? { id: 'migrations', name: 'migrations up to date', status: 'ok', detail: `${status.applied.length} applied` }
+        : {
+            id: 'migrations',
+            name: 'migrations up to date',
+            status: 'fail',
+            detail: status.state === 'app-unmanaged' ? 'created by the app, not yet adopted' : problems.join(', ') || 'not initialised',
+            hint: 'Run `authctl migrate status`, then `authctl migrate`.',
+          },
+    );
+  } catch (err) {
+    checks.push({ id: 'migrations', name: 'migrations up to date', status: 'fail', detail: (err as Error).message });
+  }
+
+  try {
+    const hashed = (
+      await client.user.findMany({ where: { isActive: true, passwordHash: { not: null } }, select: { id: true, username: true, passwordHash: true } })
+    )
+      .filter((u) => u.passwordHash)
+      .map((u) => ({ id: u.id, username: u.username, hash: u.passwordHash! }));
+    const weak = await findWeakPasswords(hashed);
+    checks.push(
+      weak.length === 0
+        ? { id: 'weak-passwords', name: 'no default or trivial passwords', status: 'ok', detail: `${hashed.length} password(s) checked` }
+        : {
+            id: 'weak-passwords',
+            name: 'no default or trivial passwords',
+            status: 'fail',
+            detail: weak.map((w) => `${w.username} (${w.reason === 'username' ? 'password is the username' : 'a well-known default password'})`).join(', '),
+            hint: `Replace it: authctl user reset ${weak[0]!.username}`,
+          },
+    );
+    const admins = await client.user.count({ where: { isAdmin: true, isActive: true } });
+    checks.push(
+      admins > 0
+        ? { id: 'active-admin', name: 'an active admin exists', status: 'ok', detail: `${admins} active admin(s)` }
+        : { id: 'active-admin', name: 'an active admin exists', status: 'fail', detail: 'no active admin', hint: 'Create one: authctl user add <name> --admin' },
+    );
+  } catch (err) {
+    if (!isMissingTable(err)) throw err;
+    skip('weak-passwords', 'no default or trivial passwords', 'no users table');
+    skip('active-admin', 'an active admin exists', 'no users table');
+  }
+
+  if (target.provider === 'sqlite') {
+    const mode = fs.statSync(target.file).mode & 0o777;
+    checks.push(
+      (mode & 0o077) === 0
+        ? { id: 'file-mode', name: 'database file is private', status: 'ok', detail: `mode ${mode.toString(8).padStart(4, '0')}` }
+        : {
+            id: 'file-mode',
+            name: 'database file is private',
+            status: 'warn',
+            detail: `mode ${mode.toString(8).padStart(4, '0')}: ${mode & 0o004 ? 'world' : 'group'}-readable; it holds password hashes and session tokens`,
+            hint: `chmod 600 ${target.file}`,
+          },
+    );
+  }
+
+  try {
+    const rows = await client.$queryRaw<Array<{ n: number | bigint }>>(
+      Prisma.sql`SELECT count(*) AS n FROM user_sessions WHERE ${before(providerOf(client), 'expires_at', new Date())}`,
+    );
+    const backlog = Number(rows[0]?.n ?? 0);
+    const threshold = opts.expiredWarnThreshold ?? EXPIRED_BACKLOG_WARN;
+    checks.push(
+      backlog <= threshold
+        ? { id: 'expired-sessions', name: 'expired-session backlog', status: 'ok', detail: `${backlog} expired session(s)` }
+        : {
+            id: 'expired-sessions',
+            name: 'expired-session backlog',
+            status: 'warn',
+            detail: `${backlog} expired session(s) not yet purged`,
+            hint: 'Run `authctl sessions purge`, and schedule it hourly from cron.',
+          },
+    );
+  } catch (err) {
+    if (!isMissingTable(err)) throw err;
+    skip('expired-sessions', 'expired-session backlog', 'no user_sessions table');
+  }
 }

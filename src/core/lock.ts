@@ -8,6 +8,13 @@ export interface JobLock {
   release(): Promise<void>;
 }
 
+export function busyError(job: LockedJob) {
+  return busy(
+    `Another authctl ${job} is running on this database.`,
+    job === 'purge' ? 'Let it finish, or pass --wait to queue behind it.' : 'Let it finish, then run this again.',
+  );
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -20,7 +27,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, waitMs: number): Promise<JobLock> {
   if (target.provider !== 'sqlite') {
-    throw new Error('Job locks are implemented for SQLite only.');
+    const { acquireAdvisoryLock } = await import('./db/pg-lock.js');
+    return acquireAdvisoryLock(target, job, waitMs);
   }
   const lockFile = `${target.file}.authctl-${job}.lock`;
   const db = new Database(lockFile, { timeout: 0 });
@@ -44,10 +52,7 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
       }
       if (Date.now() >= deadline) {
         db.close();
-        throw busy(
-          `Another authctl ${job} is running on this database.`,
-          job === 'purge' ? 'Let it finish, or pass --wait to queue behind it.' : 'Let it finish, then run this again.',
-        );
+        throw busyError(job);
       }
       await sleep(Math.min(200, Math.max(10, deadline - Date.now())));
     }

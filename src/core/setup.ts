@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import type { DatabaseTarget } from './config.js';
 import { writeAudit } from './audit.js';
-import { conflict, databaseError } from './errors.js';
+import { conflict } from './errors.js';
 import { acquireJobLock } from './lock.js';
 import { openClient } from './db/client.js';
 import { openMigrationEngine } from './db/engine.js';
+import { openInspector, type SchemaInspector } from './db/inspector.js';
 import {
   assertHistoryMatches,
   BASELINE_MIGRATION,
@@ -15,37 +16,26 @@ import {
   type Migration,
   type MigrationStatus,
 } from './db/migrations.js';
-import { backupSqlite, createSqliteFile, openSqlite, requireParentFolder, sqliteFileExists, type SqliteDb } from './db/sqlite.js';
-import { inspectSqliteState, PRISMA_MIGRATIONS_TABLE, sqliteDrift } from './db/sqlite-state.js';
+import { createSqliteFile, requireParentFolder, sqliteFileExists } from './db/sqlite.js';
 
 /** How long a second `migrate` waits for the first before exiting busy. */
 const MIGRATE_LOCK_WAIT_MS = 5000;
 
-function requireSqlite(target: DatabaseTarget): asserts target is Extract<DatabaseTarget, { provider: 'sqlite' }> {
-  if (target.provider !== 'sqlite') {
-    throw databaseError(
-      'PROVIDER_UNSUPPORTED',
-      'PostgreSQL databases are not supported by this version of authctl yet.',
-      "Point DATABASE_URL (or -d) at the app's SQLite file.",
-    );
-  }
-}
-
-function readStatus(db: SqliteDb, migrations: Migration[]): { state: DatabaseState; status: MigrationStatus } {
-  const state = inspectSqliteState(db, migrations);
+async function readStatus(inspector: SchemaInspector, migrations: Migration[]): Promise<{ state: DatabaseState; status: MigrationStatus }> {
+  const state = await inspector.state();
   const preliminary = statusFrom(state, migrations, []);
   const comparable = state.kind === 'managed' && preliminary.unknown.length === 0 && preliminary.failed.length === 0;
-  const drift = comparable ? sqliteDrift(db, migrations, preliminary.applied) : [];
+  const drift = comparable ? await inspector.drift(preliminary.applied) : [];
   return { state, status: statusFrom(state, migrations, drift) };
 }
 
 export async function getMigrationStatus(target: DatabaseTarget): Promise<MigrationStatus> {
-  requireSqlite(target);
-  const db = openSqlite(target.file, { readonly: true });
+  const migrations = loadMigrations(target.provider);
+  const inspector = await openInspector(target, migrations, { readonly: true });
   try {
-    return readStatus(db, loadMigrations('sqlite')).status;
+    return (await readStatus(inspector, migrations)).status;
   } finally {
-    db.close();
+    await inspector.close();
   }
 }
 
@@ -70,25 +60,28 @@ function planFor(state: DatabaseState, status: MigrationStatus): MigrationPlan {
 }
 
 /**
- * Runs the plan with Prisma's engine. An existing database is backed up next to
- * itself first; the caller holds the migrate lock.
+ * Runs the plan with Prisma's engine. An existing SQLite database is backed up
+ * next to itself first. The caller holds the migrate lock; the inspector is
+ * closed here, because the engine takes an exclusive lock of its own.
  */
 async function applyPlan(
-  target: Extract<DatabaseTarget, { provider: 'sqlite' }>,
-  db: SqliteDb,
+  target: DatabaseTarget,
+  inspector: SchemaInspector,
   plan: MigrationPlan,
   migrations: Migration[],
   backupFirst: boolean,
   onBackup: (file: string) => void,
 ): Promise<string | null> {
   let backup: string | null = null;
-  if (backupFirst) {
-    backup = await backupSqlite(db, target.file);
-    onBackup(backup);
+  try {
+    if (backupFirst) {
+      backup = await inspector.backup();
+      if (backup) onBackup(backup);
+    }
+    if (plan.adopt) await inspector.createHistoryTable();
+  } finally {
+    await inspector.close();
   }
-  if (plan.adopt) db.exec(PRISMA_MIGRATIONS_TABLE);
-  // The engine takes an exclusive lock on the file; let go of ours first.
-  db.close();
   const engine = await openMigrationEngine(target, migrations);
   try {
     if (plan.adopt) await engine.markApplied(BASELINE_MIGRATION);
@@ -101,39 +94,41 @@ async function applyPlan(
 
 export async function migrateDatabase(
   target: DatabaseTarget,
-  opts: { dryRun: boolean; onBackup?: (file: string) => void; command?: string },
+  opts: { dryRun: boolean; onBackup?: (file: string) => void },
 ): Promise<MigrateResult> {
-  requireSqlite(target);
-  const migrations = loadMigrations('sqlite');
+  const migrations = loadMigrations(target.provider);
   const lock = await acquireJobLock(target, 'migrate', MIGRATE_LOCK_WAIT_MS);
   try {
-    const db = openSqlite(target.file);
-    let closed = false;
+    const inspector = await openInspector(target, migrations, { readonly: false });
+    let plan: MigrationPlan;
+    let state: DatabaseState;
     try {
-      const { state, status } = readStatus(db, migrations);
-      const plan = planFor(state, status);
-      if (opts.dryRun || (plan.apply.length === 0 && !plan.adopt)) {
-        return { ...plan, dryRun: opts.dryRun, backup: null };
-      }
-      closed = true;
-      const backup = await applyPlan(target, db, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}));
-      const client = await openClient(target);
-      try {
-        await client.$transaction((tx) =>
-          writeAudit(tx, {
-            command: opts.command ?? 'migrate',
-            target: target.file,
-            summary: `${plan.adopt ? 'adopted the app schema; ' : ''}applied ${plan.apply.length} migration(s)`,
-            details: { adopted: plan.adopt, applied: plan.apply, backup },
-          }),
-        );
-      } finally {
-        await client.$disconnect();
-      }
-      return { ...plan, dryRun: false, backup };
-    } finally {
-      if (!closed) db.close();
+      const read = await readStatus(inspector, migrations);
+      state = read.state;
+      plan = planFor(read.state, read.status);
+    } catch (err) {
+      await inspector.close();
+      throw err;
     }
+    if (opts.dryRun || (plan.apply.length === 0 && !plan.adopt)) {
+      await inspector.close();
+      return { ...plan, dryRun: opts.dryRun, backup: null };
+    }
+    const backup = await applyPlan(target, inspector, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}));
+    const client = await openClient(target);
+    try {
+      await client.$transaction((tx) =>
+        writeAudit(tx, {
+          command: 'migrate',
+          target: target.display,
+          summary: `${plan.adopt ? 'adopted the app schema; ' : ''}applied ${plan.apply.length} migration(s)`,
+          details: { adopted: plan.adopt, applied: plan.apply, backup },
+        }),
+      );
+    } finally {
+      await client.$disconnect();
+    }
+    return { ...plan, dryRun: false, backup };
   } finally {
     await lock.release();
   }
@@ -158,71 +153,73 @@ export type InitResult =
       generatedPassword: string | null;
     };
 
-function findActiveAdmin(db: SqliteDb): string | null {
-  const hasUsers = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'").get();
-  if (!hasUsers) return null;
-  return (db.prepare('SELECT username FROM users WHERE is_admin = 1 AND is_active = 1 ORDER BY id LIMIT 1').pluck().get() as string) ?? null;
-}
-
 function removeSqliteFiles(file: string): void {
   for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
 }
 
+/** Reads what init-db must know before it asks for a password; changes nothing. */
+async function preflight(target: DatabaseTarget, migrations: Migration[], adminUsername: string): Promise<InitResult | null> {
+  const inspector = await openInspector(target, migrations, { readonly: true });
+  try {
+    const { state, status } = await readStatus(inspector, migrations);
+    if (state.kind === 'unknown') throw unknownSchemaError(state.problems);
+    const admin = await inspector.activeAdmin();
+    if (admin) return { status: 'already-initialised', admin, pendingMigrations: status.pending };
+    if (await inspector.usernameTaken(adminUsername)) {
+      throw conflict('USERNAME_TAKEN', `A user named "${adminUsername}" exists but is not an active admin.`, 'Choose another name with --admin-username.');
+    }
+    return null;
+  } finally {
+    await inspector.close();
+  }
+}
+
 /**
  * Creates (or completes) the database and its first admin. Every check and the
- * password come first, so a refusal changes nothing; a file this run created
- * is removed again if anything later fails.
+ * password come first, so a refusal changes nothing; a SQLite file this run
+ * created is removed again if anything later fails.
  */
 export async function initDatabase(target: DatabaseTarget, opts: InitOptions): Promise<InitResult> {
-  requireSqlite(target);
-  const migrations = loadMigrations('sqlite');
-  const existed = sqliteFileExists(target.file);
-  if (existed) {
-    const db = openSqlite(target.file, { readonly: true });
-    try {
-      const { state, status } = readStatus(db, migrations);
-      if (state.kind === 'unknown') throw unknownSchemaError(state.problems);
-      const admin = findActiveAdmin(db);
-      if (admin) return { status: 'already-initialised', admin, pendingMigrations: status.pending };
-      if (state.kind !== 'empty') {
-        const taken = (db.prepare('SELECT 1 FROM users WHERE username = ?').get(opts.adminUsername) as unknown) !== undefined;
-        if (taken) {
-          throw conflict(
-            'USERNAME_TAKEN',
-            `A user named "${opts.adminUsername}" exists but is not an active admin.`,
-            'Choose another name with --admin-username.',
-          );
-        }
-      }
-    } finally {
-      db.close();
-    }
-  } else {
+  const migrations = loadMigrations(target.provider);
+  let existed = true;
+  if (target.provider === 'sqlite') {
+    existed = sqliteFileExists(target.file);
     // A missing folder fails now, before the password is asked for.
-    requireParentFolder(target.file);
+    if (!existed) requireParentFolder(target.file);
+  } else {
+    const { ensurePgDatabase } = await import('./db/pg.js');
+    existed = !(await ensurePgDatabase(target.url));
+  }
+  if (existed) {
+    const early = await preflight(target, migrations, opts.adminUsername);
+    if (early) return early;
   }
 
   const password = await opts.obtainPasswordHash();
   const lock = await acquireJobLock(target, 'migrate', MIGRATE_LOCK_WAIT_MS);
   let createdFile = false;
   try {
-    if (!existed) {
+    if (target.provider === 'sqlite' && !existed) {
       createSqliteFile(target.file);
       createdFile = true;
     }
-    const db = openSqlite(target.file);
-    const { state, status } = readStatus(db, migrations);
+    const inspector = await openInspector(target, migrations, { readonly: false });
     let plan: MigrationPlan;
+    let state: DatabaseState;
     try {
-      plan = planFor(state, status);
+      const read = await readStatus(inspector, migrations);
+      state = read.state;
+      plan = planFor(read.state, read.status);
     } catch (err) {
-      db.close();
+      await inspector.close();
       throw err;
     }
-    const backup =
-      plan.apply.length > 0 || plan.adopt
-        ? await applyPlan(target, db, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}))
-        : (db.close(), null);
+    let backup: string | null = null;
+    if (plan.apply.length > 0 || plan.adopt) {
+      backup = await applyPlan(target, inspector, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}));
+    } else {
+      await inspector.close();
+    }
 
     const client = await openClient(target);
     try {
@@ -265,7 +262,7 @@ export async function initDatabase(target: DatabaseTarget, opts: InitOptions): P
       generatedPassword: password.generated,
     };
   } catch (err) {
-    if (createdFile) removeSqliteFiles(target.file);
+    if (createdFile && target.provider === 'sqlite') removeSqliteFiles(target.file);
     throw err;
   } finally {
     await lock.release();

@@ -1,9 +1,9 @@
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery } from '@prisma/driver-adapter-utils';
 import type { DatabaseTarget } from '../config.js';
-import { databaseError } from '../errors.js';
 import { formatAppTimestamp, parseDbTimestamp } from '../timestamps.js';
 import { PrismaClient } from '../../generated/sqlite/client.js';
 import { BUSY_TIMEOUT_MS } from './sqlite.js';
+import { rememberProvider } from './sql.js';
 
 export type AppClient = PrismaClient;
 export type { User, UserSession, UserPreference, AuditEntry } from '../../generated/sqlite/client.js';
@@ -60,11 +60,22 @@ export async function openClient(target: DatabaseTarget): Promise<AppClient> {
     const adapter = withAppTimestamps(new PrismaBetterSqlite3({ url: target.file, timeout: BUSY_TIMEOUT_MS }));
     const client = new PrismaClient({ adapter });
     await client.$connect();
-    return client;
+    return rememberProvider(client, 'sqlite');
   }
-  throw databaseError(
-    'PROVIDER_UNSUPPORTED',
-    'PostgreSQL databases are not supported by this version of authctl yet.',
-    'Point DATABASE_URL (or -d) at the app\'s SQLite file.',
-  );
+  // Both generated clients expose the same models; PostgreSQL's adapter already
+  // writes timestamps as naive UTC, which is what the app stores there.
+  const [{ PrismaPg }, { PrismaClient: PgClient }] = await Promise.all([
+    import('@prisma/adapter-pg'),
+    import('../../generated/postgresql/client.js'),
+  ]);
+  const client = new PgClient({ adapter: new PrismaPg({ connectionString: target.url, connectionTimeoutMillis: 10_000 }) }) as unknown as AppClient;
+  try {
+    await client.$connect();
+    await client.$queryRawUnsafe('SELECT 1');
+  } catch (err) {
+    await client.$disconnect().catch(() => {});
+    const { pgConnectionError } = await import('./pg.js');
+    throw pgConnectionError(target.url, (err as { cause?: unknown }).cause ?? err);
+  }
+  return rememberProvider(client, 'postgresql');
 }

@@ -1,7 +1,7 @@
 import type { AppClient, TxClient, User } from '../db/client.js';
 import { writeAudit } from '../audit.js';
 import { conflict, notFound, refused } from '../errors.js';
-import { sqliteBefore } from '../timestamps.js';
+import { before, Prisma, providerOf } from '../db/sql.js';
 
 /** How a user can log in: with a local password, through GPUStack, both, or not at all. */
 export type LoginMethod = 'password' | 'gpustack' | 'password+gpustack' | 'none';
@@ -172,10 +172,9 @@ export interface ListedUser extends UserSummary {
 
 async function activeSessionCounts(client: AppClient, userIds: number[]): Promise<Map<number, number>> {
   if (userIds.length === 0) return new Map();
-  const active = sqliteBefore('expires_at', new Date());
-  const rows = await client.$queryRawUnsafe<Array<{ user_id: number; n: number | bigint }>>(
-    `SELECT user_id, count(*) AS n FROM user_sessions WHERE NOT ${active.sql} GROUP BY user_id`,
-    ...active.params,
+  const expired = before(providerOf(client), 'expires_at', new Date());
+  const rows = await client.$queryRaw<Array<{ user_id: number; n: number | bigint }>>(
+    Prisma.sql`SELECT user_id, count(*) AS n FROM user_sessions WHERE NOT (${expired}) GROUP BY user_id`,
   );
   return new Map(rows.map((r) => [Number(r.user_id), Number(r.n)]));
 }
@@ -203,11 +202,9 @@ export interface UserDetails extends UserSummary {
 
 export async function showUser(client: AppClient, username: string): Promise<UserDetails> {
   const user = await findUser(client, username);
-  const expired = sqliteBefore('expires_at', new Date());
-  const rows = await client.$queryRawUnsafe<Array<{ token_type: string; expired: number | bigint; n: number | bigint }>>(
-    `SELECT token_type, ${expired.sql} AS expired, count(*) AS n FROM user_sessions WHERE user_id = ? GROUP BY token_type, 2`,
-    ...expired.params,
-    user.id,
+  const expired = before(providerOf(client), 'expires_at', new Date());
+  const rows = await client.$queryRaw<Array<{ token_type: string; expired: number | bigint | boolean; n: number | bigint }>>(
+    Prisma.sql`SELECT token_type, (${expired}) AS expired, count(*) AS n FROM user_sessions WHERE user_id = ${user.id} GROUP BY token_type, 2`,
   );
   const sessions = { active: 0, expired: 0, activeAccess: 0, activeRefresh: 0 };
   for (const r of rows) {
