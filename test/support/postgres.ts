@@ -14,6 +14,13 @@ export interface PgServer {
   stop(): void;
 }
 
+/** Why no server can be started here, or null when one can. */
+export function postgresMissing(): string | null {
+  if (!fs.existsSync(path.join(PG_BIN, 'initdb'))) return `no PostgreSQL server binaries in ${PG_BIN}`;
+  if (process.getuid?.() === 0 && spawnSync('id', ['postgres']).status !== 0) return 'running as root and there is no postgres user to run the server as';
+  return null;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

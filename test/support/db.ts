@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { APP_DDL, appTimestamp, fakeJwt, type AppSession, type AppUser } from './app-db.js';
+import { tempDir } from './cli.js';
+import { postgresMissing, startPostgres, type PgServer } from './postgres.js';
+
+export type ProviderName = 'sqlite' | 'postgresql';
+
+/**
+ * One database under test, whichever provider holds it. Queries use `?`
+ * placeholders; results come back alike from both: booleans as 0/1, counts as
+ * numbers, timestamps as the text the database holds.
+ */
+export interface TestDb {
+  provider: ProviderName;
+  url: string;
+  /** A working directory for the CLI, with no .env in it. */
+  cwd: string;
+  /** The environment that points the CLI at this database. */
+  env: Record<string, string>;
+  query<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T[]>;
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The app's create_all DDL on PostgreSQL, kept independent of authctl's migrations. */
+export const APP_DDL_PG = APP_DDL.replace(/id INTEGER NOT NULL, (username|user_id)/g, 'id SERIAL NOT NULL, $1').replace(/DATETIME/g, 'TIMESTAMP WITHOUT TIME ZONE');
+
+// Return timestamps as the stored text and 64-bit counts as numbers, like SQLite.
+pg.types.setTypeParser(1114, (v: string) => v);
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
+function normalise(row: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(row)) if (typeof v === 'boolean') row[k] = v ? 1 : 0;
+  return row;
+}
+
+function sqliteDb(file: string, cwd: string): TestDb {
+  const url = `sqlite:///${file}`;
+  const open = () => new Database(file);
+  return {
+    provider: 'sqlite',
+    url,
+    cwd,
+    env: { DATABASE_URL: url },
+    async query<T>(sql: string, ...params: unknown[]) {
+      const db = open();
+      try {
+        const stmt = db.prepare(sql);
+        return (stmt.reader ? stmt.all(...params) : (stmt.run(...params), [])) as T[];
+      } finally {
+        db.close();
+      }
+    },
+    async exec(sql: string) {
+      const db = open();
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    },
+    async close() {},
+  };
+}
+
+function pgDb(url: string, cwd: string): TestDb {
+  const run = async <T>(sql: string, params: unknown[]) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      let i = 0;
+      const res = await client.query(sql.replace(/\?/g, () => `$${++i}`), params);
+      const results = Array.isArray(res) ? res.at(-1)! : res;
+      return (results.rows ?? []).map(normalise) as T[];
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    provider: 'postgresql',
+    url,
+    cwd,
+    env: { DATABASE_URL: url },
+    query: <T>(sql: string, ...params: unknown[]) => run<T>(sql, params),
+    async exec(sql: string) {
+      await run(sql, []);
+    },
+    async close() {},
+  };
+}
+
+export interface AppContent {
+  users?: AppUser[];
+  sessions?: AppSession[];
+  prefs?: Array<{ userId: number; key: string; value: string }>;
+}
+
+/** Fills a TestDb as the app would: its DDL, its value formats. */
+export async function fillAppDatabase(db: TestDb, content: AppContent): Promise<void> {
+  await db.exec(db.provider === 'sqlite' ? APP_DDL : APP_DDL_PG);
+  const now = appTimestamp(new Date());
+  const bool = (b: boolean) => (db.provider === 'sqlite' ? (b ? 1 : 0) : b);
+  for (const u of content.users ?? []) {
+    await db.query(
+      'INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, preferences, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      u.username, u.email ?? null, u.passwordHash ?? null, u.fullName ?? null, bool(Boolean(u.isAdmin)), bool(u.isActive !== false), u.gpustackUserId ?? null, '{"theme": "dark"}', now, now,
+    );
+  }
+  for (const s of content.sessions ?? []) {
+    await db.query(
+      'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      s.userId, s.token ?? (db.provider === 'sqlite' ? fakeJwt() : fakeJwt().slice(0, 255)), s.jti ?? randomBytes(16).toString('hex'), s.tokenType ?? 'access',
+      s.expiresAt, s.createdAt ?? now, s.createdAt ?? now, '10.1.2.3', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0',
+    );
+  }
+  for (const p of content.prefs ?? []) {
+    await db.query('INSERT INTO user_preferences (user_id, preference_key, preference_value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', p.userId, p.key, p.value, now, now);
+  }
+}
+
+export interface ProviderHarness {
+  provider: ProviderName;
+  /** A database that does not exist yet (SQLite) or is empty (PostgreSQL). */
+  newDb(): Promise<TestDb>;
+}
+
+/**
+ * Runs the same suite against SQLite and a real, throwaway PostgreSQL server.
+ * Without a server the PostgreSQL half is skipped with a visible notice,
+ * except under CI, where failing to start one fails the run.
+ */
+export function describeProviders(title: string, suite: (h: ProviderHarness) => void): void {
+  describe(`${title} [sqlite]`, () => {
+    suite({
+      provider: 'sqlite',
+      async newDb() {
+        const cwd = tempDir();
+        return sqliteDb(path.join(cwd, 'gpustack_ui.db'), cwd);
+      },
+    });
+  });
+
+  const missing = postgresMissing();
+  if (missing && process.env.CI !== 'true') {
+    console.warn(`NOTICE: PostgreSQL suite "${title}" skipped: ${missing}`);
+    describe.skip(`${title} [postgresql]`, () => suite({ provider: 'postgresql', newDb: () => Promise.reject(new Error(missing)) }));
+    return;
+  }
+  describe(`${title} [postgresql]`, () => {
+    let server: PgServer | null = null;
+    let unavailable: string | null = null;
+    beforeAll(async () => {
+      const started = await startPostgres();
+      if ('unavailable' in started) {
+        unavailable = started.unavailable;
+        console.warn(`NOTICE: PostgreSQL suite "${title}" skipped: ${unavailable}`);
+      } else server = started;
+    });
+    afterAll(() => server?.stop());
+    suite({
+      provider: 'postgresql',
+      async newDb() {
+        if (!server) throw new Error(`PostgreSQL unavailable: ${unavailable}`);
+        return pgDb(await server.createDatabase(), tempDir());
+      },
+    });
+  });
+}
