@@ -4,6 +4,7 @@ import { toAuthctlError } from './core/error-map.js';
 import { Output } from './output.js';
 import { initDbCommand } from './commands/init-db.js';
 import { migrateCommand } from './commands/migrate.js';
+import { gpustackCommand } from './commands/gpustack/index.js';
 import { userCommand } from './commands/user/index.js';
 import { auditCommand } from './commands/audit.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   addGlobalOptions(program);
   program.addCommand(initDbCommand());
   program.addCommand(migrateCommand());
+  program.addCommand(gpustackCommand());
   program.addCommand(userCommand());
   program.addCommand(doctorCommand());
   program.addCommand(auditCommand());

@@ -5,11 +5,22 @@ import { AuthctlError, ExitCode } from '../core/errors.js';
 export function doctorCommand(): Command {
   return new Command('doctor')
     .description('health and security checks; exits 8 when any check fails')
-    .action(async (_opts: object, command: Command) => {
+    .option('--url <url>', 'GPUStack server URL to check (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')
+    .option('--token-file <path>', 'read the GPUStack API key from this file (env GPUSTACK_API_TOKEN, GPUSTACK_API_KEY, .env)')
+    .action(async (opts: { url?: string; tokenFile?: string }, command: Command) => {
       const ctx = createContext(command);
-      const { database } = ctx.config();
+      const { database, env, dotEnv } = ctx.config();
       const { runDoctor } = await import('../core/doctor.js');
-      const report = await runDoctor(database, { gpustack: null });
+      const { resolveGpustackSettings } = await import('../core/gpustack/settings.js');
+      const settings = resolveGpustackSettings({ url: opts.url, tokenFile: opts.tokenFile, env, dotEnv });
+      const gpustack = settings.baseUrl
+        ? async () => {
+            const { doctorGpustackCheck } = await import('../core/gpustack/check.js');
+            const { tuningFromEnv } = await import('../core/gpustack/client.js');
+            return doctorGpustackCheck(settings, tuningFromEnv(env));
+          }
+        : null;
+      const report = await runDoctor(database, { gpustack });
       const { out } = ctx;
       out.emitJson(report);
       const mark = { ok: out.c.green('ok'), warn: out.c.yellow('warn'), fail: out.c.red('fail'), skipped: out.c.dim('skipped') };

@@ -1,5 +1,7 @@
 import os from 'node:os';
 import type { TxClient } from './db/client.js';
+import type { SqliteDb } from './db/sqlite.js';
+import { formatAppTimestamp } from './timestamps.js';
 
 export interface AuditInput {
   command: string;
@@ -33,4 +35,24 @@ export async function writeAudit(tx: TxClient, entry: AuditInput): Promise<void>
       details: entry.details ? JSON.stringify(entry.details) : null,
     },
   });
+}
+
+/**
+ * The same audit row through a raw better-sqlite3 handle, for bulk jobs that
+ * write without Prisma; call it inside the transaction that makes the change.
+ */
+export function writeAuditSqlite(db: SqliteDb, entry: AuditInput): number {
+  const actor = auditActor();
+  const result = db
+    .prepare('INSERT INTO authctl_audit (at, os_user, host, command, target, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .run(
+      formatAppTimestamp(new Date()),
+      actor.osUser,
+      actor.host,
+      entry.command,
+      entry.target ?? null,
+      entry.summary,
+      entry.details ? JSON.stringify(entry.details) : null,
+    );
+  return Number(result.lastInsertRowid);
 }

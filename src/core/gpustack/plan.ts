@@ -1,0 +1,229 @@
+import type { GpustackUser } from './client.js';
+
+/** A local `users` row, as far as sync is concerned. */
+export interface LocalUser {
+  id: number;
+  username: string;
+  fullName: string | null;
+  isAdmin: boolean;
+  isActive: boolean;
+  gpustackUserId: number | null;
+  sessions: number;
+}
+
+export interface PlannedCreate {
+  gpustackId: number;
+  username: string;
+  fullName: string | null;
+  isAdmin: boolean;
+  isActive: boolean;
+}
+
+export type SyncedField = 'username' | 'fullName' | 'isAdmin' | 'isActive';
+
+export interface FieldChange<T = string | boolean | null> {
+  from: T;
+  to: T;
+}
+
+export interface PlannedUpdate {
+  userId: number;
+  gpustackId: number;
+  /** The local username before the sync. */
+  username: string;
+  changes: Partial<Record<SyncedField, FieldChange>>;
+  /** A local-only account taken over with --link-by-username. */
+  link: boolean;
+  /** Sessions revoked because the user becomes inactive. */
+  sessionsRevoked: number;
+}
+
+export interface PlannedDisable {
+  userId: number;
+  gpustackId: number;
+  username: string;
+  sessionsRevoked: number;
+}
+
+export interface SyncConflict {
+  gpustackId: number;
+  username: string;
+  localUserId: number;
+  /** `local-account`: a local-only user has the name; `linked-account`: a user linked to another GPUStack id has it. */
+  kind: 'local-account' | 'linked-account' | 'duplicate-upstream';
+  detail: string;
+}
+
+export interface SyncPlan {
+  create: PlannedCreate[];
+  update: PlannedUpdate[];
+  disable: PlannedDisable[];
+  conflicts: SyncConflict[];
+  unchanged: number;
+  /** Local users linked to GPUStack before the sync (the guard's base). */
+  linked: number;
+  sessionsRevoked: number;
+}
+
+export type MaxDisable = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
+
+export const DEFAULT_MAX_DISABLE: MaxDisable = { kind: 'percent', value: 10 };
+
+export interface GuardVerdict {
+  tripped: boolean;
+  reason: string | null;
+  /** How many disables the rule allows here. */
+  limit: number;
+  disable: number;
+  linked: number;
+}
+
+export function isEmptyPlan(plan: SyncPlan): boolean {
+  return plan.create.length === 0 && plan.update.length === 0 && plan.disable.length === 0;
+}
+
+/**
+ * Refuses a plan that disables too many users: an upstream that answers with a
+ * partial or empty list must not lock everyone out of the app.
+ */
+export function evaluateGuard(plan: SyncPlan, upstreamCount: number, rule: MaxDisable): GuardVerdict {
+  const limit = rule.kind === 'count' ? rule.value : (rule.value / 100) * plan.linked;
+  const base = { limit: Math.floor(limit), disable: plan.disable.length, linked: plan.linked };
+  if (upstreamCount === 0 && plan.linked > 0) {
+    return { ...base, tripped: true, reason: `GPUStack returned no users while ${plan.linked} local user(s) are linked to it` };
+  }
+  if (plan.disable.length > limit) {
+    const allowed = rule.kind === 'count' ? `${rule.value}` : `${rule.value}% of ${plan.linked} linked users`;
+    return { ...base, tripped: true, reason: `the plan disables ${plan.disable.length} user(s), more than --max-disable allows (${allowed})` };
+  }
+  return { ...base, tripped: false, reason: null };
+}
+
+/**
+ * Compares GPUStack's users with the local ones, matched by gpustack_user_id.
+ * Local-only users are never changed, and a local account that merely shares a
+ * username is not taken over unless `linkByUsername` says so.
+ */
+export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts: { linkByUsername: boolean }): SyncPlan {
+  const byGid = new Map<number, LocalUser>();
+  for (const row of local) if (row.gpustackUserId !== null) byGid.set(row.gpustackUserId, row);
+  const upstreamIds = new Set(upstream.map((u) => u.id));
+  const byId = new Map(local.map((row) => [row.id, row]));
+  const conflicts: SyncConflict[] = [];
+
+  // The username each local row will hold afterwards; usernames are unique in the app.
+  const finalName = new Map<number, string>(local.map((row) => [row.id, row.username]));
+  const matched: Array<{ u: GpustackUser; row: LocalUser }> = [];
+  const unmatched: GpustackUser[] = [];
+  const seenNames = new Set<string>();
+  for (const u of [...upstream].sort((a, b) => a.id - b.id)) {
+    if (seenNames.has(u.username)) {
+      const row = byGid.get(u.id);
+      conflicts.push({ gpustackId: u.id, username: u.username, localUserId: row?.id ?? 0, kind: 'duplicate-upstream', detail: 'GPUStack listed this username twice' });
+      continue;
+    }
+    seenNames.add(u.username);
+    const row = byGid.get(u.id);
+    if (row) {
+      matched.push({ u, row });
+      finalName.set(row.id, u.username);
+    } else {
+      unmatched.push(u);
+    }
+  }
+
+  // A rename onto a name that another row keeps is held back (the rest of the
+  // update still applies). Holding one back can block another, so repeat.
+  const blockedRename = new Set<number>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    const owners = new Map<string, number[]>();
+    for (const [id, name] of finalName) {
+      const list = owners.get(name);
+      if (list) list.push(id);
+      else owners.set(name, [id]);
+    }
+    for (const { u, row } of matched) {
+      if (blockedRename.has(row.id) || row.username === u.username) continue;
+      const others = (owners.get(u.username) ?? []).filter((id) => id !== row.id);
+      if (others.length > 0) {
+        blockedRename.add(row.id);
+        finalName.set(row.id, row.username);
+        const holder = byId.get(others[0]!)!;
+        conflicts.push({
+          gpustackId: u.id,
+          username: u.username,
+          localUserId: holder.id,
+          kind: holder.gpustackUserId === null ? 'local-account' : 'linked-account',
+          detail: `renamed upstream from "${row.username}", but local user #${holder.id} already has that name; kept the old name`,
+        });
+        changed = true;
+      }
+    }
+  }
+
+  const update: PlannedUpdate[] = [];
+  let unchanged = 0;
+  for (const { u, row } of matched) {
+    const changes: PlannedUpdate['changes'] = {};
+    if (!blockedRename.has(row.id) && row.username !== u.username) changes.username = { from: row.username, to: u.username };
+    if (row.fullName !== u.full_name) changes.fullName = { from: row.fullName, to: u.full_name };
+    if (row.isAdmin !== u.is_admin) changes.isAdmin = { from: row.isAdmin, to: u.is_admin };
+    if (row.isActive !== u.is_active) changes.isActive = { from: row.isActive, to: u.is_active };
+    if (Object.keys(changes).length === 0) {
+      unchanged++;
+      continue;
+    }
+    const deactivated = row.isActive && !u.is_active;
+    update.push({ userId: row.id, gpustackId: u.id, username: row.username, changes, link: false, sessionsRevoked: deactivated ? row.sessions : 0 });
+  }
+
+  const holderOf = new Map<string, LocalUser>();
+  for (const row of local) holderOf.set(finalName.get(row.id)!, row);
+  const linkedNow = new Set<number>();
+  const create: PlannedCreate[] = [];
+  for (const u of unmatched) {
+    const holder = holderOf.get(u.username);
+    if (!holder) {
+      create.push({ gpustackId: u.id, username: u.username, fullName: u.full_name, isAdmin: u.is_admin, isActive: u.is_active });
+      continue;
+    }
+    if (holder.gpustackUserId === null && opts.linkByUsername && !linkedNow.has(holder.id)) {
+      linkedNow.add(holder.id);
+      const changes: PlannedUpdate['changes'] = {};
+      if (holder.fullName !== u.full_name) changes.fullName = { from: holder.fullName, to: u.full_name };
+      if (holder.isAdmin !== u.is_admin) changes.isAdmin = { from: holder.isAdmin, to: u.is_admin };
+      if (holder.isActive !== u.is_active) changes.isActive = { from: holder.isActive, to: u.is_active };
+      const deactivated = holder.isActive && !u.is_active;
+      update.push({ userId: holder.id, gpustackId: u.id, username: holder.username, changes, link: true, sessionsRevoked: deactivated ? holder.sessions : 0 });
+      continue;
+    }
+    conflicts.push({
+      gpustackId: u.id,
+      username: u.username,
+      localUserId: holder.id,
+      kind: holder.gpustackUserId === null ? 'local-account' : 'linked-account',
+      detail:
+        holder.gpustackUserId === null
+          ? 'a local-only user has this username; not linked (use --link-by-username to link it)'
+          : `the local user with this name is linked to GPUStack user ${holder.gpustackUserId}; not taken over`,
+    });
+  }
+
+  const disable: PlannedDisable[] = [];
+  for (const row of local) {
+    if (row.gpustackUserId === null || upstreamIds.has(row.gpustackUserId) || !row.isActive) continue;
+    disable.push({ userId: row.id, gpustackId: row.gpustackUserId, username: row.username, sessionsRevoked: row.sessions });
+  }
+
+  const sessionsRevoked = update.reduce((n, u) => n + u.sessionsRevoked, 0) + disable.reduce((n, d) => n + d.sessionsRevoked, 0);
+  return {
+    create,
+    update: update.sort((a, b) => a.userId - b.userId),
+    disable,
+    conflicts: conflicts.sort((a, b) => a.gpustackId - b.gpustackId),
+    unchanged,
+    linked: byGid.size,
+    sessionsRevoked,
+  };
+}

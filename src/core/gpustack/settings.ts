@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import { resolveSetting } from '../config.js';
+import { AuthctlError, ExitCode, usageError } from '../errors.js';
+import { validateBaseUrl, type GpustackSettings } from './client.js';
+
+export const URL_VARIABLES = ['GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL'];
+export const TOKEN_VARIABLES = ['GPUSTACK_API_TOKEN', 'GPUSTACK_API_KEY'];
+
+export interface GpustackSources {
+  /** --url */
+  url?: string;
+  /** --token-file; the key itself is never a flag value, because argv is public. */
+  tokenFile?: string;
+  env: NodeJS.ProcessEnv;
+  dotEnv: Record<string, string>;
+}
+
+/** What is configured; either part may be missing (doctor reports that instead of failing). */
+export interface PartialGpustackSettings {
+  baseUrl?: string;
+  token?: string;
+}
+
+function readTokenFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw usageError(
+      `Cannot read the token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
+      'Pass the path of a file that holds only the GPUStack API key.',
+    );
+  }
+  const token = text.trim();
+  if (!token) throw usageError(`The token file ${file} is empty.`, 'Write the GPUStack API key into it.');
+  if (/\s/.test(token)) throw usageError(`The token file ${file} holds more than one word.`, 'Keep only the API key in it.');
+  return token;
+}
+
+/** --url beats GPUSTACK_API_BASE beats GPUSTACK_SERVER_URL; --token-file beats the token variables; env beats .env. */
+export function resolveGpustackSettings(sources: GpustackSources): PartialGpustackSettings {
+  const url = resolveSetting(URL_VARIABLES, sources.url, sources.env, sources.dotEnv);
+  const token =
+    sources.tokenFile !== undefined
+      ? readTokenFile(sources.tokenFile)
+      : resolveSetting(TOKEN_VARIABLES, undefined, sources.env, sources.dotEnv)?.trim();
+  return { baseUrl: url ? validateBaseUrl(url) : undefined, token: token || undefined };
+}
+
+/** Both parts, or exit 6 naming what to set. */
+export function requireGpustackSettings(settings: PartialGpustackSettings): GpustackSettings {
+  if (!settings.baseUrl) {
+    throw new AuthctlError(
+      'GPUSTACK_NOT_CONFIGURED',
+      'No GPUStack server is configured.',
+      ExitCode.gpustack,
+      'Set GPUSTACK_API_BASE (in the environment or .env) or pass --url.',
+    );
+  }
+  if (!settings.token) {
+    throw new AuthctlError(
+      'GPUSTACK_NO_TOKEN',
+      'No GPUStack API key is configured.',
+      ExitCode.gpustack,
+      'Set GPUSTACK_API_TOKEN (in the environment or .env) or pass --token-file <path>.',
+    );
+  }
+  return { baseUrl: settings.baseUrl, token: settings.token };
+}
