@@ -3,8 +3,6 @@ import type { DatabaseTarget } from './config.js';
 import { writeAudit } from './audit.js';
 import { conflict } from './errors.js';
 import { acquireJobLock } from './lock.js';
-import { openClient } from './db/client.js';
-import { openMigrationEngine } from './db/engine.js';
 import { openInspector, type SchemaInspector } from './db/inspector.js';
 import {
   assertHistoryMatches,
@@ -82,6 +80,7 @@ async function applyPlan(
   } finally {
     await inspector.close();
   }
+  const { openMigrationEngine } = await import('./db/engine.js');
   const engine = await openMigrationEngine(target, migrations);
   try {
     if (plan.adopt) await engine.markApplied(BASELINE_MIGRATION);
@@ -115,6 +114,7 @@ export async function migrateDatabase(
       return { ...plan, dryRun: opts.dryRun, backup: null };
     }
     const backup = await applyPlan(target, inspector, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}));
+    const { openClient } = await import('./db/client.js');
     const client = await openClient(target);
     try {
       await client.$transaction((tx) =>
@@ -221,6 +221,7 @@ export async function initDatabase(target: DatabaseTarget, opts: InitOptions): P
       await inspector.close();
     }
 
+    const { openClient } = await import('./db/client.js');
     const client = await openClient(target);
     try {
       await client.$transaction(async (tx) => {
