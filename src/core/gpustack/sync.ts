@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { DatabaseTarget } from '../config.js';
-import { writeAuditSqlite } from '../audit.js';
-import { databaseError } from '../errors.js';
 import { acquireJobLock } from '../lock.js';
-import { assertSqliteReady } from '../db/open.js';
-import { openSqlite, type SqliteDb } from '../db/sqlite.js';
-import { formatAppTimestamp } from '../timestamps.js';
+import { assertReady } from '../db/open.js';
+import { openSyncStore } from './store.js';
 import { DEFAULT_TUNING, GpustackClient, type ApiVersion, type ClientTuning, type GpustackSettings, type RetryNotice } from './client.js';
 import { fetchAllUsers, type PageProgress } from './fetch-users.js';
 import {
@@ -14,7 +10,6 @@ import {
   evaluateGuard,
   isEmptyPlan,
   type GuardVerdict,
-  type LocalUser,
   type MaxDisable,
   type SyncPlan,
 } from './plan.js';
@@ -44,71 +39,6 @@ export interface SyncResult {
   auditId: number | null;
 }
 
-function readLocalUsers(db: SqliteDb): LocalUser[] {
-  const sessions = new Map<number, number>(
-    db.prepare('SELECT user_id, count(*) FROM user_sessions GROUP BY user_id').raw().all() as Array<[number, number]>,
-  );
-  const rows = db
-    .prepare('SELECT id, username, full_name, is_admin, is_active, gpustack_user_id FROM users ORDER BY id')
-    .raw()
-    .all() as Array<[number, string, string | null, number, number, number | null]>;
-  return rows.map(([id, username, fullName, isAdmin, isActive, gpustackUserId]) => ({
-    id,
-    username,
-    fullName,
-    isAdmin: Boolean(isAdmin),
-    isActive: Boolean(isActive),
-    gpustackUserId,
-    sessions: sessions.get(id) ?? 0,
-  }));
-}
-
-const bit = (b: boolean) => (b ? 1 : 0);
-
-/**
- * Writes the plan: renames first (through a temporary name where two users
- * swap names, since usernames are unique at every step), then creates, then
- * disables, revoking the sessions of everyone who becomes inactive.
- */
-function applyPlan(db: SqliteDb, plan: SyncPlan, now: string): void {
-  const renames = plan.update.filter((u) => u.changes.username);
-  if (renames.length > 0) {
-    const park = db.prepare('UPDATE users SET username = ? WHERE id = ?');
-    const tag = randomBytes(6).toString('hex');
-    for (const u of renames) park.run(`authctl-sync-rename-${tag}-${u.userId}`, u.userId);
-  }
-  const update = db.prepare(
-    `UPDATE users SET username = coalesce(?, username), full_name = CASE WHEN ? THEN ? ELSE full_name END,
-            is_admin = coalesce(?, is_admin), is_active = coalesce(?, is_active),
-            gpustack_user_id = ?, updated_at = ? WHERE id = ?`,
-  );
-  const revoke = db.prepare('DELETE FROM user_sessions WHERE user_id = ?');
-  for (const u of plan.update) {
-    const c = u.changes;
-    update.run(
-      c.username ? (c.username.to as string) : null,
-      c.fullName ? 1 : 0,
-      c.fullName ? c.fullName.to : null,
-      c.isAdmin ? bit(c.isAdmin.to as boolean) : null,
-      c.isActive ? bit(c.isActive.to as boolean) : null,
-      u.gpustackId,
-      now,
-      u.userId,
-    );
-    if (c.isActive && c.isActive.to === false) revoke.run(u.userId);
-  }
-  const insert = db.prepare(
-    `INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, preferences, created_at, updated_at, last_login)
-     VALUES (?, NULL, NULL, ?, ?, ?, ?, NULL, ?, ?, NULL)`,
-  );
-  for (const c of plan.create) insert.run(c.username, c.fullName, bit(c.isAdmin), bit(c.isActive), c.gpustackId, now, now);
-  const disable = db.prepare('UPDATE users SET is_active = 0, updated_at = ? WHERE id = ?');
-  for (const d of plan.disable) {
-    disable.run(now, d.userId);
-    revoke.run(d.userId);
-  }
-}
-
 function auditSummary(plan: SyncPlan): string {
   const linked = plan.update.filter((u) => u.link).length;
   return (
@@ -125,14 +55,7 @@ function auditSummary(plan: SyncPlan): string {
  * half a sync and cannot slip a conflicting row in between plan and apply.
  */
 export async function syncGpustack(target: DatabaseTarget, settings: GpustackSettings, opts: SyncOptions): Promise<SyncResult> {
-  if (target.provider !== 'sqlite') {
-    throw databaseError(
-      'PROVIDER_UNSUPPORTED',
-      'PostgreSQL databases are not supported by this version of authctl yet.',
-      "Point DATABASE_URL (or -d) at the app's SQLite file.",
-    );
-  }
-  assertSqliteReady(target.file);
+  await assertReady(target);
   const lock = opts.dryRun ? null : await acquireJobLock(target, 'sync', 0);
   try {
     const client = new GpustackClient(settings, opts.tuning ?? DEFAULT_TUNING, opts.onRetry);
@@ -149,10 +72,10 @@ export async function syncGpustack(target: DatabaseTarget, settings: GpustackSet
     }
 
     const rule = opts.maxDisable ?? DEFAULT_MAX_DISABLE;
-    const db = openSqlite(target.file, { readonly: opts.dryRun });
+    const store = await openSyncStore(target, { readonly: opts.dryRun });
     try {
-      const run = () => {
-        const plan = buildSyncPlan(fetched.users, readLocalUsers(db), { linkByUsername: opts.linkByUsername });
+      const run = async () => {
+        const plan = buildSyncPlan(fetched.users, await store.readLocalUsers(), { linkByUsername: opts.linkByUsername });
         const guard = evaluateGuard(plan, fetched.users.length, rule);
         let outcome: SyncOutcome;
         let auditId: number | null = null;
@@ -160,8 +83,8 @@ export async function syncGpustack(target: DatabaseTarget, settings: GpustackSet
         else if (guard.tripped && !opts.force) outcome = 'refused';
         else if (isEmptyPlan(plan)) outcome = 'no-change';
         else {
-          applyPlan(db, plan, formatAppTimestamp(new Date()));
-          auditId = writeAuditSqlite(db, {
+          await store.applyPlan(plan, new Date());
+          auditId = await store.writeAudit({
             command: 'gpustack sync',
             target: client.display,
             summary: auditSummary(plan),
@@ -183,7 +106,7 @@ export async function syncGpustack(target: DatabaseTarget, settings: GpustackSet
         }
         return { plan, guard, outcome, auditId };
       };
-      const { plan, guard, outcome, auditId } = opts.dryRun ? run() : db.transaction(run).immediate();
+      const { plan, guard, outcome, auditId } = await store.transaction(run);
       return {
         outcome,
         server: client.display,
@@ -197,7 +120,7 @@ export async function syncGpustack(target: DatabaseTarget, settings: GpustackSet
         auditId,
       };
     } finally {
-      db.close();
+      await store.close();
     }
   } finally {
     await lock?.release();
