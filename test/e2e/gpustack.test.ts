@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appTimestamp, fakeJwt, unparseableTimestamps } from '../support/app-db.js';
-import { hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
+import { appTimestamp, fakeJwt } from '../support/app-db.js';
+import { hasStackTrace, runCli, tempDir, type CliOptions, type CliResult } from '../support/cli.js';
+import { describeProviders, holdJobLock, unparseable, type ProviderName, type TestDb } from '../support/db.js';
 import { ADMIN_KEY, INFERENCE_KEY, makeUser, makeUsers, startGpustackStandIn, type GpustackStandIn } from '../support/gpustack-server.js';
 
 // Fast retries and timeouts, so fault tests do not sleep through production backoff.
@@ -15,73 +15,59 @@ const FAST = {
   AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS: '2000',
 };
 
-let template = '';
-
-/** A fresh init-db database per test, copied from one made once (init-db pays Prisma's start-up). */
-function freshDb(): { cwd: string; file: string } {
-  const cwd = tempDir('authctl-gs-');
-  const file = path.join(cwd, 'gpustack_ui.db');
-  fs.copyFileSync(template, file);
-  return { cwd, file };
-}
-
-function withDb<T>(file: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(file);
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
+/** Runs the CLI against a test database. */
+function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
+  return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, ...opts.env } });
 }
 
 /** Everything sync could touch, to prove that a refused or failed run changed nothing. */
-function snapshot(file: string): string {
-  return withDb(file, (db) =>
-    JSON.stringify(['users', 'user_sessions', 'authctl_audit'].map((t) => db.prepare(`SELECT * FROM ${t} ORDER BY id`).all())),
+async function snapshot(db: TestDb): Promise<string> {
+  const tables = [];
+  for (const t of ['users', 'user_sessions', 'authctl_audit']) tables.push(await db.query(`SELECT * FROM ${t} ORDER BY id`));
+  return JSON.stringify(tables);
+}
+
+function users(db: TestDb): Promise<Array<Record<string, unknown>>> {
+  return db.query('SELECT * FROM users ORDER BY id');
+}
+
+async function byGid(db: TestDb, gid: number): Promise<Record<string, unknown> | undefined> {
+  return (await db.query<Record<string, unknown>>('SELECT * FROM users WHERE gpustack_user_id = ?', gid))[0];
+}
+
+function auditRows(db: TestDb): Promise<Array<Record<string, unknown>>> {
+  return db.query("SELECT * FROM authctl_audit WHERE command = 'gpustack sync' ORDER BY id");
+}
+
+/** A boolean as the provider's driver takes it. */
+const bool = (provider: ProviderName, b: boolean) => (provider === 'sqlite' ? (b ? 1 : 0) : b);
+
+async function addLocalUser(db: TestDb, username: string, extra: { gpustackUserId?: number; fullName?: string } = {}): Promise<number> {
+  const now = appTimestamp(new Date());
+  const [row] = await db.query<{ id: number }>(
+    'INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, created_at, updated_at) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+    username, '$2b$10$abcdefghijklmnopqrstuuVQ1Uy3M6cWm8Z0n6b7l2bK5sS5mR0Gy', extra.fullName ?? null, bool(db.provider, false), bool(db.provider, true), extra.gpustackUserId ?? null, now, now,
   );
+  return Number(row!.id);
 }
 
-function users(file: string): Array<Record<string, unknown>> {
-  return withDb(file, (db) => db.prepare('SELECT * FROM users ORDER BY id').all() as Array<Record<string, unknown>>);
-}
-
-function byGid(file: string, gid: number): Record<string, unknown> | undefined {
-  return withDb(file, (db) => db.prepare('SELECT * FROM users WHERE gpustack_user_id = ?').get(gid) as Record<string, unknown> | undefined);
-}
-
-function auditRows(file: string): Array<Record<string, unknown>> {
-  return withDb(file, (db) => db.prepare("SELECT * FROM authctl_audit WHERE command = 'gpustack sync' ORDER BY id").all() as Array<Record<string, unknown>>);
-}
-
-function addLocalUser(file: string, username: string, extra: { gpustackUserId?: number; fullName?: string } = {}): number {
-  return withDb(file, (db) => {
-    const now = appTimestamp(new Date());
-    return Number(
-      db
-        .prepare('INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, created_at, updated_at) VALUES (?, NULL, ?, ?, 0, 1, ?, ?, ?)')
-        .run(username, '$2b$10$abcdefghijklmnopqrstuuVQ1Uy3M6cWm8Z0n6b7l2bK5sS5mR0Gy', extra.fullName ?? null, extra.gpustackUserId ?? null, now, now).lastInsertRowid,
-    );
-  });
-}
-
-function addSessions(file: string, userId: number, count: number): void {
-  withDb(file, (db) => {
-    const insert = db.prepare(
+async function addSessions(db: TestDb, userId: number, count: number): Promise<void> {
+  const now = new Date();
+  for (let i = 0; i < count; i++) {
+    await db.query(
       'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      userId, fakeJwt(), randomBytes(16).toString('hex'), 'refresh', appTimestamp(new Date(now.getTime() + 86_400_000)), appTimestamp(now), appTimestamp(now),
     );
-    const now = new Date();
-    for (let i = 0; i < count; i++) {
-      insert.run(userId, fakeJwt(), randomBytes(16).toString('hex'), 'refresh', appTimestamp(new Date(now.getTime() + 86_400_000)), appTimestamp(now), appTimestamp(now));
-    }
-  });
+  }
 }
 
-function sessionsOf(file: string, userId: number): number {
-  return withDb(file, (db) => db.prepare('SELECT count(*) FROM user_sessions WHERE user_id = ?').pluck().get(userId) as number);
+async function sessionsOf(db: TestDb, userId: number): Promise<number> {
+  const [row] = await db.query<{ n: number }>('SELECT count(*) AS n FROM user_sessions WHERE user_id = ?', userId);
+  return row!.n;
 }
 
-function sync(server: GpustackStandIn, cwd: string, args: string[] = [], env: Record<string, string> = {}): Promise<CliResult> {
-  return runCli(['gpustack', 'sync', ...args], { cwd, env: { ...FAST, GPUSTACK_API_BASE: server.url, GPUSTACK_API_TOKEN: ADMIN_KEY, ...env } });
+function sync(server: GpustackStandIn, db: TestDb, args: string[] = [], env: Record<string, string> = {}): Promise<CliResult> {
+  return cli(db, ['gpustack', 'sync', ...args], { env: { ...FAST, GPUSTACK_API_BASE: server.url, GPUSTACK_API_TOKEN: ADMIN_KEY, ...env } });
 }
 
 function expectNoSecrets(r: CliResult): void {
@@ -96,13 +82,8 @@ function standardUsers() {
   return [makeUser(1, 'admin', { is_admin: true, full_name: 'Default System Admin' }), ...makeUsers(20, 2)];
 }
 
-beforeAll(async () => {
-  const dir = tempDir('authctl-gs-template-');
-  const r = await runCli(['init-db', '--generate-password'], { cwd: dir, env: FAST });
-  expect(r.code, r.stderr).toBe(0);
-  template = path.join(dir, 'gpustack_ui.db');
-});
-
+// `gpustack check` never opens a database (DATABASE_URL is not even read), so
+// there is nothing provider-specific to run twice.
 describe('gpustack check', () => {
   let server: GpustackStandIn;
   beforeAll(async () => {
@@ -181,53 +162,69 @@ describe('gpustack check', () => {
   });
 });
 
+describeProviders('gpustack', ({ newDb, cloneDb }) => {
+let template: TestDb;
+
+// init-db pays Prisma's start-up on every run, so it runs once per provider and
+// each test gets a copy of that database.
+beforeAll(async () => {
+  template = await newDb();
+  const r = await cli(template, ['init-db', '--generate-password'], { env: FAST });
+  expect(r.code, r.stderr).toBe(0);
+});
+
+/** A fresh init-db database. */
+function freshDb(): Promise<TestDb> {
+  return cloneDb(template);
+}
+
 describe('gpustack sync', () => {
   it('plans with --dry-run, applies, and a second run changes nothing (not even updated_at)', async () => {
     const server = await startGpustackStandIn({ users: standardUsers() });
     try {
-      const { cwd, file } = freshDb();
-      const localOnly = addLocalUser(file, 'carol-local', { fullName: 'Carol Local' });
-      addSessions(file, localOnly, 2);
-      const before = snapshot(file);
+      const db = await freshDb();
+      const localOnly = await addLocalUser(db, 'carol-local', { fullName: 'Carol Local' });
+      await addSessions(db, localOnly, 2);
+      const before = await snapshot(db);
 
-      const dry = await sync(server, cwd, ['--dry-run', '--json']);
+      const dry = await sync(server, db, ['--dry-run', '--json']);
       expect(dry.code, dry.stderr).toBe(0);
       const plan = JSON.parse(dry.stdout);
       expect(plan).toMatchObject({ outcome: 'dry-run', api: 'v2', upstreamUsers: 21, counts: { create: 20, update: 0, disable: 0, conflicts: 1 } });
       // GPUStack's own admin meets the app's local admin: reported, never taken over.
       expect(plan.plan.conflicts[0]).toMatchObject({ gpustackId: 1, username: 'admin', kind: 'local-account' });
-      expect(snapshot(file)).toBe(before);
+      expect(await snapshot(db)).toBe(before);
 
-      const human = await sync(server, cwd, ['--dry-run']);
+      const human = await sync(server, db, ['--dry-run']);
       expect(human.stdout).toMatch(/20 would be created/);
       expect(human.stdout).toMatch(/create\s+│\s+2\s+│\s+user00002/);
-      expect(snapshot(file)).toBe(before);
+      expect(await snapshot(db)).toBe(before);
 
-      const applied = await sync(server, cwd, ['--json']);
+      const applied = await sync(server, db, ['--json']);
       expect(applied.code, applied.stderr).toBe(0);
       expect(JSON.parse(applied.stdout)).toMatchObject({ outcome: 'applied', counts: { create: 20, conflicts: 1 } });
-      const rows = users(file);
+      const rows = await users(db);
       expect(rows.filter((u) => u.gpustack_user_id !== null)).toHaveLength(20);
-      const u7 = byGid(file, 7)!;
+      const u7 = (await byGid(db, 7))!;
       expect(u7).toMatchObject({ username: 'user00007', full_name: 'User00007 User', is_admin: 0, is_active: 1, password_hash: null, email: null });
       const admin = rows.find((u) => u.username === 'admin')!;
       expect(admin.gpustack_user_id).toBeNull();
-      withDb(file, (db) => expect(unparseableTimestamps(db)).toEqual([]));
-      const audit = auditRows(file);
+      expect(await unparseable(db)).toEqual([]);
+      const audit = await auditRows(db);
       expect(audit).toHaveLength(1);
       expect(JSON.parse(audit[0]!.details as string)).toMatchObject({ created: 20, updated: 0, disabled: 0, conflicts: 1, upstreamUsers: 21 });
       expect(JSON.stringify(audit)).not.toContain(ADMIN_KEY);
       expectNoSecrets(applied);
 
-      const afterFirst = snapshot(file);
-      const again = await sync(server, cwd);
+      const afterFirst = await snapshot(db);
+      const again = await sync(server, db);
       expect(again.code, again.stderr).toBe(0);
       expect(again.stdout).toMatch(/Already in sync\. Nothing changed\./);
       expect(again.stdout).toMatch(/0 would be created, 0 would be updated, 0 would be disabled/);
       expect(again.stderr).toMatch(/left alone because of a username conflict/);
-      expect(snapshot(file)).toBe(afterFirst);
-      expect(users(file).find((u) => u.id === localOnly)).toMatchObject({ username: 'carol-local', full_name: 'Carol Local', is_active: 1 });
-      expect(sessionsOf(file, localOnly)).toBe(2);
+      expect(await snapshot(db)).toBe(afterFirst);
+      expect((await users(db)).find((u) => u.id === localOnly)).toMatchObject({ username: 'carol-local', full_name: 'Carol Local', is_active: 1 });
+      expect(await sessionsOf(db, localOnly)).toBe(2);
 
       // Every request paged with camelCase perPage=100 and never asked to watch.
       const lists = server.listRequests();
@@ -244,46 +241,46 @@ describe('gpustack sync', () => {
   it('disables vanished users and revokes their sessions; updates deactivated and renamed users', async () => {
     const server = await startGpustackStandIn({ users: standardUsers() });
     try {
-      const { cwd, file } = freshDb();
-      const localOnly = addLocalUser(file, 'dave-local');
-      addSessions(file, localOnly, 1);
-      expect((await sync(server, cwd)).code).toBe(0);
-      const [gone1, gone2, deactivated, renamed, promoted] = [3, 4, 5, 6, 8].map((gid) => byGid(file, gid)!.id as number);
-      for (const id of [gone1!, gone2!, deactivated!, renamed!]) addSessions(file, id, 3);
-      const untouched = byGid(file, 10)!;
-      addSessions(file, untouched.id as number, 2);
+      const db = await freshDb();
+      const localOnly = await addLocalUser(db, 'dave-local');
+      await addSessions(db, localOnly, 1);
+      expect((await sync(server, db)).code).toBe(0);
+      const [gone1, gone2, deactivated, renamed, promoted] = await Promise.all([3, 4, 5, 6, 8].map(async (gid) => (await byGid(db, gid))!.id as number));
+      for (const id of [gone1!, gone2!, deactivated!, renamed!]) await addSessions(db, id, 3);
+      const untouched = (await byGid(db, 10))!;
+      await addSessions(db, untouched.id as number, 2);
 
       server.vanish([3, 4]); // 2 of 20 linked users: exactly the default 10%
       server.deactivate(5);
       server.rename(6, 'user00006-renamed');
       server.edit(8, { is_admin: true, full_name: 'Promoted Person' });
-      const r = await sync(server, cwd, ['--json']);
+      const r = await sync(server, db, ['--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'applied', counts: { create: 0, update: 3, disable: 2, sessionsRevoked: 9 } });
 
       for (const id of [gone1, gone2]) {
-        expect(users(file).find((u) => u.id === id)).toMatchObject({ is_active: 0 });
-        expect(sessionsOf(file, id!)).toBe(0);
+        expect((await users(db)).find((u) => u.id === id)).toMatchObject({ is_active: 0 });
+        expect(await sessionsOf(db, id!)).toBe(0);
       }
-      expect(byGid(file, 5)).toMatchObject({ is_active: 0 });
-      expect(sessionsOf(file, deactivated!)).toBe(0);
-      expect(byGid(file, 6)).toMatchObject({ username: 'user00006-renamed', is_active: 1 });
-      expect(sessionsOf(file, renamed!)).toBe(3);
-      expect(byGid(file, 8)).toMatchObject({ id: promoted, is_admin: 1, full_name: 'Promoted Person' });
+      expect(await byGid(db, 5)).toMatchObject({ is_active: 0 });
+      expect(await sessionsOf(db, deactivated!)).toBe(0);
+      expect(await byGid(db, 6)).toMatchObject({ username: 'user00006-renamed', is_active: 1 });
+      expect(await sessionsOf(db, renamed!)).toBe(3);
+      expect(await byGid(db, 8)).toMatchObject({ id: promoted, is_admin: 1, full_name: 'Promoted Person' });
       // Nothing is deleted, unchanged users keep their updated_at, local-only users are not touched.
-      expect(users(file).filter((u) => u.gpustack_user_id !== null)).toHaveLength(20);
-      expect(byGid(file, 10)).toEqual(untouched);
-      expect(sessionsOf(file, untouched.id as number)).toBe(2);
-      expect(users(file).find((u) => u.id === localOnly)).toMatchObject({ username: 'dave-local', is_active: 1 });
-      expect(sessionsOf(file, localOnly)).toBe(1);
-      withDb(file, (db) => expect(unparseableTimestamps(db)).toEqual([]));
-      const audit = auditRows(file);
+      expect((await users(db)).filter((u) => u.gpustack_user_id !== null)).toHaveLength(20);
+      expect(await byGid(db, 10)).toEqual(untouched);
+      expect(await sessionsOf(db, untouched.id as number)).toBe(2);
+      expect((await users(db)).find((u) => u.id === localOnly)).toMatchObject({ username: 'dave-local', is_active: 1 });
+      expect(await sessionsOf(db, localOnly)).toBe(1);
+      expect(await unparseable(db)).toEqual([]);
+      const audit = await auditRows(db);
       expect(audit).toHaveLength(2);
       expect(JSON.parse(audit[1]!.details as string)).toMatchObject({ updated: 3, disabled: 2, sessionsRevoked: 9 });
 
-      const again = await sync(server, cwd, ['--json']);
+      const again = await sync(server, db, ['--json']);
       expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'no-change' });
-      expect(auditRows(file)).toHaveLength(2);
+      expect(await auditRows(db)).toHaveLength(2);
     } finally {
       await server.close();
     }
@@ -292,22 +289,22 @@ describe('gpustack sync', () => {
   it('leaves username conflicts alone (exit 0, listed) unless --link-by-username', async () => {
     const server = await startGpustackStandIn({ users: [...standardUsers(), makeUser(30, 'erin', { full_name: 'Erin Upstream' })] });
     try {
-      const { cwd, file } = freshDb();
-      const erin = addLocalUser(file, 'erin', { fullName: 'Erin Local' });
-      const before = users(file).find((u) => u.id === erin);
-      const r = await sync(server, cwd);
+      const db = await freshDb();
+      const erin = await addLocalUser(db, 'erin', { fullName: 'Erin Local' });
+      const before = (await users(db)).find((u) => u.id === erin);
+      const r = await sync(server, db);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/erin\s+│\s+\d+\s+│ a local-only user has this username; not linked \(use --link-by-username/);
-      expect(users(file).find((u) => u.id === erin)).toEqual(before);
-      expect(byGid(file, 30)).toBeUndefined();
+      expect((await users(db)).find((u) => u.id === erin)).toEqual(before);
+      expect(await byGid(db, 30)).toBeUndefined();
 
-      const linked = await sync(server, cwd, ['--link-by-username', '--json']);
+      const linked = await sync(server, db, ['--link-by-username', '--json']);
       expect(linked.code, linked.stderr).toBe(0);
       // The operator asked for it: both same-name accounts (GPUStack's admin too) are linked, not duplicated.
       const updates = JSON.parse(linked.stdout).plan.update;
       expect(updates).toContainEqual(expect.objectContaining({ userId: erin, gpustackId: 30, link: true, changes: { fullName: { from: 'Erin Local', to: 'Erin Upstream' } } }));
       expect(updates).toContainEqual(expect.objectContaining({ username: 'admin', gpustackId: 1, link: true }));
-      expect(users(file).find((u) => u.id === erin)).toMatchObject({ gpustack_user_id: 30, full_name: 'Erin Upstream', password_hash: before!.password_hash });
+      expect((await users(db)).find((u) => u.id === erin)).toMatchObject({ gpustack_user_id: 30, full_name: 'Erin Upstream', password_hash: before!.password_hash });
     } finally {
       await server.close();
     }
@@ -316,37 +313,37 @@ describe('gpustack sync', () => {
   it('refuses an empty upstream list and a 40% vanish with exit 7, the plan shown and nothing changed; --force overrides', async () => {
     const server = await startGpustackStandIn({ users: standardUsers() });
     try {
-      const { cwd, file } = freshDb();
-      expect((await sync(server, cwd)).code).toBe(0);
-      const before = snapshot(file);
+      const db = await freshDb();
+      expect((await sync(server, db)).code).toBe(0);
+      const before = await snapshot(db);
 
       server.faults.emptyList = true;
-      const empty = await sync(server, cwd);
+      const empty = await sync(server, db);
       expect(empty.code).toBe(7);
       expect(empty.stderr).toMatch(/GPUStack returned no users while 20 local user\(s\) are linked/);
       expect(empty.stderr).toMatch(/--force/);
       expect(empty.stdout).toMatch(/20 would be disabled/);
-      expect(snapshot(file)).toBe(before);
+      expect(await snapshot(db)).toBe(before);
       // Even a generous --max-disable does not accept an empty list.
-      expect((await sync(server, cwd, ['--max-disable', '100%'])).code).toBe(7);
-      expect(snapshot(file)).toBe(before);
+      expect((await sync(server, db, ['--max-disable', '100%'])).code).toBe(7);
+      expect(await snapshot(db)).toBe(before);
       server.faults.emptyList = false;
 
       server.vanish([2, 3, 4, 5, 6, 7, 8, 9]);
-      const forty = await sync(server, cwd, ['--json']);
+      const forty = await sync(server, db, ['--json']);
       expect(forty.code).toBe(7);
       const doc = JSON.parse(forty.stdout);
       expect(doc).toMatchObject({ outcome: 'refused', counts: { disable: 8 }, guard: { tripped: true, limit: 2, linked: 20 } });
       expect(JSON.parse(forty.stderr).error).toMatchObject({ code: 'SYNC_GUARD', exitCode: 7 });
-      expect(snapshot(file)).toBe(before);
-      expect((await sync(server, cwd, ['--max-disable', '5'])).code).toBe(7);
-      expect(snapshot(file)).toBe(before);
+      expect(await snapshot(db)).toBe(before);
+      expect((await sync(server, db, ['--max-disable', '5'])).code).toBe(7);
+      expect(await snapshot(db)).toBe(before);
 
-      const forced = await sync(server, cwd, ['--force', '--json']);
+      const forced = await sync(server, db, ['--force', '--json']);
       expect(forced.code, forced.stderr).toBe(0);
       expect(JSON.parse(forced.stdout)).toMatchObject({ outcome: 'applied', counts: { disable: 8 }, guard: { forced: true } });
-      expect(users(file).filter((u) => u.gpustack_user_id !== null && u.is_active === 0)).toHaveLength(8);
-      expect(JSON.parse(auditRows(file).at(-1)!.details as string)).toMatchObject({ disabled: 8, forced: true });
+      expect((await users(db)).filter((u) => u.gpustack_user_id !== null && u.is_active === 0)).toHaveLength(8);
+      expect(JSON.parse((await auditRows(db)).at(-1)!.details as string)).toMatchObject({ disabled: 8, forced: true });
     } finally {
       await server.close();
     }
@@ -355,12 +352,12 @@ describe('gpustack sync', () => {
   it('survives two transient 500s', async () => {
     const server = await startGpustackStandIn({ users: standardUsers() });
     try {
-      const { cwd, file } = freshDb();
+      const db = await freshDb();
       server.faults.transient500 = 2;
-      const r = await sync(server, cwd);
+      const r = await sync(server, db);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/500 Internal Server Error; retrying in/);
-      expect(users(file).filter((u) => u.gpustack_user_id !== null)).toHaveLength(20);
+      expect((await users(db)).filter((u) => u.gpustack_user_id !== null)).toHaveLength(20);
     } finally {
       await server.close();
     }
@@ -376,19 +373,19 @@ describe('gpustack sync', () => {
   ])('exits 6 on %s, changes nothing and prints no stack trace', async (_name, fault, env, message) => {
     const server = await startGpustackStandIn({ users: standardUsers() });
     try {
-      const { cwd, file } = freshDb();
-      expect((await sync(server, cwd)).code).toBe(0);
+      const db = await freshDb();
+      expect((await sync(server, db)).code).toBe(0);
       server.vanish([2]);
       server.rename(3, 'renamed');
-      const before = snapshot(file);
+      const before = await snapshot(db);
       fault(server);
-      const r = await sync(server, cwd, [], env as Record<string, string>);
+      const r = await sync(server, db, [], env as Record<string, string>);
       expect(r.code, r.stderr).toBe(6);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).toMatch(/hint: /);
       expect(hasStackTrace(r.stdout + r.stderr)).toBe(false);
       expectNoSecrets(r);
-      expect(snapshot(file)).toBe(before);
+      expect(await snapshot(db)).toBe(before);
     } finally {
       await server.close();
     }
@@ -398,14 +395,14 @@ describe('gpustack sync', () => {
     const old = [makeUser(1, 'admin', { is_admin: true }), ...makeUsers(150, 2)];
     const server = await startGpustackStandIn({ version: 'v0.6.2', users: old });
     try {
-      const { cwd, file } = freshDb();
-      const r = await sync(server, cwd, ['--json']);
+      const db = await freshDb();
+      const r = await sync(server, db, ['--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ api: 'v1', serverVersion: 'v0.6.2', upstreamUsers: 151, counts: { create: 150 } });
       expect(server.requests.some((q) => q.path.startsWith('/v2/'))).toBe(false);
       expect(server.listRequests().map((q) => q.query.page).sort()).toEqual(['1', '2']);
-      expect(byGid(file, 151)).toMatchObject({ is_active: 1 });
-      withDb(file, (db) => expect(unparseableTimestamps(db)).toEqual([]));
+      expect(await byGid(db, 151)).toMatchObject({ is_active: 1 });
+      expect(await unparseable(db)).toEqual([]);
     } finally {
       await server.close();
     }
@@ -414,8 +411,8 @@ describe('gpustack sync', () => {
   it('tells the versions apart by the 404 when /version is missing', async () => {
     const server = await startGpustackStandIn({ version: 'v0.5.1', versionRoute: false, users: standardUsers() });
     try {
-      const { cwd } = freshDb();
-      const r = await sync(server, cwd, ['--dry-run', '--json']);
+      const db = await freshDb();
+      const r = await sync(server, db, ['--dry-run', '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ api: 'v1', serverVersion: null, counts: { create: 20 } });
       expect(server.requests.find((q) => q.path === '/v2/users/me')).toBeDefined();
@@ -427,21 +424,19 @@ describe('gpustack sync', () => {
   it('exits 75 while another sync holds the lock, and 2 on a bad --max-disable', async () => {
     const server = await startGpustackStandIn({ users: standardUsers() });
     try {
-      const { cwd, file } = freshDb();
-      const holder = new Database(`${file}.authctl-sync.lock`);
-      holder.exec('BEGIN EXCLUSIVE');
+      const db = await freshDb();
+      const release = await holdJobLock(db, 'sync');
       try {
-        const r = await sync(server, cwd);
+        const r = await sync(server, db);
         expect(r.code).toBe(75);
         expect(r.stderr).toMatch(/Another authctl sync is running/);
       } finally {
-        holder.exec('ROLLBACK');
-        holder.close();
+        await release();
       }
-      const bad = await sync(server, cwd, ['--max-disable', 'lots']);
+      const bad = await sync(server, db, ['--max-disable', 'lots']);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/--max-disable "lots"/);
-      expect(users(file).filter((u) => u.gpustack_user_id !== null)).toHaveLength(0);
+      expect((await users(db)).filter((u) => u.gpustack_user_id !== null)).toHaveLength(0);
     } finally {
       await server.close();
     }
@@ -456,17 +451,18 @@ describe('doctor with GPUStack configured', () => {
   afterAll(() => server.close());
 
   it('reports GPUStack ok with a working key and fails (exit 8) with a rejected one, never printing the key', async () => {
-    const { cwd } = freshDb();
-    const ok = await runCli(['doctor', '--json'], { cwd, env: { ...FAST, GPUSTACK_API_BASE: server.url, GPUSTACK_API_TOKEN: ADMIN_KEY } });
+    const db = await freshDb();
+    const ok = await cli(db, ['doctor', '--json'], { env: { ...FAST, GPUSTACK_API_BASE: server.url, GPUSTACK_API_TOKEN: ADMIN_KEY } });
     const okCheck = JSON.parse(ok.stdout).checks.find((c: { id: string }) => c.id === 'gpustack');
     expect(okCheck).toMatchObject({ status: 'ok' });
     expect(okCheck.detail).toContain('v2.2.3');
     expectNoSecrets(ok);
 
     const wrongKey = 'gpustack_deadbeefdeadbeef_00000000000000000000000000000000';
-    const bad = await runCli(['doctor'], { cwd, env: { ...FAST, GPUSTACK_API_BASE: server.url, GPUSTACK_API_TOKEN: wrongKey } });
+    const bad = await cli(db, ['doctor'], { env: { ...FAST, GPUSTACK_API_BASE: server.url, GPUSTACK_API_TOKEN: wrongKey } });
     expect(bad.code).toBe(8);
     expect(bad.stdout).toMatch(/GPUStack reachable, credential accepted\s*│\s*fail/);
     expect(bad.stdout + bad.stderr).not.toContain(wrongKey);
   });
+});
 });

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { APP_DATETIME, appTimestamp, independentBcrypt, independentVerify, isoTimestamp } from '../support/app-db.js';
+import { appTimestamp, independentBcrypt, independentVerify, isoTimestamp } from '../support/app-db.js';
 import { hasStackTrace, runCli, tempDir, type CliOptions } from '../support/cli.js';
-import { describeProviders, fillAppDatabase, type TestDb } from '../support/db.js';
+import { describeProviders, fillAppDatabase, unparseable, type TestDb } from '../support/db.js';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
 const ADMIN_PASSWORD = 'an admin passphrase';
@@ -17,24 +17,6 @@ async function snapshot(db: TestDb): Promise<string> {
   const tables = [];
   for (const t of ['users', 'user_sessions', 'user_preferences', 'authctl_audit']) tables.push(await db.query(`SELECT * FROM ${t} ORDER BY id`));
   return JSON.stringify(tables);
-}
-
-/** Every DATETIME value the app would fail to parse. */
-async function unparseable(db: TestDb): Promise<string[]> {
-  const bad: string[] = [];
-  for (const [table, cols] of [
-    ['users', ['created_at', 'updated_at', 'last_login']],
-    ['user_sessions', ['expires_at', 'created_at', 'last_accessed']],
-    ['user_preferences', ['created_at', 'updated_at']],
-  ] as const) {
-    for (const row of await db.query<Record<string, unknown>>(`SELECT id, ${cols.join(', ')} FROM ${table}`)) {
-      for (const col of cols) {
-        const v = row[col];
-        if (v !== null && !(typeof v === 'string' && APP_DATETIME.test(v))) bad.push(`${table}.${col}#${row.id}=${String(v)}`);
-      }
-    }
-  }
-  return bad;
 }
 
 describeProviders('users', ({ provider, newDb }) => {

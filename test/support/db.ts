@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { APP_DDL, appTimestamp, fakeJwt, type AppSession, type AppUser } from './app-db.js';
+import { APP_DATETIME, APP_DDL, appTimestamp, fakeJwt, type AppSession, type AppUser } from './app-db.js';
 import { tempDir } from './cli.js';
 import { postgresMissing, startPostgres, type PgServer } from './postgres.js';
 
@@ -122,10 +123,59 @@ export async function fillAppDatabase(db: TestDb, content: AppContent): Promise<
   }
 }
 
+/** Every DATETIME value the app would fail to parse. */
+export async function unparseable(db: TestDb): Promise<string[]> {
+  const bad: string[] = [];
+  for (const [table, cols] of [
+    ['users', ['created_at', 'updated_at', 'last_login']],
+    ['user_sessions', ['expires_at', 'created_at', 'last_accessed']],
+    ['user_preferences', ['created_at', 'updated_at']],
+  ] as const) {
+    for (const row of await db.query<Record<string, unknown>>(`SELECT id, ${cols.join(', ')} FROM ${table}`)) {
+      for (const col of cols) {
+        const v = row[col];
+        if (v !== null && !(typeof v === 'string' && APP_DATETIME.test(v))) bad.push(`${table}.${col}#${row.id}=${String(v)}`);
+      }
+    }
+  }
+  return bad;
+}
+
+const sqliteFile = (db: TestDb) => db.url.slice('sqlite:///'.length);
+
+/**
+ * Holds the lock authctl takes for `job` on this database, as a concurrent run
+ * would, until the returned function is called. Written against the lock's
+ * documented form (a side file on SQLite, an advisory lock on PostgreSQL),
+ * not against authctl's code.
+ */
+export async function holdJobLock(db: TestDb, job: string): Promise<() => Promise<void>> {
+  if (db.provider === 'sqlite') {
+    const holder = new Database(`${sqliteFile(db)}.authctl-${job}.lock`);
+    holder.exec('BEGIN EXCLUSIVE');
+    return async () => {
+      holder.exec('ROLLBACK');
+      holder.close();
+    };
+  }
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [0x61757468, job]);
+  return async () => {
+    await client.end();
+  };
+}
+
 export interface ProviderHarness {
   provider: ProviderName;
   /** A database that does not exist yet (SQLite) or is empty (PostgreSQL). */
   newDb(): Promise<TestDb>;
+  /**
+   * A new database with the same content as `template`, far cheaper than
+   * building it again: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on
+   * PostgreSQL, which needs no one connected to the template.
+   */
+  cloneDb(template: TestDb): Promise<TestDb>;
 }
 
 /**
@@ -141,18 +191,26 @@ export function describeProviders(title: string, suite: (h: ProviderHarness) => 
         const cwd = tempDir();
         return sqliteDb(path.join(cwd, 'gpustack_ui.db'), cwd);
       },
+      async cloneDb(template) {
+        const cwd = tempDir();
+        const file = path.join(cwd, 'gpustack_ui.db');
+        fs.copyFileSync(sqliteFile(template), file);
+        return sqliteDb(file, cwd);
+      },
     });
   });
 
   const missing = postgresMissing();
   if (missing && process.env.CI !== 'true') {
     console.warn(`NOTICE: PostgreSQL suite "${title}" skipped: ${missing}`);
-    describe.skip(`${title} [postgresql]`, () => suite({ provider: 'postgresql', newDb: () => Promise.reject(new Error(missing)) }));
+    const unavailable = () => Promise.reject(new Error(missing));
+    describe.skip(`${title} [postgresql]`, () => suite({ provider: 'postgresql', newDb: unavailable, cloneDb: unavailable }));
     return;
   }
   describe(`${title} [postgresql]`, () => {
     let server: PgServer | null = null;
     let unavailable: string | null = null;
+    let clones = 0;
     beforeAll(async () => {
       const started = await startPostgres();
       if ('unavailable' in started) {
@@ -166,6 +224,20 @@ export function describeProviders(title: string, suite: (h: ProviderHarness) => 
       async newDb() {
         if (!server) throw new Error(`PostgreSQL unavailable: ${unavailable}`);
         return pgDb(await server.createDatabase(), tempDir());
+      },
+      async cloneDb(template) {
+        if (!server) throw new Error(`PostgreSQL unavailable: ${unavailable}`);
+        const source = new URL(template.url);
+        const name = `${source.pathname.slice(1)}_clone_${++clones}`;
+        const admin = new pg.Client({ host: source.hostname, port: Number(source.port), user: 'postgres', database: 'postgres' });
+        await admin.connect();
+        try {
+          await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${source.pathname.slice(1)}"`);
+        } finally {
+          await admin.end();
+        }
+        source.pathname = `/${name}`;
+        return pgDb(source.toString(), tempDir());
       },
     });
   });
