@@ -6,6 +6,7 @@ import { initDbCommand } from './commands/init-db.js';
 import { migrateCommand } from './commands/migrate.js';
 import { gpustackCommand } from './commands/gpustack/index.js';
 import { userCommand } from './commands/user/index.js';
+import { sessionsCommand } from './commands/sessions/index.js';
 import { auditCommand } from './commands/audit.js';
 import { doctorCommand } from './commands/doctor.js';
 import { VERSION } from './version.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   program.addCommand(migrateCommand());
   program.addCommand(gpustackCommand());
   program.addCommand(userCommand());
+  program.addCommand(sessionsCommand());
   program.addCommand(doctorCommand());
   program.addCommand(auditCommand());
   withGlobalOptionsEverywhere(program);

@@ -1,0 +1,211 @@
+// Purge benchmark: `npm run bench:purge` (after `npm run build`).
+//
+// Builds an app-style SQLite file with 1,000,000 sessions (the app's DDL and
+// six session indexes, random 64-hex tokens and 32-hex jtis, 800,000 expired,
+// the app's timestamp format), then on two copies:
+//   (a) one plain `DELETE ... WHERE expires_at < now`: the floor;
+//   (b) `authctl sessions purge`, while an app-like writer in a separate
+//       process (Python's sqlite3 with its defaults, as the app uses it)
+//       inserts one session every 20 ms and records its worst wait.
+// Goals: worst wait <= 250 ms; purge wall time <= 3x the plain DELETE.
+//
+// Env: BENCH_ROWS (default 1000000), BENCH_DIR (default a temp folder),
+// BENCH_KEEP=1 keeps the files.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = path.join(ROOT, 'bin', 'authctl');
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const EXPIRED = Math.round(ROWS * 0.8);
+const dir = process.env.BENCH_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'authctl-bench-purge-'));
+const base = path.join(dir, 'base.db');
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+/** SQLAlchemy's DATETIME text: naive UTC with microseconds. */
+const appTs = (ms) => {
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}${pad(Math.floor(Math.random() * 1000), 3)}`;
+};
+
+function removeDb(file) {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) fs.rmSync(file + suffix, { force: true });
+}
+
+function cli(args, file) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, DATABASE_URL: `sqlite:///${file}`, NO_COLOR: '1' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`authctl ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Sessions as the app accumulates them: ids grow with created_at over two
+ * weeks, 30-minute access and 7-day refresh tokens, 1,000 users. The older
+ * half has all expired; in the newer half exactly enough access tokens are
+ * mixed in to make 80% expired, and nothing expires during the run.
+ */
+function buildBase() {
+  const t0 = Date.now();
+  removeDb(base);
+  const db = new Database(base);
+  db.exec(fs.readFileSync(path.join(ROOT, 'prisma', 'migrations', '20261126000000_app_baseline', 'migration.sql'), 'utf8'));
+  const now = Date.now();
+  const H = 3_600_000;
+  const D = 24 * H;
+  const insertUser = db.prepare('INSERT INTO users (username, is_admin, is_active, created_at, updated_at) VALUES (?, 0, 1, ?, ?)');
+  const insertSession = db.prepare(
+    'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const agents = [
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15',
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0',
+  ];
+  const old = Math.round(ROWS / 2);
+  const recentAccess = EXPIRED - old;
+  const recentTypes = new Uint8Array(ROWS - old);
+  recentTypes.fill(1, 0, recentAccess);
+  for (let i = recentTypes.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [recentTypes[i], recentTypes[j]] = [recentTypes[j], recentTypes[i]];
+  }
+  db.exec('BEGIN');
+  for (let u = 1; u <= 1000; u++) insertUser.run(`user${u}`, appTs(now - 30 * D), appTs(now - 30 * D));
+  for (let i = 0; i < ROWS; i++) {
+    let created;
+    let access;
+    if (i < old) {
+      created = now - 14 * D + (i / old) * (7 * D - H);
+      access = Math.random() < 0.6;
+    } else {
+      created = now - 7 * D + H + ((i - old) / (ROWS - old)) * (7 * D - 2 * H);
+      access = recentTypes[i - old] === 1;
+    }
+    insertSession.run(
+      1 + Math.floor(Math.random() * 1000),
+      randomBytes(32).toString('hex'),
+      randomBytes(16).toString('hex'),
+      access ? 'access' : 'refresh',
+      appTs(created + (access ? 30 * 60_000 : 7 * D)),
+      appTs(created),
+      appTs(created),
+      `10.${i % 250}.${(i >> 8) % 250}.${i % 200}`,
+      agents[i % agents.length],
+    );
+    if (i % 100_000 === 99_999) {
+      db.exec('COMMIT');
+      db.exec('BEGIN');
+    }
+  }
+  db.exec('COMMIT');
+  const expired = db.prepare('SELECT count(*) FROM user_sessions WHERE expires_at < ?').pluck().get(appTs(Date.now()));
+  db.close();
+  // Adopt it as an operator would; the backup migrate makes is not needed here.
+  cli(['migrate', '-q'], base);
+  for (const f of fs.readdirSync(dir)) if (f.includes('.bak-')) fs.rmSync(path.join(dir, f));
+  console.log(`built ${ROWS} sessions (${expired} expired), ${(fs.statSync(base).size / 1e6).toFixed(0)} MB, in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (expired !== EXPIRED) throw new Error(`expected ${EXPIRED} expired sessions, built ${expired}`);
+}
+
+function copyOf(name) {
+  const file = path.join(dir, name);
+  removeDb(file);
+  fs.copyFileSync(base, file);
+  return file;
+}
+
+/** (a) The floor: one DELETE, WAL and synchronous=NORMAL like the purge, a 200 MB cache. */
+function plainDelete() {
+  const file = copyOf('plain.db');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('cache_size = -200000');
+  const t = performance.now();
+  const { changes } = db.prepare('DELETE FROM user_sessions WHERE expires_at < ?').run(appTs(Date.now()).slice(0, 19));
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const ms = performance.now() - t;
+  db.close();
+  removeDb(file);
+  return { deleted: changes, ms };
+}
+
+// The app's stack: Python's sqlite3 with its defaults (synchronous FULL, 5 s
+// busy timeout, SQLite's own busy handler). Each iteration is one login's
+// INSERT + COMMIT; its duration is the wait the app would see.
+const WRITER = String.raw`
+import sqlite3, sys, time, os, json, secrets, datetime
+db = sqlite3.connect(sys.argv[1], timeout=5.0)
+stop = sys.argv[2]
+waits, errors = [], 0
+while not os.path.exists(stop):
+    t = time.perf_counter()
+    now = datetime.datetime.utcnow()
+    try:
+        db.execute("INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) VALUES (?,?,?,?,?,?,?,?,?)",
+                   (1, secrets.token_hex(32), secrets.token_hex(16), 'access', str(now + datetime.timedelta(minutes=30)), str(now), str(now), '10.0.0.1', 'bench-writer'))
+        db.commit()
+    except sqlite3.OperationalError:
+        errors += 1
+        db.rollback()
+    waits.append((time.perf_counter() - t) * 1000)
+    time.sleep(0.02)
+waits.sort()
+print(json.dumps({"inserts": len(waits), "errors": errors, "worstMs": round(waits[-1], 1),
+                  "p99Ms": round(waits[int(len(waits) * 0.99)], 1), "medianMs": round(waits[len(waits) // 2], 1),
+                  "over250": sum(1 for w in waits if w > 250)}))
+`;
+
+/** (b) authctl sessions purge with the app-like writer running alongside. */
+async function purgeWithWriter() {
+  const file = copyOf('purge.db');
+  // The app would already be running; let the purge switch the file to WAL itself.
+  const stopFile = path.join(dir, 'stop-writer');
+  fs.rmSync(stopFile, { force: true });
+  const writer = spawn('python3', ['-c', WRITER, file, stopFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let writerOut = '';
+  writer.stdout.on('data', (d) => (writerOut += d));
+  await new Promise((r) => setTimeout(r, 1000));
+  const t = performance.now();
+  const r = spawnSync(process.execPath, [BIN, 'sessions', 'purge', '--json'], {
+    env: { ...process.env, DATABASE_URL: `sqlite:///${file}`, NO_COLOR: '1' },
+    encoding: 'utf8',
+  });
+  const ms = performance.now() - t;
+  await new Promise((res) => setTimeout(res, 500));
+  fs.writeFileSync(stopFile, '');
+  await new Promise((res) => writer.on('close', res));
+  if (r.status !== 0) throw new Error(`purge exited ${r.status}: ${r.stderr}`);
+  const summary = JSON.parse(r.stdout);
+  const db = new Database(file, { readonly: true });
+  const left = db.prepare('SELECT count(*) FROM user_sessions').pluck().get();
+  db.close();
+  removeDb(file);
+  return { ms, summary, writer: JSON.parse(writerOut), left };
+}
+
+try {
+  buildBase();
+  const plain = plainDelete();
+  console.log(`(a) plain DELETE: ${plain.deleted} rows in ${(plain.ms / 1000).toFixed(1)} s`);
+  const purge = await purgeWithWriter();
+  const { summary, writer } = purge;
+  console.log(
+    `(b) authctl sessions purge: ${summary.deleted} rows in ${(purge.ms / 1000).toFixed(1)} s wall (${summary.batches} batches, ${summary.remaining} expired remain, ${purge.left} sessions left)`,
+  );
+  console.log(
+    `    app-like writer: ${writer.inserts} inserts, worst wait ${writer.worstMs} ms, p99 ${writer.p99Ms} ms, median ${writer.medianMs} ms, ${writer.over250} over 250 ms, ${writer.errors} errors`,
+  );
+  const ratio = purge.ms / plain.ms;
+  console.log(`ratio purge/plain: ${ratio.toFixed(2)}x (goal <= 3x) · worst wait ${writer.worstMs} ms (goal <= 250 ms)`);
+} finally {
+  if (process.env.BENCH_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
+}
