@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeAudit, writeAuditSqlite } from '../audit.js';
+import { writeAuditSqlite } from '../audit.js';
 import type { DatabaseTarget } from '../config.js';
 import { acquireJobLock } from '../lock.js';
 import { sqliteBefore } from '../timestamps.js';
@@ -51,7 +51,7 @@ const GAP_MS = 50;
  * Work plus the predicted commit aim at this share of --max-lock, leaving
  * room for the estimate being wrong: commit cost varies with the disk.
  */
-const LOCK_TARGET_SHARE = 0.7;
+export const LOCK_TARGET_SHARE = 0.7;
 
 /** Rows per DELETE statement: small enough to stop close to the time budget. */
 const MAX_CHUNK = 2000;
@@ -80,7 +80,7 @@ export async function purgeExpiredSessions(target: DatabaseTarget, input: PurgeI
   if (input.dryRun) return dryRun(target, cutoff);
   const lock = await acquireJobLock(target, 'purge', input.wait ? Number.POSITIVE_INFINITY : 0);
   try {
-    return target.provider === 'sqlite' ? await purgeSqlite(target.file, cutoff, input) : await purgeWithPrisma(target, cutoff, input);
+    return target.provider === 'sqlite' ? await purgeSqlite(target.file, cutoff, input) : await (await import('./purge-pg.js')).purgePostgres(target, cutoff, input);
   } finally {
     await lock.release();
   }
@@ -233,52 +233,5 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
     return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal };
   } finally {
     db.close();
-  }
-}
-
-/**
- * PostgreSQL locks rows, not the table, so the app's inserts are never
- * blocked by these deletes; short batches still keep each transaction small.
- */
-async function purgeWithPrisma(target: DatabaseTarget, cutoff: Date, input: PurgeInput): Promise<PurgeResult> {
-  const { openClient } = await import('../db/client.js');
-  const { before, Prisma } = await import('../db/sql.js');
-  const started = performance.now();
-  const client = await openClient(target);
-  try {
-    const expired = before('postgresql', 'expires_at', cutoff);
-    const count = async () =>
-      Number((await client.$queryRaw<Array<{ n: number | bigint }>>(Prisma.sql`SELECT count(*) AS n FROM user_sessions WHERE ${expired}`))[0]?.n ?? 0);
-    const total = await count();
-    let deleted = 0;
-    let batches = 0;
-    let chunk = Math.min(1000, input.batchSize);
-    let finished = total === 0;
-    while (!finished && !input.signal?.aborted) {
-      const t = performance.now();
-      const n = await client.$executeRaw(
-        Prisma.sql`DELETE FROM user_sessions WHERE id IN (SELECT id FROM user_sessions WHERE ${expired} LIMIT ${chunk})`,
-      );
-      const took = performance.now() - t;
-      deleted += n;
-      batches++;
-      finished = n < chunk;
-      chunk = Math.max(100, Math.min(input.batchSize, Math.floor((chunk * input.maxLockMs * LOCK_TARGET_SHARE) / Math.max(1, took))));
-      input.onProgress?.({ deleted, total });
-    }
-    const interrupted = !finished && Boolean(input.signal?.aborted);
-    const remaining = await count();
-    const ms = Math.round(performance.now() - started);
-    await client.$transaction(async (tx) =>
-      writeAudit(tx, {
-        command: 'sessions purge',
-        target: `sessions expired before ${cutoff.toISOString()}`,
-        summary: `purged ${deleted} expired session(s) in ${batches} batch(es)${interrupted ? ', interrupted' : ''}`,
-        details: { deleted, remaining, batches, ms, graceMs: input.graceMs, maxLockMs: input.maxLockMs, interrupted },
-      }),
-    );
-    return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal: false };
-  } finally {
-    await client.$disconnect();
   }
 }
