@@ -23,8 +23,14 @@ export interface SessionSummary {
   jti: string;
 }
 
-/** The columns a SessionSummary is built from; session_token is not among them. */
-export const SUMMARY_COLUMNS = Prisma.sql`s.id, s.user_id, u.username, s.token_type, s.created_at, s.last_accessed, s.expires_at, s.ip_address, s.user_agent, s.jti`;
+/**
+ * The columns a SessionSummary is built from; session_token is not among them.
+ * Timestamps are read as text: a raw query would otherwise turn the app's
+ * naive UTC values into Dates in the machine's local time zone.
+ */
+export const SUMMARY_COLUMNS = Prisma.sql`s.id, s.user_id, u.username, s.token_type,
+  CAST(s.created_at AS TEXT) AS created_at, CAST(s.last_accessed AS TEXT) AS last_accessed, CAST(s.expires_at AS TEXT) AS expires_at,
+  s.ip_address, s.user_agent, s.jti`;
 
 export interface SummaryRow {
   id: number | bigint;
