@@ -56,7 +56,9 @@ export async function runDoctor(target: DatabaseTarget, opts: DoctorOptions): Pr
       await client.$disconnect();
     }
   } else {
-    for (const [id, name] of DATABASE_CHECKS) if (id !== 'file-mode' || target.provider === 'sqlite') skip(id, name, 'the database did not open');
+    for (const [id, name] of DATABASE_CHECKS) {
+      if (target.provider === 'sqlite' || (id !== 'file-mode' && id !== 'journal-mode')) skip(id, name, 'the database did not open');
+    }
   }
 
   if (opts.gpustack) checks.push(await opts.gpustack());
@@ -69,6 +71,7 @@ const DATABASE_CHECKS = [
   ['migrations', 'migrations up to date'],
   ['weak-passwords', 'no default or trivial passwords'],
   ['active-admin', 'an active admin exists'],
+  ['journal-mode', 'journal mode'],
   ['file-mode', 'database file is private'],
   ['expired-sessions', 'expired-session backlog'],
 ] as const;
@@ -133,6 +136,16 @@ async function runDatabaseChecks(
   }
 
   if (target.provider === 'sqlite') {
+    const journal = String((await client.$queryRaw<Array<{ journal_mode: string }>>(Prisma.sql`PRAGMA journal_mode`))[0]?.journal_mode ?? '').toLowerCase();
+    checks.push({
+      id: 'journal-mode',
+      name: 'journal mode',
+      status: 'ok',
+      detail:
+        journal === 'wal'
+          ? 'wal: the app keeps reading and writing while authctl purges'
+          : `${journal}: the first \`authctl sessions purge\` switches the file to WAL, so the app keeps writing during purges`,
+    });
     const mode = fs.statSync(target.file).mode & 0o777;
     checks.push(
       (mode & 0o077) === 0

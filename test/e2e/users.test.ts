@@ -336,6 +336,16 @@ describe('doctor on SQLite files', () => {
     expect(JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === 'file-mode')).toMatchObject({ status: 'warn' });
   });
 
+  it('reports the journal mode, which the first purge switches to WAL', async () => {
+    const cwd = tempDir();
+    expect((await runCli(['init-db', '--generate-password'], { cwd, env: FAST })).code).toBe(0);
+    const journal = async () =>
+      JSON.parse((await runCli(['doctor', '--json'], { cwd })).stdout).checks.find((c: { id: string }) => c.id === 'journal-mode');
+    expect(await journal()).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^delete: the first `authctl sessions purge` switches/) });
+    expect((await runCli(['sessions', 'purge'], { cwd })).code).toBe(0);
+    expect(await journal()).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^wal/) });
+  });
+
   it('fails when the database cannot be opened, without creating it', async () => {
     const cwd = tempDir();
     const r = await runCli(['doctor'], { cwd });
