@@ -56,3 +56,25 @@ export function writeAuditSqlite(db: SqliteDb, entry: AuditInput): number {
     );
   return Number(result.lastInsertRowid);
 }
+
+/** The smallest part of a pg client that writeAuditPg needs. */
+interface PgQueryable {
+  query(sql: string, params: unknown[]): Promise<unknown>;
+}
+
+/**
+ * The same audit row through a raw pg connection, for bulk jobs that write
+ * without Prisma; run it inside the transaction that makes the change.
+ */
+export async function writeAuditPg(client: PgQueryable, entry: AuditInput): Promise<void> {
+  const actor = auditActor();
+  await client.query('INSERT INTO authctl_audit (at, os_user, host, command, target, summary, details) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+    formatAppTimestamp(new Date()),
+    actor.osUser,
+    actor.host,
+    entry.command,
+    entry.target ?? null,
+    entry.summary,
+    entry.details ? JSON.stringify(entry.details) : null,
+  ]);
+}

@@ -11,6 +11,9 @@
 //
 // Env: BENCH_ROWS (default 1000000), BENCH_DIR (default a temp folder),
 // BENCH_KEEP=1 keeps the files.
+//
+// `npm run bench:purge -- --postgres` runs the same measurement on a throwaway
+// PostgreSQL server instead (purge-postgres.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -190,6 +193,14 @@ async function purgeWithWriter() {
   db.close();
   removeDb(file);
   return { ms, summary, writer: JSON.parse(writerOut), left };
+}
+
+if (process.argv.includes('--postgres')) {
+  // The SQLite files' folder is not needed; the server gets its own.
+  if (!process.env.BENCH_DIR) fs.rmSync(dir, { recursive: true, force: true });
+  const { benchPostgres } = await import('./purge-postgres.mjs');
+  await benchPostgres();
+  process.exit(0);
 }
 
 try {

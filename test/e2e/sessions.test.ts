@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { appTimestamp, createAppDatabase, fakeJwt, isoTimestamp, unparseableTimestamps } from '../support/app-db.js';
-import { BIN, hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
+import { appTimestamp, fakeJwt, isoTimestamp, type AppSession } from '../support/app-db.js';
+import { BIN, hasStackTrace, runCli, type CliOptions, type CliResult } from '../support/cli.js';
+import { describeProviders, fillAppDatabase, holdJobLock, unparseable, type TestDb } from '../support/db.js';
 
 interface Fixture {
-  cwd: string;
-  file: string;
+  db: TestDb;
   tokens: string[];
   /** jti by label, e.g. 'admin-app-past'. */
   jti: Record<string, string>;
@@ -20,87 +20,36 @@ interface Fixture {
 
 const MIN = 60_000;
 
-/**
- * An app-made database, adopted by `authctl migrate`, whose sessions sit a
- * few minutes on both sides of now in both timestamp forms: the app's
- * `YYYY-MM-DD HH:MM:SS.ffffff` and Prisma's ISO text.
- */
-async function fixture(): Promise<Fixture> {
-  const cwd = tempDir('authctl-sessions-');
-  const file = path.join(cwd, 'gpustack_ui.db');
-  const now = Date.now();
-  const specs: Array<{ label: string; userId: number; type: 'access' | 'refresh'; offsetMin: number; iso: boolean }> = [
-    { label: 'admin-app-past', userId: 1, type: 'access', offsetMin: -3, iso: false },
-    { label: 'admin-iso-past', userId: 1, type: 'refresh', offsetMin: -4, iso: true },
-    { label: 'admin-app-future', userId: 1, type: 'access', offsetMin: 3, iso: false },
-    { label: 'admin-iso-future', userId: 1, type: 'refresh', offsetMin: 4, iso: true },
-    { label: 'alice-app-past', userId: 2, type: 'refresh', offsetMin: -30, iso: false },
-    { label: 'alice-iso-past', userId: 2, type: 'access', offsetMin: -2, iso: true },
-    { label: 'alice-app-future', userId: 2, type: 'refresh', offsetMin: 2, iso: false },
-    { label: 'alice-iso-future', userId: 2, type: 'access', offsetMin: 5, iso: true },
-    { label: 'bob-app-future', userId: 3, type: 'access', offsetMin: 6, iso: false },
-  ];
-  const tokens = specs.map(() => fakeJwt());
-  const jtis = specs.map(() => randomBytes(16).toString('hex'));
-  const db = createAppDatabase(file, {
-    users: [{ username: 'admin', isAdmin: true }, { username: 'alice' }, { username: 'bob' }],
-    sessions: specs.map((s, i) => {
-      const at = new Date(now + s.offsetMin * MIN);
-      return {
-        userId: s.userId,
-        tokenType: s.type,
-        expiresAt: s.iso ? isoTimestamp(at) : appTimestamp(at),
-        createdAt: appTimestamp(new Date(now - 60 * MIN)),
-        token: tokens[i],
-        jti: jtis[i],
-      };
-    }),
-  });
-  db.close();
-  const m = await runCli(['migrate', '-q'], { cwd });
-  expect(m.code, m.stderr).toBe(0);
-  const jti: Record<string, string> = {};
-  const id: Record<string, number> = {};
-  specs.forEach((s, i) => {
-    jti[s.label] = jtis[i]!;
-    id[s.label] = i + 1;
-  });
-  return {
-    cwd,
-    file,
-    tokens,
-    jti,
-    id,
-    active: specs.flatMap((s, i) => (s.offsetMin > 0 ? [i + 1] : [])),
-    expired: specs.flatMap((s, i) => (s.offsetMin < 0 ? [i + 1] : [])),
-  };
+/** Runs the CLI against a test database. */
+function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
+  return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, ...opts.env } });
 }
 
-function sessionIds(file: string): number[] {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db.prepare('SELECT id FROM user_sessions ORDER BY id').pluck().all() as number[];
-  } finally {
-    db.close();
-  }
+const SESSION_COLUMNS = 'user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent';
+
+async function insertSession(db: TestDb, s: AppSession): Promise<void> {
+  await db.query(
+    `INSERT INTO user_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    s.userId, s.token, s.jti, s.tokenType ?? 'access', s.expiresAt, s.createdAt, s.createdAt, '10.1.2.3',
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+  );
 }
 
-function sessionRows(file: string): unknown[] {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db.prepare('SELECT * FROM user_sessions ORDER BY id').all();
-  } finally {
-    db.close();
-  }
+async function sessionIds(db: TestDb): Promise<number[]> {
+  return (await db.query<{ id: number }>('SELECT id FROM user_sessions ORDER BY id')).map((r) => Number(r.id));
 }
 
-function auditRows(file: string): Array<{ command: string; target: string | null; summary: string; details: string | null }> {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db.prepare('SELECT command, target, summary, details FROM authctl_audit WHERE command LIKE ? ORDER BY id').all('sessions %') as never;
-  } finally {
-    db.close();
-  }
+/** Every session row, as the database holds it, to prove a refusal changed nothing. */
+async function sessionRows(db: TestDb): Promise<string> {
+  return JSON.stringify(await db.query('SELECT * FROM user_sessions ORDER BY id'));
+}
+
+function auditRows(db: TestDb): Promise<Array<{ command: string; target: string | null; summary: string; details: string | null }>> {
+  return db.query('SELECT command, target, summary, details FROM authctl_audit WHERE command LIKE ? ORDER BY id', 'sessions %');
+}
+
+async function countSessions(db: TestDb, where = 'TRUE'): Promise<number> {
+  return Number((await db.query<{ n: number }>(`SELECT count(*) AS n FROM user_sessions WHERE ${where}`))[0]!.n);
 }
 
 /** Every output, in every mode, is checked against the real token values. */
@@ -116,14 +65,114 @@ function expectNoToken(r: CliResult, f: Fixture): void {
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
+function startPurge(db: TestDb, args: string[]) {
+  const env = { ...process.env, NO_COLOR: '1', ...db.env } as NodeJS.ProcessEnv;
+  const child = spawn(process.execPath, [BIN, 'sessions', 'purge', ...args], { cwd: db.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
+/** Resolves once rows start disappearing: the purge then holds its lock. */
+async function untilDeleting(db: TestDb, total: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if ((await countSessions(db)) < total) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the purge never started deleting');
+}
+
+/** Resolves once a statement on this PostgreSQL database waits for a row lock. */
+async function untilBlocked(db: TestDb): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const [row] = await db.query<{ n: number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+    if (Number(row!.n) > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('nothing ever waited for the row lock');
+}
+
+/** An open PostgreSQL transaction, as the app's would be, for row-lock tests. */
+async function openTransaction(db: TestDb): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  await client.query('BEGIN');
+  return client;
+}
+
+describeProviders('sessions', ({ provider, newDb, cloneDb }) => {
+/**
+ * An app-made database, adopted by `authctl migrate`, whose sessions sit a
+ * few minutes on both sides of now. On SQLite they are in both timestamp
+ * forms: the app's `YYYY-MM-DD HH:MM:SS.ffffff` and Prisma's ISO text.
+ * PostgreSQL stores real timestamps, so there is only one form there.
+ */
+async function fixture(): Promise<Fixture> {
+  const db = await newDb();
+  const now = Date.now();
+  const specs: Array<{ label: string; userId: number; type: 'access' | 'refresh'; offsetMin: number; iso: boolean }> = [
+    { label: 'admin-app-past', userId: 1, type: 'access', offsetMin: -3, iso: false },
+    { label: 'admin-iso-past', userId: 1, type: 'refresh', offsetMin: -4, iso: true },
+    { label: 'admin-app-future', userId: 1, type: 'access', offsetMin: 3, iso: false },
+    { label: 'admin-iso-future', userId: 1, type: 'refresh', offsetMin: 4, iso: true },
+    { label: 'alice-app-past', userId: 2, type: 'refresh', offsetMin: -30, iso: false },
+    { label: 'alice-iso-past', userId: 2, type: 'access', offsetMin: -2, iso: true },
+    { label: 'alice-app-future', userId: 2, type: 'refresh', offsetMin: 2, iso: false },
+    { label: 'alice-iso-future', userId: 2, type: 'access', offsetMin: 5, iso: true },
+    { label: 'bob-app-future', userId: 3, type: 'access', offsetMin: 6, iso: false },
+  ];
+  const tokens = specs.map(() => fakeJwt());
+  const jtis = specs.map(() => randomBytes(16).toString('hex'));
+  const sessions: AppSession[] = specs.map((s, i) => {
+    const at = new Date(now + s.offsetMin * MIN);
+    return {
+      userId: s.userId,
+      tokenType: s.type,
+      expiresAt: s.iso && provider === 'sqlite' ? isoTimestamp(at) : appTimestamp(at),
+      createdAt: appTimestamp(new Date(now - 60 * MIN)),
+      token: tokens[i],
+      jti: jtis[i],
+    };
+  });
+  // The app's VARCHAR(255) session_token cannot hold its own JWTs on
+  // PostgreSQL; adoption widens it. There, the sessions arrive after
+  // `migrate`, as they do once the database is adopted.
+  const before = provider === 'sqlite' ? sessions : [];
+  await fillAppDatabase(db, { users: [{ username: 'admin', isAdmin: true }, { username: 'alice' }, { username: 'bob' }] });
+  for (const s of before) await insertSession(db, s);
+  const m = await cli(db, ['migrate', '-q']);
+  expect(m.code, m.stderr).toBe(0);
+  if (provider !== 'sqlite') for (const s of sessions) await insertSession(db, s);
+  const jti: Record<string, string> = {};
+  const id: Record<string, number> = {};
+  specs.forEach((s, i) => {
+    jti[s.label] = jtis[i]!;
+    id[s.label] = i + 1;
+  });
+  expect(await sessionIds(db)).toEqual(specs.map((_, i) => i + 1));
+  return {
+    db,
+    tokens,
+    jti,
+    id,
+    active: specs.flatMap((s, i) => (s.offsetMin > 0 ? [i + 1] : [])),
+    expired: specs.flatMap((s, i) => (s.offsetMin < 0 ? [i + 1] : [])),
+  };
+}
+
 describe('sessions list', () => {
   let f: Fixture;
+  let db: TestDb;
   beforeEach(async () => {
     f = await fixture();
+    db = f.db;
   });
 
   it('shows only active sessions by default, in both timestamp forms, without tokens', async () => {
-    const r = await runCli(['sessions', 'list', '--json'], { cwd: f.cwd });
+    const r = await cli(db, ['sessions', 'list', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(sorted(out.sessions.map((s: { id: number }) => s.id))).toEqual(f.active);
@@ -134,7 +183,7 @@ describe('sessions list', () => {
     );
     expectNoToken(r, f);
 
-    const table = await runCli(['sessions', 'list'], { cwd: f.cwd });
+    const table = await cli(db, ['sessions', 'list']);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/│ id +│ user +│ type +│ created +│ last accessed +│ expires +│ ip +│ user agent +│ jti/);
     for (const label of ['admin-app-future', 'alice-iso-future', 'bob-app-future']) expect(table.stdout).toContain(f.jti[label]);
@@ -145,47 +194,47 @@ describe('sessions list', () => {
   });
 
   it('--expired, --all, --user, --type and --limit', async () => {
-    const expired = JSON.parse((await runCli(['sessions', 'list', '--expired', '--json'], { cwd: f.cwd })).stdout);
+    const expired = JSON.parse((await cli(db, ['sessions', 'list', '--expired', '--json'])).stdout);
     expect(sorted(expired.sessions.map((s: { id: number }) => s.id))).toEqual(f.expired);
 
-    const all = await runCli(['sessions', 'list', '--all', '--json'], { cwd: f.cwd });
+    const all = await cli(db, ['sessions', 'list', '--all', '--json']);
     expect(sorted(JSON.parse(all.stdout).sessions.map((s: { id: number }) => s.id))).toEqual(sorted([...f.active, ...f.expired]));
     expectNoToken(all, f);
 
-    const alice = JSON.parse((await runCli(['sessions', 'list', '--user', 'alice', '--json'], { cwd: f.cwd })).stdout);
+    const alice = JSON.parse((await cli(db, ['sessions', 'list', '--user', 'alice', '--json'])).stdout);
     expect(sorted(alice.sessions.map((s: { id: number }) => s.id))).toEqual([f.id['alice-app-future']!, f.id['alice-iso-future']!]);
 
-    const refresh = JSON.parse((await runCli(['sessions', 'list', '--all', '--type', 'refresh', '--json'], { cwd: f.cwd })).stdout);
+    const refresh = JSON.parse((await cli(db, ['sessions', 'list', '--all', '--type', 'refresh', '--json'])).stdout);
     expect(refresh.sessions.every((s: { type: string }) => s.type === 'refresh')).toBe(true);
     expect(refresh.sessions).toHaveLength(4);
 
-    const limited = await runCli(['sessions', 'list', '--all', '--limit', '2'], { cwd: f.cwd });
+    const limited = await cli(db, ['sessions', 'list', '--all', '--limit', '2']);
     expect(limited.code).toBe(0);
     expect(limited.stdout).toMatch(/Showing 2 of 9; pass --limit 9/);
-    const limitedJson = JSON.parse((await runCli(['sessions', 'list', '--all', '--limit', '2', '--json'], { cwd: f.cwd })).stdout);
+    const limitedJson = JSON.parse((await cli(db, ['sessions', 'list', '--all', '--limit', '2', '--json'])).stdout);
     expect(limitedJson).toMatchObject({ total: 9, more: true });
     expect(limitedJson.sessions).toHaveLength(2);
   });
 
   it('refuses bad input with exit 2 or 3 and a next step', async () => {
-    const unknown = await runCli(['sessions', 'list', '--user', 'nobody'], { cwd: f.cwd });
+    const unknown = await cli(db, ['sessions', 'list', '--user', 'nobody']);
     expect(unknown.code).toBe(3);
     expect(unknown.stderr).toMatch(/No user named "nobody"/);
     expect(unknown.stderr).toMatch(/hint:/);
-    const type = await runCli(['sessions', 'list', '--type', 'id_token'], { cwd: f.cwd });
+    const type = await cli(db, ['sessions', 'list', '--type', 'id_token']);
     expect(type.code).toBe(2);
     expect(type.stderr).toMatch(/--type must be access or refresh/);
-    const both = await runCli(['sessions', 'list', '--all', '--expired', '--json'], { cwd: f.cwd });
+    const both = await cli(db, ['sessions', 'list', '--all', '--expired', '--json']);
     expect(both.code).toBe(2);
     expect(JSON.parse(both.stderr)).toMatchObject({ error: { code: 'USAGE', exitCode: 2 } });
-    const limit = await runCli(['sessions', 'list', '--limit', '0'], { cwd: f.cwd });
+    const limit = await cli(db, ['sessions', 'list', '--limit', '0']);
     expect(limit.code).toBe(2);
   });
 
   it('refuses an app-made database that was not adopted yet (exit 5)', async () => {
-    const cwd = tempDir();
-    createAppDatabase(path.join(cwd, 'gpustack_ui.db'), { users: [{ username: 'admin' }] }).close();
-    const r = await runCli(['sessions', 'list'], { cwd });
+    const appMade = await newDb();
+    await fillAppDatabase(appMade, { users: [{ username: 'admin' }] });
+    const r = await cli(appMade, ['sessions', 'list']);
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/authctl migrate/);
   });
@@ -193,169 +242,245 @@ describe('sessions list', () => {
 
 describe('sessions purge', () => {
   let f: Fixture;
+  let db: TestDb;
   beforeEach(async () => {
     f = await fixture();
+    db = f.db;
   });
 
   it('deletes exactly the expired sessions, in both timestamp forms, with one audit entry', async () => {
-    const before = sessionRows(f.file);
-    const dry = await runCli(['sessions', 'purge', '--dry-run', '--json'], { cwd: f.cwd });
+    const before = await sessionRows(db);
+    const dry = await cli(db, ['sessions', 'purge', '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, wouldDelete: f.expired.length, deleted: 0 });
-    expect(sessionRows(f.file)).toEqual(before);
-    expect(auditRows(f.file)).toEqual([]);
+    expect(await sessionRows(db)).toEqual(before);
+    expect(await auditRows(db)).toEqual([]);
 
-    const r = await runCli(['sessions', 'purge', '--json'], { cwd: f.cwd });
+    const r = await cli(db, ['sessions', 'purge', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ deleted: f.expired.length, remaining: 0, batches: 1 });
     expect(typeof out.ms).toBe('number');
-    expect(sessionIds(f.file)).toEqual(f.active);
+    expect(await sessionIds(db)).toEqual(f.active);
     expectNoToken(r, f);
 
-    const audit = auditRows(f.file);
+    const audit = await auditRows(db);
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ command: 'sessions purge' });
     expect(JSON.parse(audit[0]!.details!)).toMatchObject({ deleted: f.expired.length, remaining: 0 });
     for (const token of f.tokens) expect(JSON.stringify(audit)).not.toContain(token);
 
-    // The purge left the file in WAL mode, and everything still loads in the app.
-    const db = new Database(f.file, { readonly: true });
-    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(unparseableTimestamps(db).filter((s) => !s.includes('expires_at'))).toEqual([]);
-    db.close();
+    // The purge left a SQLite file in WAL mode, and everything still loads in the app.
+    if (provider === 'sqlite') {
+      const file = new Database(db.url.slice('sqlite:///'.length), { readonly: true });
+      expect(file.pragma('journal_mode', { simple: true })).toBe('wal');
+      file.close();
+    }
+    expect((await unparseable(db)).filter((s) => !s.includes('expires_at'))).toEqual([]);
 
-    const again = await runCli(['sessions', 'purge'], { cwd: f.cwd });
+    const again = await cli(db, ['sessions', 'purge']);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/Nothing to do/);
-    expect(auditRows(f.file)).toHaveLength(2);
+    expect(await auditRows(db)).toHaveLength(2);
   });
 
   it('--grace keeps sessions that expired more recently than the grace period', async () => {
-    const r = await runCli(['sessions', 'purge', '--grace', '10m', '--json'], { cwd: f.cwd });
+    const r = await cli(db, ['sessions', 'purge', '--grace', '10m', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ deleted: 1, remaining: 0 });
-    expect(sessionIds(f.file)).not.toContain(f.id['alice-app-past']);
-    expect(sessionIds(f.file)).toEqual(sorted([...f.active, ...f.expired.filter((id) => id !== f.id['alice-app-past'])]));
+    expect(await sessionIds(db)).not.toContain(f.id['alice-app-past']);
+    expect(await sessionIds(db)).toEqual(sorted([...f.active, ...f.expired.filter((id) => id !== f.id['alice-app-past'])]));
   });
 
   it('prints one human line, and nothing at all with --quiet', async () => {
-    const human = await runCli(['sessions', 'purge', '--dry-run'], { cwd: f.cwd });
+    const human = await cli(db, ['sessions', 'purge', '--dry-run']);
     expect(human.stdout.trim().split('\n')).toHaveLength(1);
     expect(human.stdout).toMatch(/Would purge 4 session\(s\)/);
-    const quiet = await runCli(['sessions', 'purge', '--quiet'], { cwd: f.cwd });
+    const quiet = await cli(db, ['sessions', 'purge', '--quiet']);
     expect(quiet.code).toBe(0);
     expect(quiet.stdout).toBe('');
     expect(quiet.stderr).toBe('');
-    expect(sessionIds(f.file)).toEqual(f.active);
+    expect(await sessionIds(db)).toEqual(f.active);
+  });
+
+  it('--batch-size bounds the rows deleted in one transaction, however small', async () => {
+    const r = await cli(db, ['sessions', 'purge', '--batch-size', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ deleted: f.expired.length, remaining: 0 });
+    expect(out.batches).toBeGreaterThanOrEqual(f.expired.length);
+    expect(await sessionIds(db)).toEqual(f.active);
   });
 
   it('refuses bad options with exit 2 and changes nothing', async () => {
-    const before = sessionRows(f.file);
+    const before = await sessionRows(db);
     for (const args of [['--grace', 'soon'], ['--max-lock', '0'], ['--batch-size', '-5'], ['--batch-size', 'many']]) {
-      const r = await runCli(['sessions', 'purge', ...args], { cwd: f.cwd });
+      const r = await cli(db, ['sessions', 'purge', ...args]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/error:/);
       expect(hasStackTrace(r.stderr)).toBe(false);
     }
-    expect(sessionRows(f.file)).toEqual(before);
+    expect(await sessionRows(db)).toEqual(before);
+  });
+
+  it('exits 75 at once while another authctl holds the purge lock, and --wait queues behind it', async () => {
+    const before = await sessionRows(db);
+    const release = await holdJobLock(db, 'purge');
+    let waiting: ReturnType<typeof startPurge> | undefined;
+    try {
+      const started = Date.now();
+      const busy = await cli(db, ['sessions', 'purge', '--json']);
+      expect(busy.code).toBe(75);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(JSON.parse(busy.stderr)).toMatchObject({ error: { exitCode: 75 } });
+      expect(await sessionRows(db)).toEqual(before);
+      waiting = startPurge(db, ['--wait', '--json']);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(waiting.child.exitCode).toBeNull();
+      expect(await sessionRows(db)).toEqual(before);
+    } finally {
+      await release();
+    }
+    const w = await waiting!.done;
+    expect(w.code, w.stderr).toBe(0);
+    expect(JSON.parse(w.stdout)).toMatchObject({ deleted: f.expired.length, remaining: 0 });
+    expect(await sessionIds(db)).toEqual(f.active);
+  });
+
+  // PostgreSQL lets the app change a row between the purge picking it and
+  // deleting it (SQLite serialises writers, so this cannot happen there).
+  it.runIf(provider === 'postgresql')('keeps an expired session whose expiry the app extends while the purge waits for it', async () => {
+    const target = f.id['admin-app-past']!;
+    const app = await openTransaction(db);
+    let purge: ReturnType<typeof startPurge>;
+    try {
+      await app.query("UPDATE user_sessions SET expires_at = (now() AT TIME ZONE 'UTC') + interval '1 hour' WHERE id = $1", [target]);
+      purge = startPurge(db, ['--json']);
+      await untilBlocked(db);
+      await app.query('COMMIT');
+    } finally {
+      await app.end();
+    }
+    const r = await purge!.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ deleted: f.expired.length - 1, remaining: 0 });
+    expect(await sessionIds(db)).toEqual(sorted([...f.active, target]));
+  });
+
+  it.runIf(provider === 'postgresql')('does not stop early when the app deletes a session the purge had picked', async () => {
+    // Two rows per batch: the first batch picks the two oldest expired rows, one of which the app is logging out.
+    const target = f.id['admin-app-past']!;
+    const app = await openTransaction(db);
+    let purge: ReturnType<typeof startPurge>;
+    try {
+      await app.query('DELETE FROM user_sessions WHERE id = $1', [target]);
+      purge = startPurge(db, ['--batch-size', '2', '--json']);
+      await untilBlocked(db);
+      await app.query('COMMIT');
+    } finally {
+      await app.end();
+    }
+    const r = await purge!.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ deleted: f.expired.length - 1, remaining: 0 });
+    expect(await sessionIds(db)).toEqual(f.active);
   });
 });
 
 describe('sessions revoke', () => {
   let f: Fixture;
+  let db: TestDb;
   beforeEach(async () => {
     f = await fixture();
+    db = f.db;
   });
 
   it('revokes named ids and jtis, exactly those, with an audit entry', async () => {
-    const r = await runCli(['sessions', 'revoke', String(f.id['bob-app-future']), '--jti', f.jti['admin-iso-past']!, '--json'], { cwd: f.cwd });
+    const r = await cli(db, ['sessions', 'revoke', String(f.id['bob-app-future']), '--jti', f.jti['admin-iso-past']!, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ dryRun: false, revoked: 2 });
     expectNoToken(r, f);
     const gone = [f.id['bob-app-future']!, f.id['admin-iso-past']!];
-    expect(sessionIds(f.file)).toEqual(sorted([...f.active, ...f.expired]).filter((id) => !gone.includes(id)));
-    const audit = auditRows(f.file);
+    expect(await sessionIds(db)).toEqual(sorted([...f.active, ...f.expired]).filter((id) => !gone.includes(id)));
+    const audit = await auditRows(db);
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ command: 'sessions revoke', summary: 'revoked 2 session(s)' });
     for (const token of f.tokens) expect(JSON.stringify(audit)).not.toContain(token);
   });
 
   it('--user revokes all of a user\'s sessions, optionally narrowed by --type', async () => {
-    const typed = await runCli(['sessions', 'revoke', '--user', 'alice', '--type', 'refresh'], { cwd: f.cwd });
+    const typed = await cli(db, ['sessions', 'revoke', '--user', 'alice', '--type', 'refresh']);
     expect(typed.code, typed.stderr).toBe(0);
     expect(typed.stdout).toMatch(/Revoked 2 session\(s\)/);
     expectNoToken(typed, f);
-    expect(sessionIds(f.file)).not.toContain(f.id['alice-app-past']);
-    expect(sessionIds(f.file)).not.toContain(f.id['alice-app-future']);
-    expect(sessionIds(f.file)).toContain(f.id['alice-iso-past']);
+    expect(await sessionIds(db)).not.toContain(f.id['alice-app-past']);
+    expect(await sessionIds(db)).not.toContain(f.id['alice-app-future']);
+    expect(await sessionIds(db)).toContain(f.id['alice-iso-past']);
 
-    const all = await runCli(['sessions', 'revoke', '--user', 'alice', '--json'], { cwd: f.cwd });
+    const all = await cli(db, ['sessions', 'revoke', '--user', 'alice', '--json']);
     expect(JSON.parse(all.stdout)).toMatchObject({ revoked: 2 });
-    const db = new Database(f.file, { readonly: true });
-    expect(db.prepare('SELECT count(*) FROM user_sessions WHERE user_id = 2').pluck().get()).toBe(0);
-    expect(db.prepare('SELECT count(*) FROM user_sessions WHERE user_id <> 2').pluck().get()).toBe(5);
-    db.close();
-    expect(auditRows(f.file)).toHaveLength(2);
+    expect(await countSessions(db, 'user_id = 2')).toBe(0);
+    expect(await countSessions(db, 'user_id <> 2')).toBe(5);
+    expect(await auditRows(db)).toHaveLength(2);
   });
 
   it('--dry-run reports what would go and changes nothing', async () => {
-    const before = sessionRows(f.file);
-    const r = await runCli(['sessions', 'revoke', '--all', '--dry-run'], { cwd: f.cwd });
+    const before = await sessionRows(db);
+    const r = await cli(db, ['sessions', 'revoke', '--all', '--dry-run']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Would revoke 9 session\(s\)/);
     expectNoToken(r, f);
-    expect(sessionRows(f.file)).toEqual(before);
-    expect(auditRows(f.file)).toEqual([]);
+    expect(await sessionRows(db)).toEqual(before);
+    expect(await auditRows(db)).toEqual([]);
   });
 
   it('--all needs --yes without a terminal (exit 7, nothing deleted), and then revokes everything', async () => {
-    const before = sessionRows(f.file);
-    const refused = await runCli(['sessions', 'revoke', '--all'], { cwd: f.cwd });
+    const before = await sessionRows(db);
+    const refused = await cli(db, ['sessions', 'revoke', '--all']);
     expect(refused.code).toBe(7);
     expect(refused.stderr).toMatch(/needs confirmation/);
     expect(refused.stderr).toMatch(/--yes/);
-    expect(sessionRows(f.file)).toEqual(before);
+    expect(await sessionRows(db)).toEqual(before);
 
-    const typed = await runCli(['sessions', 'revoke', '--all', '--type', 'access', '--yes', '--json'], { cwd: f.cwd });
+    const typed = await cli(db, ['sessions', 'revoke', '--all', '--type', 'access', '--yes', '--json']);
     expect(JSON.parse(typed.stdout)).toMatchObject({ revoked: 5 });
-    const r = await runCli(['sessions', 'revoke', '--all', '--yes'], { cwd: f.cwd });
+    const r = await cli(db, ['sessions', 'revoke', '--all', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Revoked 4 session\(s\)/);
-    expect(sessionIds(f.file)).toEqual([]);
-    expect(auditRows(f.file)).toHaveLength(2);
+    expect(await sessionIds(db)).toEqual([]);
+    expect(await auditRows(db)).toHaveLength(2);
   });
 
   it('an unknown id or jti exits 3 and deletes nothing, even mixed with valid ones', async () => {
-    const before = sessionRows(f.file);
-    const mixed = await runCli(['sessions', 'revoke', String(f.id['admin-app-future']), '999'], { cwd: f.cwd });
+    const before = await sessionRows(db);
+    const mixed = await cli(db, ['sessions', 'revoke', String(f.id['admin-app-future']), '999']);
     expect(mixed.code).toBe(3);
     expect(mixed.stderr).toMatch(/No session with id 999; nothing was revoked/);
     expect(mixed.stderr).toMatch(/hint:/);
-    const jti = await runCli(['sessions', 'revoke', '--jti', f.jti['alice-app-future']!, '--jti', 'f'.repeat(32), '--json'], { cwd: f.cwd });
+    const jti = await cli(db, ['sessions', 'revoke', '--jti', f.jti['alice-app-future']!, '--jti', 'f'.repeat(32), '--json']);
     expect(jti.code).toBe(3);
     expect(JSON.parse(jti.stderr)).toMatchObject({ error: { code: 'SESSION_NOT_FOUND', exitCode: 3 } });
-    const user = await runCli(['sessions', 'revoke', '--user', 'nobody'], { cwd: f.cwd });
+    const user = await cli(db, ['sessions', 'revoke', '--user', 'nobody']);
     expect(user.code).toBe(3);
-    expect(sessionRows(f.file)).toEqual(before);
-    expect(auditRows(f.file)).toEqual([]);
+    expect(await sessionRows(db)).toEqual(before);
+    expect(await auditRows(db)).toEqual([]);
   });
 
   it('refuses unclear targets with exit 2', async () => {
-    const before = sessionRows(f.file);
+    const before = await sessionRows(db);
     for (const args of [[], ['1', '--all'], ['--user', 'alice', '--all'], ['1', '--type', 'access'], ['abc'], ['0']]) {
-      const r = await runCli(['sessions', 'revoke', ...args, '--yes'], { cwd: f.cwd });
+      const r = await cli(db, ['sessions', 'revoke', ...args, '--yes']);
       expect(r.code, args.join(' ')).toBe(2);
       expect(hasStackTrace(r.stderr)).toBe(false);
     }
-    expect(sessionRows(f.file)).toEqual(before);
+    expect(await sessionRows(db)).toEqual(before);
   });
 });
 
 describe('sessions stats', () => {
   it('counts by type and state, backlog, top users, per day and the oldest active session', async () => {
     const f = await fixture();
-    const r = await runCli(['sessions', 'stats', '--json'], { cwd: f.cwd });
+    const r = await cli(f.db, ['sessions', 'stats', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expectNoToken(r, f);
     const s = JSON.parse(r.stdout);
@@ -377,7 +502,7 @@ describe('sessions stats', () => {
     expect(s.perDay.reduce((a: number, d: { total: number }) => a + d.total, 0)).toBe(9);
     expect(s.oldestActive).toMatchObject({ id: f.id['admin-app-future'], username: 'admin' });
 
-    const human = await runCli(['sessions', 'stats'], { cwd: f.cwd });
+    const human = await cli(f.db, ['sessions', 'stats']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/expired backlog +4 row\(s\)/);
     expect(human.stdout).toMatch(/Sessions created per day/);
@@ -385,59 +510,75 @@ describe('sessions stats', () => {
   });
 });
 
-/** A table large enough that a purge with a tiny --max-lock runs for seconds. */
-async function largeFixture(rows: number): Promise<{ cwd: string; file: string }> {
-  const cwd = tempDir('authctl-sessions-large-');
-  const file = path.join(cwd, 'gpustack_ui.db');
-  const db = createAppDatabase(file, { users: [{ username: 'admin', isAdmin: true }] });
-  const insert = db.prepare(
-    "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?)",
-  );
-  const past = appTimestamp(new Date(Date.now() - 60 * MIN));
-  db.transaction(() => {
-    for (let i = 0; i < rows; i++) insert.run(randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), past, past, past);
-  })();
-  db.close();
-  expect((await runCli(['migrate', '-q'], { cwd })).code).toBe(0);
-  return { cwd, file };
-}
-
-function startPurge(cwd: string, args: string[]) {
-  const env = { ...process.env, NO_COLOR: '1' } as NodeJS.ProcessEnv;
-  delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [BIN, 'sessions', 'purge', ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
-
-/** Resolves once rows start disappearing: the purge then holds its lock. */
-async function untilDeleting(file: string, total: number): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    const db = new Database(file, { readonly: true, timeout: 5000 });
-    const n = db.prepare('SELECT count(*) FROM user_sessions').pluck().get() as number;
-    db.close();
-    if (n < total) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the purge never started deleting');
-}
-
 describe('purge on a large table', () => {
   const ROWS = 30_000;
+  let template: Promise<TestDb> | undefined;
+
+  /** An adopted app database with ROWS sessions, all expired an hour ago; built once, cloned per test. */
+  async function buildLarge(): Promise<TestDb> {
+    const db = await newDb();
+    await fillAppDatabase(db, { users: [{ username: 'admin', isAdmin: true }] });
+    const past = appTimestamp(new Date(Date.now() - 60 * MIN));
+    if (provider === 'sqlite') {
+      const file = new Database(db.url.slice('sqlite:///'.length));
+      const insert = file.prepare(
+        "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?)",
+      );
+      file.transaction(() => {
+        for (let i = 0; i < ROWS; i++) insert.run(randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), past, past, past);
+      })();
+      file.close();
+    } else {
+      await db.query(
+        `INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed)
+         SELECT 1, md5(random()::text || g) || md5(g || random()::text), md5(random()::text || g || 'jti'), 'access', ?, ?, ? FROM generate_series(1, ?::int) g`,
+        past, past, past, ROWS,
+      );
+    }
+    const m = await cli(db, ['migrate', '-q']);
+    expect(m.code, m.stderr).toBe(0);
+    return db;
+  }
+
+  async function largeFixture(): Promise<TestDb> {
+    template ??= buildLarge();
+    return cloneDb(await template);
+  }
+
+  /**
+   * On PostgreSQL, purging this table takes less time than a CLI takes to
+   * start, so a second purge could never meet the first. There, an app
+   * transaction holds one row in the middle of the table: the purge deletes
+   * the rows before it, then waits for that row with its lock held, until
+   * released. SQLite's purge pauses between batches and runs for seconds on
+   * its own.
+   */
+  async function holdMiddleRow(db: TestDb): Promise<() => Promise<void>> {
+    if (provider === 'sqlite') return async () => {};
+    const app = await openTransaction(db);
+    await app.query('SELECT id FROM user_sessions WHERE id = (SELECT min(id) + $1 FROM user_sessions) FOR UPDATE', [ROWS / 2]);
+    return async () => {
+      await app.query('COMMIT');
+      await app.end();
+    };
+  }
 
   it('a second purge exits 75 while the first runs; --wait queues behind it', async () => {
-    const { cwd, file } = await largeFixture(ROWS);
-    const first = startPurge(cwd, ['--max-lock', '5', '--batch-size', '300', '--json']);
-    await untilDeleting(file, ROWS);
-    const second = await runCli(['sessions', 'purge'], { cwd });
-    expect(second.code).toBe(75);
-    expect(second.stderr).toMatch(/Another authctl purge is running/);
-    expect(second.stderr).toMatch(/--wait/);
-    const waiting = startPurge(cwd, ['--wait', '--json']);
+    const db = await largeFixture();
+    const release = await holdMiddleRow(db);
+    let first: ReturnType<typeof startPurge>;
+    let waiting: ReturnType<typeof startPurge>;
+    try {
+      first = startPurge(db, ['--max-lock', '5', '--batch-size', '300', '--json']);
+      await untilDeleting(db, ROWS);
+      const second = await cli(db, ['sessions', 'purge']);
+      expect(second.code).toBe(75);
+      expect(second.stderr).toMatch(/Another authctl purge is running/);
+      expect(second.stderr).toMatch(/--wait/);
+      waiting = startPurge(db, ['--wait', '--json']);
+    } finally {
+      await release();
+    }
     const r = await first.done;
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ deleted: ROWS, remaining: 0 });
@@ -445,14 +586,22 @@ describe('purge on a large table', () => {
     const w = await waiting.done;
     expect(w.code, w.stderr).toBe(0);
     expect(JSON.parse(w.stdout)).toMatchObject({ deleted: 0, remaining: 0 });
-    expect(sessionIds(file)).toEqual([]);
+    expect(await sessionIds(db)).toEqual([]);
   }, 120_000);
 
   it('SIGINT stops after the current batch, keeps what was committed, releases the lock, exits 130', async () => {
-    const { cwd, file } = await largeFixture(ROWS);
-    const run = startPurge(cwd, ['--max-lock', '5', '--batch-size', '300', '--json']);
-    await untilDeleting(file, ROWS);
-    run.child.kill('SIGINT');
+    const db = await largeFixture();
+    const release = await holdMiddleRow(db);
+    let run: ReturnType<typeof startPurge>;
+    try {
+      run = startPurge(db, ['--max-lock', '5', '--batch-size', '300', '--json']);
+      await untilDeleting(db, ROWS);
+      run.child.kill('SIGINT');
+      // Let the signal land while the batch is still in progress.
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await release();
+    }
     const r = await run.done;
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/Stopped by SIGINT/);
@@ -461,13 +610,14 @@ describe('purge on a large table', () => {
     expect(summary.interrupted).toBe(true);
     expect(summary.deleted).toBeGreaterThan(0);
     expect(summary.deleted).toBeLessThan(ROWS);
-    expect(sessionIds(file)).toHaveLength(ROWS - summary.deleted);
-    const audit = auditRows(file);
+    expect(await sessionIds(db)).toHaveLength(ROWS - summary.deleted);
+    const audit = await auditRows(db);
     expect(audit).toHaveLength(1);
     expect(JSON.parse(audit[0]!.details!)).toMatchObject({ interrupted: true, deleted: summary.deleted });
     // The lock went with it: the next purge runs at once and finishes the job.
-    const next = await runCli(['sessions', 'purge', '--json'], { cwd });
+    const next = await cli(db, ['sessions', 'purge', '--json']);
     expect(next.code, next.stderr).toBe(0);
     expect(JSON.parse(next.stdout)).toMatchObject({ deleted: ROWS - summary.deleted, remaining: 0 });
   }, 120_000);
+});
 });
