@@ -349,42 +349,44 @@ describe('sessions purge', () => {
 
   // PostgreSQL lets the app change a row between the purge picking it and
   // deleting it (SQLite serialises writers, so this cannot happen there).
-  it.runIf(provider === 'postgresql')('keeps an expired session whose expiry the app extends while the purge waits for it', async () => {
-    const target = f.id['admin-app-past']!;
-    const app = await openTransaction(db);
-    let purge: ReturnType<typeof startPurge>;
-    try {
-      await app.query("UPDATE user_sessions SET expires_at = (now() AT TIME ZONE 'UTC') + interval '1 hour' WHERE id = $1", [target]);
-      purge = startPurge(db, ['--json']);
-      await untilBlocked(db);
-      await app.query('COMMIT');
-    } finally {
-      await app.end();
-    }
-    const r = await purge!.done;
-    expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ deleted: f.expired.length - 1, remaining: 0 });
-    expect(await sessionIds(db)).toEqual(sorted([...f.active, target]));
-  });
+  if (provider === 'postgresql') {
+    it('keeps an expired session whose expiry the app extends while the purge waits for it', async () => {
+      const target = f.id['admin-app-past']!;
+      const app = await openTransaction(db);
+      let purge: ReturnType<typeof startPurge>;
+      try {
+        await app.query("UPDATE user_sessions SET expires_at = (now() AT TIME ZONE 'UTC') + interval '1 hour' WHERE id = $1", [target]);
+        purge = startPurge(db, ['--json']);
+        await untilBlocked(db);
+        await app.query('COMMIT');
+      } finally {
+        await app.end();
+      }
+      const r = await purge!.done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ deleted: f.expired.length - 1, remaining: 0 });
+      expect(await sessionIds(db)).toEqual(sorted([...f.active, target]));
+    });
 
-  it.runIf(provider === 'postgresql')('does not stop early when the app deletes a session the purge had picked', async () => {
-    // Two rows per batch: the first batch picks the two oldest expired rows, one of which the app is logging out.
-    const target = f.id['admin-app-past']!;
-    const app = await openTransaction(db);
-    let purge: ReturnType<typeof startPurge>;
-    try {
-      await app.query('DELETE FROM user_sessions WHERE id = $1', [target]);
-      purge = startPurge(db, ['--batch-size', '2', '--json']);
-      await untilBlocked(db);
-      await app.query('COMMIT');
-    } finally {
-      await app.end();
-    }
-    const r = await purge!.done;
-    expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ deleted: f.expired.length - 1, remaining: 0 });
-    expect(await sessionIds(db)).toEqual(f.active);
-  });
+    it('does not stop early when the app deletes a session the purge had picked', async () => {
+      // Two rows per batch: the first batch picks the two oldest expired rows, one of which the app is logging out.
+      const target = f.id['admin-app-past']!;
+      const app = await openTransaction(db);
+      let purge: ReturnType<typeof startPurge>;
+      try {
+        await app.query('DELETE FROM user_sessions WHERE id = $1', [target]);
+        purge = startPurge(db, ['--batch-size', '2', '--json']);
+        await untilBlocked(db);
+        await app.query('COMMIT');
+      } finally {
+        await app.end();
+      }
+      const r = await purge!.done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ deleted: f.expired.length - 1, remaining: 0 });
+      expect(await sessionIds(db)).toEqual(f.active);
+    });
+  }
 });
 
 describe('sessions revoke', () => {
