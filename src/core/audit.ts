@@ -37,38 +37,12 @@ export async function writeAudit(tx: TxClient, entry: AuditInput): Promise<void>
   });
 }
 
-/**
- * The same audit row through a raw better-sqlite3 handle, for bulk jobs that
- * write without Prisma; call it inside the transaction that makes the change.
- */
-export function writeAuditSqlite(db: SqliteDb, entry: AuditInput): number {
-  const actor = auditActor();
-  const result = db
-    .prepare('INSERT INTO authctl_audit (at, os_user, host, command, target, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .run(
-      formatAppTimestamp(new Date()),
-      actor.osUser,
-      actor.host,
-      entry.command,
-      entry.target ?? null,
-      entry.summary,
-      entry.details ? JSON.stringify(entry.details) : null,
-    );
-  return Number(result.lastInsertRowid);
-}
+const AUDIT_COLUMNS = 'authctl_audit (at, os_user, host, command, target, summary, details)';
 
-/** The smallest part of a pg client that writeAuditPg needs. */
-interface PgQueryable {
-  query(sql: string, params: unknown[]): Promise<unknown>;
-}
-
-/**
- * The same audit row through a raw pg connection, for bulk jobs that write
- * without Prisma; run it inside the transaction that makes the change.
- */
-export async function writeAuditPg(client: PgQueryable, entry: AuditInput): Promise<void> {
+/** One audit row's values, in AUDIT_COLUMNS order, for the raw drivers. */
+function auditValues(entry: AuditInput): unknown[] {
   const actor = auditActor();
-  await client.query('INSERT INTO authctl_audit (at, os_user, host, command, target, summary, details) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+  return [
     formatAppTimestamp(new Date()),
     actor.osUser,
     actor.host,
@@ -76,5 +50,28 @@ export async function writeAuditPg(client: PgQueryable, entry: AuditInput): Prom
     entry.target ?? null,
     entry.summary,
     entry.details ? JSON.stringify(entry.details) : null,
-  ]);
+  ];
+}
+
+/**
+ * The same audit row through a raw better-sqlite3 handle, for bulk jobs that
+ * write without Prisma; call it inside the transaction that makes the change.
+ */
+export function writeAuditSqlite(db: SqliteDb, entry: AuditInput): number {
+  const result = db.prepare(`INSERT INTO ${AUDIT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...auditValues(entry));
+  return Number(result.lastInsertRowid);
+}
+
+/** The smallest part of a pg client that writeAuditPg needs. */
+interface PgQueryable {
+  query(sql: string, params: unknown[]): Promise<{ rows: Array<{ id: number }> }>;
+}
+
+/**
+ * The same audit row through a raw pg connection, for bulk jobs that write
+ * without Prisma; run it inside the transaction that makes the change.
+ */
+export async function writeAuditPg(client: PgQueryable, entry: AuditInput): Promise<number> {
+  const { rows } = await client.query(`INSERT INTO ${AUDIT_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, auditValues(entry));
+  return rows[0]!.id;
 }

@@ -91,6 +91,17 @@ async function applyPlan(
   return backup;
 }
 
+/** Reads the state and plans; the inspector is closed if that fails. */
+async function readPlan(inspector: SchemaInspector, migrations: Migration[]): Promise<{ state: DatabaseState; plan: MigrationPlan }> {
+  try {
+    const { state, status } = await readStatus(inspector, migrations);
+    return { state, plan: planFor(state, status) };
+  } catch (err) {
+    await inspector.close();
+    throw err;
+  }
+}
+
 export async function migrateDatabase(
   target: DatabaseTarget,
   opts: { dryRun: boolean; onBackup?: (file: string) => void },
@@ -99,16 +110,7 @@ export async function migrateDatabase(
   const lock = await acquireJobLock(target, 'migrate', MIGRATE_LOCK_WAIT_MS);
   try {
     const inspector = await openInspector(target, migrations, { readonly: false });
-    let plan: MigrationPlan;
-    let state: DatabaseState;
-    try {
-      const read = await readStatus(inspector, migrations);
-      state = read.state;
-      plan = planFor(read.state, read.status);
-    } catch (err) {
-      await inspector.close();
-      throw err;
-    }
+    const { state, plan } = await readPlan(inspector, migrations);
     if (opts.dryRun || (plan.apply.length === 0 && !plan.adopt)) {
       await inspector.close();
       return { ...plan, dryRun: opts.dryRun, backup: null };
@@ -204,16 +206,7 @@ export async function initDatabase(target: DatabaseTarget, opts: InitOptions): P
       createdFile = true;
     }
     const inspector = await openInspector(target, migrations, { readonly: false });
-    let plan: MigrationPlan;
-    let state: DatabaseState;
-    try {
-      const read = await readStatus(inspector, migrations);
-      state = read.state;
-      plan = planFor(read.state, read.status);
-    } catch (err) {
-      await inspector.close();
-      throw err;
-    }
+    const { state, plan } = await readPlan(inspector, migrations);
     let backup: string | null = null;
     if (plan.apply.length > 0 || plan.adopt) {
       backup = await applyPlan(target, inspector, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}));

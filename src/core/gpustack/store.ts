@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DatabaseTarget } from '../config.js';
-import { auditActor, type AuditInput, writeAuditSqlite } from '../audit.js';
+import { type AuditInput, writeAuditPg, writeAuditSqlite } from '../audit.js';
 import { openSqlite, type SqliteDb } from '../db/sqlite.js';
 import { formatAppTimestamp } from '../timestamps.js';
 import type { LocalUser, SyncPlan } from './plan.js';
@@ -203,14 +203,7 @@ async function openPgSyncStore(url: string, readonly: boolean): Promise<SyncStor
       }
       if (inactive.length > 0) await client.query('DELETE FROM user_sessions WHERE user_id = ANY($1::int[])', [inactive]);
     },
-    async writeAudit(entry: AuditInput) {
-      const actor = auditActor();
-      const { rows } = await client.query<{ id: number }>(
-        'INSERT INTO authctl_audit (at, os_user, host, command, target, summary, details) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
-        [formatAppTimestamp(new Date()), actor.osUser, actor.host, entry.command, entry.target ?? null, entry.summary, entry.details ? JSON.stringify(entry.details) : null],
-      );
-      return rows[0]!.id;
-    },
+    writeAudit: (entry: AuditInput) => writeAuditPg(client, entry),
     async close() {
       await client.end().catch(() => {});
     },
