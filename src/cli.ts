@@ -34,8 +34,7 @@ export function buildProgram(): Command {
   const program = new Command('authctl')
     .description('Administer the GPUStack UI authentication database: users, sessions, migrations, GPUStack sync.')
     .version(VERSION, '-V, --version', 'print the version')
-    .helpOption('-h, --help', 'show help')
-    .showHelpAfterError('(run with --help for usage)');
+    .helpOption('-h, --help', 'show help');
   addGlobalOptions(program);
   program.addCommand(initDbCommand());
   program.addCommand(migrateCommand());
