@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { DatabaseTarget } from './config.js';
-import { busy } from './errors.js';
+import { busy, cancelled } from './errors.js';
 
 export type LockedJob = 'migrate' | 'purge' | 'sync';
 
@@ -23,12 +23,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * its holder dies, so a crashed run never leaves a stale lock behind.
  *
  * `waitMs` is how long to wait for the holder (0: fail at once, Infinity: as
- * long as it takes); after that the job fails as busy (exit 75).
+ * long as it takes); after that the job fails as busy (exit 75). Aborting
+ * `signal` (Ctrl+C while waiting) gives up at once as cancelled (exit 130).
  */
-export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, waitMs: number): Promise<JobLock> {
+export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, waitMs: number, signal?: AbortSignal): Promise<JobLock> {
   if (target.provider !== 'sqlite') {
     const { acquireAdvisoryLock } = await import('./db/pg-lock.js');
-    return acquireAdvisoryLock(target, job, waitMs);
+    return acquireAdvisoryLock(target, job, waitMs, signal);
   }
   const lockFile = `${target.file}.authctl-${job}.lock`;
   const db = new Database(lockFile, { timeout: 0 });
@@ -50,9 +51,9 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
         db.close();
         throw err;
       }
-      if (Date.now() >= deadline) {
+      if (Date.now() >= deadline || signal?.aborted) {
         db.close();
-        throw busyError(job);
+        throw signal?.aborted ? cancelled() : busyError(job);
       }
       await sleep(Math.min(200, Math.max(10, deadline - Date.now())));
     }

@@ -347,6 +347,25 @@ describe('sessions purge', () => {
     expect(await sessionIds(db)).toEqual(f.active);
   });
 
+  it('Ctrl+C while --wait queues behind another purge exits 130 at once and deletes nothing', async () => {
+    const before = await sessionRows(db);
+    const release = await holdJobLock(db, 'purge');
+    try {
+      const waiting = startPurge(db, ['--wait']);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(waiting.child.exitCode).toBeNull();
+      const signalled = Date.now();
+      waiting.child.kill('SIGINT');
+      const r = await waiting.done;
+      expect(Date.now() - signalled).toBeLessThan(3000);
+      expect(r.code).toBe(130);
+      expect(r.stderr).toMatch(/Cancelled/);
+      expect(await sessionRows(db)).toEqual(before);
+    } finally {
+      await release();
+    }
+  });
+
   // PostgreSQL lets the app change a row between the purge picking it and
   // deleting it (SQLite serialises writers, so this cannot happen there).
   if (provider === 'postgresql') {

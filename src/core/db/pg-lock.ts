@@ -1,3 +1,4 @@
+import { cancelled } from '../errors.js';
 import { busyError, type JobLock, type LockedJob } from '../lock.js';
 import { connectPg, type PgTarget } from './pg.js';
 
@@ -9,13 +10,14 @@ const LOCK_NAMESPACE = 0x61757468; // "auth"
  * moment that connection ends, so a crashed holder never leaves it behind, and
  * it works across every replica's host.
  */
-export async function acquireAdvisoryLock(target: PgTarget, job: LockedJob, waitMs: number): Promise<JobLock> {
+export async function acquireAdvisoryLock(target: PgTarget, job: LockedJob, waitMs: number, signal?: AbortSignal): Promise<JobLock> {
   const client = await connectPg(target.url);
   const deadline = Date.now() + waitMs;
   try {
     for (;;) {
       const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, job]);
       if (rows[0]!.ok) break;
+      if (signal?.aborted) throw cancelled();
       if (Date.now() >= deadline) throw busyError(job);
       await new Promise((resolve) => setTimeout(resolve, Math.min(200, Math.max(10, deadline - Date.now()))));
     }

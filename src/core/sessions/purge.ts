@@ -78,7 +78,7 @@ export async function purgeExpiredSessions(target: DatabaseTarget, input: PurgeI
     await assertReady(target);
   }
   if (input.dryRun) return dryRun(target, cutoff);
-  const lock = await acquireJobLock(target, 'purge', input.wait ? Number.POSITIVE_INFINITY : 0);
+  const lock = await acquireJobLock(target, 'purge', input.wait ? Number.POSITIVE_INFINITY : 0, input.signal);
   try {
     return target.provider === 'sqlite' ? await purgeSqlite(target.file, cutoff, input) : await (await import('./purge-pg.js')).purgePostgres(target, cutoff, input);
   } finally {
