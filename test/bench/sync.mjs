@@ -14,7 +14,7 @@ const BIN = path.join(ROOT, 'bin', 'authctl');
 const USERS = 10_000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-// The stand-in is TypeScript shared with the tests; jiti (already installed with vitest) loads it.
+// The stand-in is TypeScript shared with the tests; jiti loads it, since Node 20 cannot import .ts.
 const jiti = createJiti(import.meta.url);
 const { startGpustackStandIn, makeUser, makeUsers, ADMIN_KEY } = await jiti.import('../support/gpustack-server.ts');
 
