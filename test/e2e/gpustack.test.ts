@@ -3,8 +3,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appTimestamp, fakeJwt } from '../support/app-db.js';
-import { hasStackTrace, runCli, tempDir, type CliOptions, type CliResult } from '../support/cli.js';
-import { describeProviders, holdJobLock, unparseable, type ProviderName, type TestDb } from '../support/db.js';
+import { hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
+import { cli, describeProviders, holdJobLock, unparseable, type ProviderName, type TestDb } from '../support/db.js';
 import { ADMIN_KEY, INFERENCE_KEY, makeUser, makeUsers, startGpustackStandIn, type GpustackStandIn } from '../support/gpustack-server.js';
 
 // Fast retries and timeouts, so fault tests do not sleep through production backoff.
@@ -15,10 +15,6 @@ const FAST = {
   AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS: '2000',
 };
 
-/** Runs the CLI against a test database. */
-function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
-  return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, ...opts.env } });
-}
 
 /** Everything sync could touch, to prove that a refused or failed run changed nothing. */
 async function snapshot(db: TestDb): Promise<string> {

@@ -4,14 +4,11 @@ import pg from 'pg';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { appTimestamp, independentBcrypt, isoTimestamp } from '../support/app-db.js';
-import { hasStackTrace, runCli, tempDir, type CliOptions } from '../support/cli.js';
-import { describeProviders, fillAppDatabase, type TestDb } from '../support/db.js';
+import { hasStackTrace, runCli, tempDir } from '../support/cli.js';
+import { cli, describeProviders, fillAppDatabase, type TestDb } from '../support/db.js';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
 
-function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
-  return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, ...opts.env } });
-}
 
 async function appRows(db: TestDb): Promise<string> {
   const out = [];

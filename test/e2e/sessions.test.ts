@@ -4,8 +4,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { appTimestamp, fakeJwt, isoTimestamp, type AppSession } from '../support/app-db.js';
-import { BIN, hasStackTrace, runCli, type CliOptions, type CliResult } from '../support/cli.js';
-import { describeProviders, fillAppDatabase, holdJobLock, unparseable, type TestDb } from '../support/db.js';
+import { BIN, hasStackTrace, type CliResult } from '../support/cli.js';
+import { cli, describeProviders, fillAppDatabase, holdJobLock, unparseable, type TestDb } from '../support/db.js';
 
 interface Fixture {
   db: TestDb;
@@ -20,10 +20,6 @@ interface Fixture {
 
 const MIN = 60_000;
 
-/** Runs the CLI against a test database. */
-function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
-  return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, ...opts.env } });
-}
 
 const SESSION_COLUMNS = 'user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent';
 

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { appTimestamp } from '../support/app-db.js';
-import { runCli, type CliOptions } from '../support/cli.js';
-import { describeProviders, type TestDb } from '../support/db.js';
+import type { CliOptions } from '../support/cli.js';
+import { cli, describeProviders, type TestDb } from '../support/db.js';
 
 /**
  * The app stores naive UTC. Whatever time zone the operator's machine is in,
@@ -10,13 +10,12 @@ import { describeProviders, type TestDb } from '../support/db.js';
  * live sessions as expired, nor expired ones as live.
  */
 describeProviders('local time zone', ({ newDb }) => {
-  function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
-    return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, AUTHCTL_BCRYPT_ROUNDS: '10', ...opts.env } });
-  }
+  const run = (db: TestDb, args: string[], opts: Partial<CliOptions> = {}) =>
+    cli(db, args, { ...opts, env: { AUTHCTL_BCRYPT_ROUNDS: '10', ...opts.env } });
 
   it.each(['America/New_York', 'Asia/Kolkata'])('reads timestamps as UTC with TZ=%s', async (tz) => {
     const db = await newDb();
-    expect((await cli(db, ['init-db', '--generate-password'])).code).toBe(0);
+    expect((await run(db, ['init-db', '--generate-password'])).code).toBe(0);
     const now = Date.now();
     const soon = new Date(Math.floor((now + 20 * 60_000) / 1000) * 1000);
     const past = new Date(Math.floor((now - 20 * 60_000) / 1000) * 1000);
@@ -25,7 +24,7 @@ describeProviders('local time zone', ({ newDb }) => {
       appTimestamp(soon), appTimestamp(past), appTimestamp(past), appTimestamp(past), appTimestamp(past), appTimestamp(past),
     );
     const env = { TZ: tz };
-    const list = await cli(db, ['sessions', 'list', '--all', '--json'], { env });
+    const list = await run(db, ['sessions', 'list', '--all', '--json'], { env });
     expect(list.code, list.stderr).toBe(0);
     const sessions = JSON.parse(list.stdout).sessions as Array<{ jti: string; expiresAt: string; expired: boolean }>;
     const live = sessions.find((s) => s.jti === 'jti-live')!;
@@ -33,15 +32,15 @@ describeProviders('local time zone', ({ newDb }) => {
     expect(live).toMatchObject({ expired: false, expiresAt: soon.toISOString() });
     expect(dead).toMatchObject({ expired: true, expiresAt: past.toISOString() });
 
-    const show = JSON.parse((await cli(db, ['user', 'show', 'admin', '--json'], { env })).stdout).user;
+    const show = JSON.parse((await run(db, ['user', 'show', 'admin', '--json'], { env })).stdout).user;
     expect(show.sessions).toMatchObject({ active: 1, expired: 1 });
     const [created] = await db.query<{ created_at: string }>("SELECT created_at FROM users WHERE username = 'admin'");
     expect(show.createdAt.slice(0, 19)).toBe(created!.created_at.replace(' ', 'T').slice(0, 19));
 
-    const audit = JSON.parse((await cli(db, ['audit', '--json'], { env })).stdout).entries;
+    const audit = JSON.parse((await run(db, ['audit', '--json'], { env })).stdout).entries;
     expect(Math.abs(Date.parse(audit[0].at) - now)).toBeLessThan(5 * 60_000);
 
-    const purge = JSON.parse((await cli(db, ['sessions', 'purge', '--json'], { env })).stdout);
+    const purge = JSON.parse((await run(db, ['sessions', 'purge', '--json'], { env })).stdout);
     expect(purge.deleted).toBe(1);
     expect(await db.query('SELECT jti FROM user_sessions')).toEqual([{ jti: 'jti-live' }]);
   });

@@ -2,16 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appTimestamp, independentBcrypt, independentVerify, isoTimestamp } from '../support/app-db.js';
-import { hasStackTrace, runCli, tempDir, type CliOptions } from '../support/cli.js';
-import { describeProviders, fillAppDatabase, unparseable, type TestDb } from '../support/db.js';
+import { hasStackTrace, runCli, tempDir } from '../support/cli.js';
+import { cli, describeProviders, fillAppDatabase, unparseable, type TestDb } from '../support/db.js';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
 const ADMIN_PASSWORD = 'an admin passphrase';
 
-/** Runs the CLI against a test database. */
-function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
-  return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, ...opts.env } });
-}
 
 async function snapshot(db: TestDb): Promise<string> {
   const tables = [];

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { APP_DATETIME, APP_DDL, appTimestamp, fakeJwt, type AppSession, type AppUser } from './app-db.js';
-import { tempDir } from './cli.js';
+import { runCli, tempDir, type CliOptions } from './cli.js';
 import { postgresMissing, startPostgres, type PgServer } from './postgres.js';
 
 export type ProviderName = 'sqlite' | 'postgresql';
@@ -92,6 +92,11 @@ function pgDb(url: string, cwd: string): TestDb {
     },
     async close() {},
   };
+}
+
+/** Runs the real CLI against a test database, from its working directory. */
+export function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
+  return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, ...opts.env } });
 }
 
 export interface AppContent {
