@@ -11,11 +11,12 @@ export function addPasswordOptions(cmd: Command): Command {
     .addOption(new Option('--rounds <n>', 'bcrypt cost, 10 to 15 (default 12, or AUTHCTL_BCRYPT_ROUNDS)'));
 }
 
-/** Parses a whole number ≥ 1 given to an option, or fails with exit 2. */
-export function parsePositiveInt(value: string, flag: string): number {
+/** Parses a whole number from 1 to `max` given to an option, or fails with exit 2. */
+export function parsePositiveInt(value: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-    throw new AuthctlError('USAGE', `${flag} takes a whole number of 1 or more, not "${value}".`, ExitCode.usage);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? 'of 1 or more' : `from 1 to ${max}`;
+    throw new AuthctlError('USAGE', `${flag} must be a whole number ${range}, not "${value}".`, ExitCode.usage);
   }
   return n;
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { createContext } from '../../context.js';
-import { positiveInt, tokenType } from './options.js';
+import { parsePositiveInt } from '../options.js';
+import { tokenType } from './options.js';
 
 interface ListOptions {
   user?: string;
@@ -27,7 +28,7 @@ export function listCommand(): Command {
         user: opts.user,
         type: tokenType(opts.type),
         state: opts.all ? ('all' as const) : opts.expired ? ('expired' as const) : ('active' as const),
-        limit: opts.limit === undefined ? DEFAULT_LIST_LIMIT : positiveInt(opts.limit, '--limit', 100_000),
+        limit: opts.limit === undefined ? DEFAULT_LIST_LIMIT : parsePositiveInt(opts.limit, '--limit', 100_000),
       };
       const { database } = ctx.config();
       const { openReadyClient } = await import('../../core/db/open.js');

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { createContext } from '../../context.js';
-import { positiveInt } from './options.js';
+import { parsePositiveInt } from '../options.js';
 
 interface PurgeOptions {
   dryRun?: boolean;
@@ -41,8 +41,8 @@ export function purgeCommand(): Command {
           throw usageError(`--grace: ${(err as Error).message}.`);
         }
       }
-      const batchSize = opts.batchSize === undefined ? DEFAULT_BATCH_SIZE : positiveInt(opts.batchSize, '--batch-size', 1_000_000);
-      const maxLockMs = opts.maxLock === undefined ? DEFAULT_MAX_LOCK_MS : positiveInt(opts.maxLock, '--max-lock', 60_000);
+      const batchSize = opts.batchSize === undefined ? DEFAULT_BATCH_SIZE : parsePositiveInt(opts.batchSize, '--batch-size', 1_000_000);
+      const maxLockMs = opts.maxLock === undefined ? DEFAULT_MAX_LOCK_MS : parsePositiveInt(opts.maxLock, '--max-lock', 60_000);
       const { database } = ctx.config();
       const { out } = ctx;
 

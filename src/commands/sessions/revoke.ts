@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { createContext } from '../../context.js';
 import type { RevokeTarget } from '../../core/sessions/revoke.js';
-import { positiveInt, tokenType } from './options.js';
+import { parsePositiveInt } from '../options.js';
+import { tokenType } from './options.js';
 
 interface RevokeOptions {
   jti?: string[];
@@ -28,7 +29,7 @@ async function targetFrom(ids: string[], opts: RevokeOptions): Promise<RevokeTar
   if (opts.user !== undefined) return { kind: 'user', username: opts.user, type };
   if (type) throw usageError('--type narrows --user or --all; named sessions are revoked as they are.');
   for (const jti of jtis) if (!jti.trim()) throw usageError('--jti needs a value.');
-  return { kind: 'ids', ids: [...new Set(ids.map((id) => positiveInt(id, 'A session id')))], jtis: [...new Set(jtis)] };
+  return { kind: 'ids', ids: [...new Set(ids.map((id) => parsePositiveInt(id, 'A session id')))], jtis: [...new Set(jtis)] };
 }
 
 export function revokeCommand(): Command {
