@@ -10,7 +10,9 @@
 // Goals: worst wait <= 250 ms; purge wall time <= 3x the plain DELETE.
 //
 // Env: BENCH_ROWS (default 1000000), BENCH_DIR (default a temp folder),
-// BENCH_KEEP=1 keeps the files.
+// BENCH_KEEP=1 keeps the files, BENCH_REUSE=1 reuses the base file a kept run
+// left in BENCH_DIR (its sessions keep expiring as time passes, so use it for
+// comparing changes within an hour, not for the figures).
 //
 // `npm run bench:purge -- --postgres` runs the same measurement on a throwaway
 // PostgreSQL server instead (purge-postgres.mjs).
@@ -148,7 +150,7 @@ const WRITER = String.raw`
 import sqlite3, sys, time, os, json, secrets, datetime
 db = sqlite3.connect(sys.argv[1], timeout=5.0)
 stop = sys.argv[2]
-waits, errors = [], 0
+waits, errors, wal_peak = [], 0, 0
 while not os.path.exists(stop):
     t = time.perf_counter()
     now = datetime.datetime.utcnow()
@@ -160,11 +162,15 @@ while not os.path.exists(stop):
         errors += 1
         db.rollback()
     waits.append((time.perf_counter() - t) * 1000)
+    try:
+        wal_peak = max(wal_peak, os.path.getsize(sys.argv[1] + "-wal"))
+    except OSError:
+        pass
     time.sleep(0.02)
 waits.sort()
 print(json.dumps({"inserts": len(waits), "errors": errors, "worstMs": round(waits[-1], 1),
                   "p99Ms": round(waits[int(len(waits) * 0.99)], 1), "medianMs": round(waits[len(waits) // 2], 1),
-                  "over250": sum(1 for w in waits if w > 250)}))
+                  "over250": sum(1 for w in waits if w > 250), "walPeakMb": round(wal_peak / 1e6)}))
 `;
 
 /** (b) authctl sessions purge with the app-like writer running alongside. */
@@ -183,6 +189,8 @@ async function purgeWithWriter() {
     encoding: 'utf8',
   });
   const ms = performance.now() - t;
+  // Measured while the writer still has the file open; its close removes the log.
+  const walAfter = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
   await new Promise((res) => setTimeout(res, 500));
   fs.writeFileSync(stopFile, '');
   await new Promise((res) => writer.on('close', res));
@@ -192,7 +200,7 @@ async function purgeWithWriter() {
   const left = db.prepare('SELECT count(*) FROM user_sessions').pluck().get();
   db.close();
   removeDb(file);
-  return { ms, summary, writer: JSON.parse(writerOut), left };
+  return { ms, summary, writer: JSON.parse(writerOut), left, walAfter };
 }
 
 if (process.argv.includes('--postgres')) {
@@ -204,16 +212,17 @@ if (process.argv.includes('--postgres')) {
 }
 
 try {
-  buildBase();
+  if (process.env.BENCH_REUSE === '1' && fs.existsSync(base)) console.log(`reusing ${base}`);
+  else buildBase();
   const plain = plainDelete();
   console.log(`(a) plain DELETE: ${plain.deleted} rows in ${(plain.ms / 1000).toFixed(1)} s`);
   const purge = await purgeWithWriter();
   const { summary, writer } = purge;
   console.log(
-    `(b) authctl sessions purge: ${summary.deleted} rows in ${(purge.ms / 1000).toFixed(1)} s wall (${summary.batches} batches, ${summary.remaining} expired remain, ${purge.left} sessions left)`,
+    `(b) authctl sessions purge: ${summary.deleted} rows in ${(purge.ms / 1000).toFixed(1)} s wall (${summary.batches} batches, ${summary.remaining} expired remain, ${purge.left} sessions left, -wal file ${(purge.walAfter / 1e6).toFixed(1)} MB after)`,
   );
   console.log(
-    `    app-like writer: ${writer.inserts} inserts, worst wait ${writer.worstMs} ms, p99 ${writer.p99Ms} ms, median ${writer.medianMs} ms, ${writer.over250} over 250 ms, ${writer.errors} errors`,
+    `    app-like writer: ${writer.inserts} inserts, worst wait ${writer.worstMs} ms, p99 ${writer.p99Ms} ms, median ${writer.medianMs} ms, ${writer.over250} over 250 ms, ${writer.errors} errors; -wal file peaked at ${writer.walPeakMb} MB`,
   );
   const ratio = purge.ms / plain.ms;
   console.log(`ratio purge/plain: ${ratio.toFixed(2)}x (goal <= 3x) · worst wait ${writer.worstMs} ms (goal <= 250 ms)`);

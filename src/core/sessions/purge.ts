@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import { writeAuditSqlite } from '../audit.js';
 import type { DatabaseTarget } from '../config.js';
 import { acquireJobLock } from '../lock.js';
 import { sqliteBefore } from '../timestamps.js';
+import type { CheckpointReply, CheckpointRequest } from './checkpoint-worker.js';
 
 export interface PurgeInput {
   /** Only sessions that expired longer ago than this are deleted. */
@@ -41,17 +43,29 @@ export const DEFAULT_MAX_LOCK_MS = 200;
 
 /**
  * After each commit the write lock stays free at least this long. SQLite's
- * default busy handler (the app's, and Python's) polls with sleeps that are at
- * most 50 ms apart during its first ~230 ms of waiting; a shorter gap lets a
- * waiting writer sleep through it and find the next batch holding the lock again.
+ * default busy handler (the app's, and Python's) polls with sleeps of up to
+ * 50 ms during its first ~230 ms of waiting, and a sleep can overrun by a few
+ * milliseconds; a gap of exactly 50 ms let a waiting writer wake just after
+ * the next batch had taken the lock again.
  */
-const GAP_MS = 50;
+const GAP_MS = 55;
 
 /**
  * Work plus the predicted commit aim at this share of --max-lock, leaving
  * room for the estimate being wrong: commit cost varies with the disk.
  */
-export const LOCK_TARGET_SHARE = 0.7;
+export const LOCK_TARGET_SHARE = 0.8;
+
+/**
+ * Before the WAL would grow past this, the next batch waits for the
+ * checkpointer to catch up first, so that its commit starts the log over from
+ * the beginning. SQLite restarts the log only when a writer begins with every
+ * frame already copied back; while the app writes between batches that moment
+ * never comes on its own, and a large purge grew the log to many times the
+ * database's size. A restart costs one wait for the checkpointer, so this
+ * trades disk for speed.
+ */
+const WAL_RESTART_BYTES = 256 * 1024 * 1024;
 
 /** Rows per DELETE statement: small enough to stop close to the time budget. */
 const MAX_CHUNK = 2000;
@@ -143,11 +157,18 @@ function countExpiredSqlite(db: CountingDb, cutoff: Date): number {
  * lock. WAL is a persistent property of the file; the app's SQLite handles it
  * transparently as long as the file is on a local disk, which it must be for
  * SQLite anyway. So the first real purge switches the file to WAL and says so.
+ *
+ * Each batch is one short write transaction. The checkpoint that copies it
+ * into the database file runs on a worker thread, overlapping the next batch
+ * (see checkpoint-worker.ts). Before the log reaches WAL_RESTART_BYTES the
+ * loop waits for the checkpointer so that the next batch starts it over, and
+ * at the end it truncates the log, so no oversized -wal file is left behind.
  */
 async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promise<PurgeResult> {
-  const { openSqlite } = await import('../db/sqlite.js');
+  const { openSqlite, BUSY_TIMEOUT_MS } = await import('../db/sqlite.js');
   const started = performance.now();
   const db = openSqlite(file);
+  let checkpointer: Checkpointer | undefined;
   try {
     let switchedToWal = false;
     if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') {
@@ -158,10 +179,12 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
     // power cut, and the worst case is that the last few deletions of expired
     // rows are undone. The checkpoint still syncs before the log is reused.
     db.pragma('synchronous = NORMAL');
-    // Checkpoints are run explicitly after each batch, outside the write lock.
+    // Checkpoints are run by the checkpointer, outside the write lock.
     db.pragma('wal_autocheckpoint = 0');
     db.pragma('cache_size = -131072');
     db.pragma('temp_store = MEMORY');
+    const pageSize = Number(db.pragma('page_size', { simple: true })) || 4096;
+    const walRestartFrames = Math.floor(WAL_RESTART_BYTES / (pageSize + 24));
 
     const cond = sqliteBefore('expires_at', cutoff);
     const total = countExpiredSqlite(db, cutoff);
@@ -172,7 +195,8 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
     const deleteChunk = db.prepare(
       `DELETE FROM user_sessions WHERE id IN (SELECT id FROM user_sessions WHERE ${cond.sql} LIMIT ?)`,
     );
-    const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+    const catchUp = db.prepare<[], { busy: number }>('PRAGMA wal_checkpoint(PASSIVE)');
+    if (total > 0) checkpointer = new Checkpointer(file, BUSY_TIMEOUT_MS);
 
     const targetMs = Math.max(1, input.maxLockMs * LOCK_TARGET_SHARE);
     // Learned per-row costs (ms), so each transaction fits the time budget.
@@ -182,6 +206,20 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
     let batches = 0;
     let finished = total === 0;
     while (!finished && !input.signal?.aborted) {
+      // The checkpointer reports the log's length a batch late, and this
+      // batch adds to it: count both when deciding.
+      if (checkpointer && checkpointer.walFrames + 2 * checkpointer.walGrowth > walRestartFrames) {
+        // Let the log start over: everything in it must be in the database
+        // file when this batch begins. Copy what the app added since, too.
+        await checkpointer.idle();
+        // The app's own checkpoint may hold the checkpoint lock for a moment.
+        let busy = true;
+        for (let attempt = 0; attempt < 5 && busy; attempt++) {
+          busy = Boolean(catchUp.get()?.busy);
+          if (busy) await sleep(2);
+        }
+        if (!busy) checkpointer.walFrames = 0;
+      }
       const batchStart = performance.now();
       begin.run();
       let rows = 0;
@@ -210,15 +248,20 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
         throw err;
       }
       const committedAt = performance.now();
+      // Start copying this batch at once: the checkpointer must hold the
+      // checkpoint lock before the app's next commit would start its own.
+      checkpointer?.request();
       deleted += rows;
       batches++;
       input.onProgress?.({ deleted, total });
-      // Copy the batch into the database file now, while the lock is free, so
-      // the app's next commit does not inherit the checkpoint work.
-      checkpoint.run();
       if (!finished) await sleep(Math.max(0, GAP_MS - (performance.now() - committedAt)));
     }
     const interrupted = !finished && Boolean(input.signal?.aborted);
+    if (checkpointer) {
+      await checkpointer.idle();
+      await sleep(GAP_MS);
+      truncateWal(db);
+    }
     const remaining = countExpiredSqlite(db, cutoff);
     const ms = Math.round(performance.now() - started);
     db.transaction(() => {
@@ -229,9 +272,95 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
         details: { deleted, remaining, batches, ms, graceMs: input.graceMs, maxLockMs: input.maxLockMs, interrupted, switchedToWal },
       });
     }).immediate();
-    checkpoint.run();
+    catchUp.get();
     return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal };
   } finally {
+    await checkpointer?.close();
     db.close();
+  }
+}
+
+/**
+ * Copies what is left into the database file and shrinks the -wal file back
+ * to nothing. This briefly takes the write lock and waits for the app's
+ * readers to leave the log, so it waits only a little for either; when the
+ * app is busy the log simply stays at its size and is reused.
+ */
+function truncateWal(db: import('../db/sqlite.js').SqliteDb): void {
+  const previous = Number(db.pragma('busy_timeout', { simple: true }));
+  db.pragma(`busy_timeout = ${TRUNCATE_WAIT_MS}`);
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } catch {
+    // Busy: leave the log for the app's own checkpoints.
+  } finally {
+    db.pragma(`busy_timeout = ${previous}`);
+  }
+}
+
+/** How long the final log truncation waits for the app's transactions. */
+const TRUNCATE_WAIT_MS = 100;
+
+/** The main thread's handle on checkpoint-worker.ts. */
+class Checkpointer {
+  private readonly worker: Worker;
+  private inflight = 0;
+  private failure: Error | undefined;
+  private waiters: Array<() => void> = [];
+  /** Frames in the WAL after the last checkpoint. */
+  walFrames = 0;
+  /** How much one batch grows the WAL, leaning towards the largest seen lately. */
+  walGrowth = 0;
+  private commitsSinceReply = 0;
+
+  constructor(file: string, busyTimeoutMs: number) {
+    this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file, busyTimeoutMs } });
+    this.worker.on('message', (reply: CheckpointReply) => {
+      if (reply.kind === 'done') {
+        const grown = reply.walFrames - this.walFrames;
+        if (grown > 0 && this.commitsSinceReply > 0) this.walGrowth = Math.max(this.walGrowth * 0.7, grown / this.commitsSinceReply);
+        this.walFrames = reply.walFrames;
+        this.commitsSinceReply = 0;
+      }
+      else this.failure ??= new Error(`checkpoint failed: ${reply.message}`);
+      this.settle();
+    });
+    this.worker.on('error', (err) => {
+      this.failure ??= err;
+      this.inflight = 0;
+      this.settle(true);
+    });
+  }
+
+  request(): void {
+    if (this.failure) throw this.failure;
+    this.commitsSinceReply++;
+    // One running and one queued cover every commit so far: the queued one
+    // copies whatever is in the log when it starts.
+    if (this.inflight >= 2) return;
+    this.inflight++;
+    this.worker.postMessage({ kind: 'checkpoint' } satisfies CheckpointRequest);
+  }
+
+  /** Resolves once every requested checkpoint has finished. */
+  async idle(): Promise<void> {
+    if (this.inflight > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.failure) throw this.failure;
+  }
+
+  async close(): Promise<void> {
+    await this.idle().catch(() => undefined);
+    if (this.failure) {
+      await this.worker.terminate();
+      return;
+    }
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    this.worker.postMessage({ kind: 'close' } satisfies CheckpointRequest);
+    await exited;
+  }
+
+  private settle(all = false): void {
+    this.inflight = all ? 0 : Math.max(0, this.inflight - 1);
+    if (this.inflight === 0) for (const resolve of this.waiters.splice(0)) resolve();
   }
 }
