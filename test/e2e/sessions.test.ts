@@ -258,6 +258,8 @@ describe('sessions purge', () => {
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ deleted: f.expired.length, remaining: 0, batches: 1 });
     expect(typeof out.ms).toBe('number');
+    // Only a SQLite file has a journal mode to switch, and only the first purge switches it.
+    expect(out.switchedToWal).toBe(provider === 'sqlite');
     expect(await sessionIds(db)).toEqual(f.active);
     expectNoToken(r, f);
 
@@ -278,6 +280,7 @@ describe('sessions purge', () => {
     const again = await cli(db, ['sessions', 'purge']);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/Nothing to do/);
+    expect(again.stderr).not.toMatch(/Switched the database to WAL/);
     expect(await auditRows(db)).toHaveLength(2);
   });
 

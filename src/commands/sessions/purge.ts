@@ -80,7 +80,7 @@ export function purgeCommand(): Command {
           return;
         }
         const { deleted, remaining, batches, ms } = result;
-        out.emitJson({ deleted, remaining, batches, ms, cutoff: result.cutoff, interrupted: result.interrupted });
+        out.emitJson({ deleted, remaining, batches, ms, cutoff: result.cutoff, interrupted: result.interrupted, switchedToWal: result.switchedToWal });
         const summary = `Purged ${deleted} expired session(s) in ${batches} batch(es), ${(ms / 1000).toFixed(1)} s; ${remaining} expired remain.`;
         if (result.interrupted) {
           out.line(summary);
