@@ -44,8 +44,17 @@ export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
   });
 }
 
+const tempDirs: string[] = [];
+
+/** A fresh folder under the system's temp folder, removed after the test file (test/support/cleanup.ts). */
 export function tempDir(prefix = 'authctl-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /** No stack frames and no internal paths in what an operator sees. */
