@@ -54,7 +54,7 @@ const GAP_MS = 55;
  * Work plus the predicted commit aim at this share of --max-lock, leaving
  * room for the estimate being wrong: commit cost varies with the disk.
  */
-export const LOCK_TARGET_SHARE = 0.8;
+export const LOCK_TARGET_SHARE = 0.75;
 
 /**
  * Before the WAL would grow past this, the next batch waits for the
