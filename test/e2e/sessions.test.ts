@@ -672,7 +672,8 @@ describe('purge on a large table', () => {
     let r: CliResult;
     try {
       r = await startPurge(db, ['--batch-size', '500', '--json']).done;
-      walBytes = fs.statSync(`${file}-wal`).size;
+      // No -wal file at all is the smallest it can be.
+      walBytes = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
     } finally {
       clearInterval(timer);
       app.close();

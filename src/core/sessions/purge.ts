@@ -174,8 +174,7 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
   try {
     let switchedToWal = false;
     if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') {
-      const mode = String(db.pragma('journal_mode = WAL', { simple: true })).toLowerCase();
-      switchedToWal = mode === 'wal';
+      switchedToWal = await switchToWal(db, BUSY_TIMEOUT_MS);
     }
     // This connection's commits skip the fsync; WAL stays consistent across a
     // power cut, and the worst case is that the last few deletions of expired
@@ -284,6 +283,25 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
       await checkpointer?.close();
     } finally {
       db.close();
+    }
+  }
+}
+
+/**
+ * Switches the file to WAL. SQLite reads the header before it takes the write
+ * lock for this, and a connection that holds a read lock while the app is in
+ * the middle of a commit gets SQLITE_BUSY at once rather than waiting (waiting
+ * could deadlock). So while the app writes, the switch is retried for as long
+ * as any other statement would wait.
+ */
+async function switchToWal(db: import('../db/sqlite.js').SqliteDb, waitMs: number): Promise<boolean> {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    try {
+      return String(db.pragma('journal_mode = WAL', { simple: true })).toLowerCase() === 'wal';
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() > deadline) throw err;
+      await sleep(5 + Math.random() * 20);
     }
   }
 }
