@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appTimestamp, independentBcrypt, independentVerify, isoTimestamp } from '../support/app-db.js';
 import { hasStackTrace, runCli, tempDir } from '../support/cli.js';
@@ -348,5 +350,42 @@ describe('doctor on SQLite files', () => {
     expect(r.code).toBe(8);
     expect(r.stdout).toMatch(/No database file/);
     expect(fs.readdirSync(cwd)).toEqual([]);
+  });
+});
+
+describe('changes on a SQLite file while the app writes', () => {
+  // A transaction that reads before it writes cannot wait for the app's write
+  // lock once it has read, so every change must take that lock up front.
+  // WAL is the mode the first purge leaves the file in. In the rollback
+  // journal mode a writer this busy starves every other connection anyway.
+  it('adds and disables users while the app logs in every few milliseconds (WAL journal)', async () => {
+    const cwd = tempDir();
+    const init = await runCli(['init-db', '--password-stdin'], { cwd, env: FAST, input: ADMIN_PASSWORD });
+    expect(init.code, init.stderr).toBe(0);
+    const app = new Database(path.join(cwd, 'gpustack_ui.db'), { timeout: 5000 });
+    app.pragma('journal_mode = WAL');
+    const login = app.prepare(
+      "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?)",
+    );
+    const at = appTimestamp(new Date(Date.now() + 3_600_000));
+    let logins = 0;
+    const timer = setInterval(() => {
+      for (let i = 0; i < 3; i++) {
+        login.run(randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), at, at, at);
+        logins++;
+      }
+    }, 2);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const add = await runCli(['user', 'add', `member${i}`, '--password-stdin'], { cwd, env: FAST, input: 'a member passphrase' });
+        expect(add.code, add.stderr).toBe(0);
+        const disable = await runCli(['user', 'disable', `member${i}`], { cwd });
+        expect(disable.code, disable.stderr).toBe(0);
+      }
+    } finally {
+      clearInterval(timer);
+      app.close();
+    }
+    expect(logins).toBeGreaterThan(20);
   });
 });

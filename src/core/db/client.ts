@@ -44,12 +44,31 @@ function wrapQueryable<T extends { queryRaw(q: SqlQuery): unknown; executeRaw(q:
   });
 }
 
+/**
+ * Makes the adapter open its transactions with BEGIN IMMEDIATE instead of a
+ * plain BEGIN. A plain BEGIN takes the write lock only at the first write,
+ * after the transaction has read; if the app commits in between, SQLite
+ * answers SQLITE_BUSY at once rather than waiting (waiting could deadlock),
+ * so `user add` failed whenever the app was writing. IMMEDIATE waits for the
+ * app's write lock up front, with the usual busy timeout. The adapter runs
+ * its BEGIN through its better-sqlite3 handle (`client`, pinned at 7.10.0),
+ * so that handle's prepare is what is adjusted.
+ */
+function beginImmediate<T>(adapter: T): T {
+  const db = (adapter as { client?: { prepare?: (sql: string) => unknown } }).client;
+  if (db && typeof db.prepare === 'function') {
+    const prepare = db.prepare.bind(db);
+    db.prepare = (sql: string) => prepare(sql === 'BEGIN' ? 'BEGIN IMMEDIATE' : sql);
+  }
+  return adapter;
+}
+
 function withAppTimestamps(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {
   return {
     provider: factory.provider,
     adapterName: factory.adapterName,
-    connect: async () => wrapQueryable(await factory.connect()),
-    connectToShadowDb: async () => wrapQueryable(await factory.connectToShadowDb()),
+    connect: async () => wrapQueryable(beginImmediate(await factory.connect())),
+    connectToShadowDb: async () => wrapQueryable(beginImmediate(await factory.connectToShadowDb())),
   };
 }
 
