@@ -263,8 +263,12 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
     const interrupted = !finished && Boolean(input.signal?.aborted);
     if (checkpointer) {
       await checkpointer.idle();
-      await sleep(GAP_MS);
-      truncateWal(db, file, targetMs);
+      // A reader of the app's can make one attempt give up; each attempt is
+      // bounded by the lock budget and followed by the usual gap.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await sleep(GAP_MS);
+        if (truncateWal(db, file, targetMs)) break;
+      }
     }
     const remaining = countExpiredSqlite(db, cutoff);
     const ms = Math.round(performance.now() - started);
@@ -313,20 +317,23 @@ async function switchToWal(db: import('../db/sqlite.js').SqliteDb, waitMs: numbe
  * the purge's lock budget, and waits for the app no longer than what is left
  * of it. When it cannot, the log keeps its size and is reused.
  */
-function truncateWal(db: import('../db/sqlite.js').SqliteDb, file: string, lockBudgetMs: number): void {
+/** Returns false when it should be tried again later; true when done or not worth doing. */
+function truncateWal(db: import('../db/sqlite.js').SqliteDb, file: string, lockBudgetMs: number): boolean {
   let walBytes = 0;
   try {
     walBytes = fs.statSync(`${file}-wal`).size;
   } catch {
-    return;
+    return true;
   }
+  if (walBytes === 0) return true;
   const waitMs = Math.floor(Math.min(TRUNCATE_WAIT_MS, lockBudgetMs - walBytes / TRUNCATE_BYTES_PER_MS));
-  if (waitMs < 1) return;
+  if (waitMs < 1) return true;
   const previous = Number(db.pragma('busy_timeout', { simple: true }));
   db.pragma(`busy_timeout = ${waitMs}`);
   try {
     // A busy log is reported in the result, not thrown: then it stays as it is.
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    return !result?.busy;
   } finally {
     db.pragma(`busy_timeout = ${previous}`);
   }
