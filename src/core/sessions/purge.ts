@@ -264,7 +264,7 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
     if (checkpointer) {
       await checkpointer.idle();
       // A reader of the app's can make one attempt give up; each attempt is
-      // bounded by the lock budget and followed by the usual gap.
+      // bounded by the lock budget and comes after the usual gap.
       for (let attempt = 0; attempt < 3; attempt++) {
         await sleep(GAP_MS);
         if (truncateWal(db, file, targetMs)) break;
