@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { appTimestamp, fakeJwt, isoTimestamp, type AppSession } from '../support/app-db.js';
+import { appLogins, appTimestamp, fakeJwt, isoTimestamp, type AppSession } from '../support/app-db.js';
 import { BIN, hasStackTrace, type CliResult } from '../support/cli.js';
 import { cli, describeProviders, fillAppDatabase, holdJobLock, unparseable, type TestDb } from '../support/db.js';
 
@@ -653,21 +653,7 @@ describe('purge on a large table', () => {
   if (provider === 'sqlite') it('leaves the -wal file small while the app logs in during the purge, and keeps every app row', async () => {
     const db = await largeFixture();
     const file = db.url.slice('sqlite:///'.length);
-    const app = new Database(file, { timeout: 5000 });
-    const login = app.prepare(
-      "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?)",
-    );
-    let logins = 0;
-    let failures = 0;
-    const future = appTimestamp(new Date(Date.now() + 60 * MIN));
-    const timer = setInterval(() => {
-      try {
-        login.run(randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), future, future, future);
-        logins++;
-      } catch {
-        failures++;
-      }
-    }, 5);
+    const app = appLogins(file, { everyMs: 5 });
     let walBytes: number;
     let r: CliResult;
     try {
@@ -675,16 +661,15 @@ describe('purge on a large table', () => {
       // No -wal file at all is the smallest it can be.
       walBytes = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
     } finally {
-      clearInterval(timer);
-      app.close();
+      app.stop();
     }
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ deleted: ROWS, remaining: 0 });
     expect(summary.batches).toBeGreaterThan(10);
-    expect(logins).toBeGreaterThan(10);
-    expect(failures).toBe(0);
-    expect(await countSessions(db)).toBe(logins);
+    expect(app.counts.logins).toBeGreaterThan(10);
+    expect(app.counts.failures).toBe(0);
+    expect(await countSessions(db)).toBe(app.counts.logins);
     // The purge truncated the log; since then it holds only the audit row and
     // the logins of the last moments (about 30 KB each).
     expect(walBytes).toBeLessThan(1024 * 1024);

@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { appTimestamp, independentBcrypt, independentVerify, isoTimestamp } from '../support/app-db.js';
+import { appLogins, appTimestamp, independentBcrypt, independentVerify, isoTimestamp } from '../support/app-db.js';
 import { hasStackTrace, runCli, tempDir } from '../support/cli.js';
 import { cli, describeProviders, fillAppDatabase, unparseable, type TestDb } from '../support/db.js';
 
@@ -362,19 +360,7 @@ describe('changes on a SQLite file while the app writes', () => {
     const cwd = tempDir();
     const init = await runCli(['init-db', '--password-stdin'], { cwd, env: FAST, input: ADMIN_PASSWORD });
     expect(init.code, init.stderr).toBe(0);
-    const app = new Database(path.join(cwd, 'gpustack_ui.db'), { timeout: 5000 });
-    app.pragma('journal_mode = WAL');
-    const login = app.prepare(
-      "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?)",
-    );
-    const at = appTimestamp(new Date(Date.now() + 3_600_000));
-    let logins = 0;
-    const timer = setInterval(() => {
-      for (let i = 0; i < 3; i++) {
-        login.run(randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), at, at, at);
-        logins++;
-      }
-    }, 2);
+    const app = appLogins(path.join(cwd, 'gpustack_ui.db'), { everyMs: 2, perTick: 3, journalMode: 'wal' });
     try {
       for (let i = 0; i < 3; i++) {
         const add = await runCli(['user', 'add', `member${i}`, '--password-stdin'], { cwd, env: FAST, input: 'a member passphrase' });
@@ -383,9 +369,9 @@ describe('changes on a SQLite file while the app writes', () => {
         expect(disable.code, disable.stderr).toBe(0);
       }
     } finally {
-      clearInterval(timer);
-      app.close();
+      app.stop();
     }
-    expect(logins).toBeGreaterThan(20);
+    expect(app.counts.logins).toBeGreaterThan(20);
+    expect(app.counts.failures).toBe(0);
   });
 });

@@ -133,3 +133,35 @@ export function unparseableTimestamps(db: Database.Database): string[] {
   }
   return bad;
 }
+
+/**
+ * The app logging users in on its own connection to a SQLite file: `perTick`
+ * new sessions (valid for an hour) every `everyMs`, until stopped. Failed
+ * inserts are counted, not thrown.
+ */
+export function appLogins(file: string, opts: { everyMs: number; perTick?: number; journalMode?: 'wal' }) {
+  const app = new Database(file, { timeout: 5000 });
+  if (opts.journalMode) app.pragma(`journal_mode = ${opts.journalMode}`);
+  const login = app.prepare(
+    "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?)",
+  );
+  const at = appTimestamp(new Date(Date.now() + 3_600_000));
+  const counts = { logins: 0, failures: 0 };
+  const timer = setInterval(() => {
+    for (let i = 0; i < (opts.perTick ?? 1); i++) {
+      try {
+        login.run(randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), at, at, at);
+        counts.logins++;
+      } catch {
+        counts.failures++;
+      }
+    }
+  }, opts.everyMs);
+  return {
+    counts,
+    stop(): void {
+      clearInterval(timer);
+      app.close();
+    },
+  };
+}
