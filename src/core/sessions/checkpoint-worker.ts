@@ -22,18 +22,14 @@ export type CheckpointRequest = { kind: 'checkpoint'; seq: number } | { kind: 'c
 
 export type CheckpointReply =
   | { kind: 'done'; seq: number; walFrames: number }
-  | { kind: 'error'; code: string | undefined; message: string };
+  | { kind: 'error'; message: string };
 
 const port = parentPort;
 if (!port) throw new Error('checkpoint-worker must run as a worker thread');
 
 function fail(err: unknown): void {
-  const e = err as { code?: unknown; message?: unknown };
-  port!.postMessage({
-    kind: 'error',
-    code: typeof e?.code === 'string' ? e.code : undefined,
-    message: typeof e?.message === 'string' ? e.message : String(err),
-  } satisfies CheckpointReply);
+  const message = err instanceof Error ? err.message : String(err);
+  port!.postMessage({ kind: 'error', message } satisfies CheckpointReply);
 }
 
 let db: Database.Database | undefined;

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { writeAuditSqlite } from '../audit.js';
 import { databaseError } from '../errors.js';
 import type { DatabaseTarget } from '../config.js';
+import type { SqliteDb } from '../db/sqlite.js';
 import { acquireJobLock } from '../lock.js';
 import { sqliteBefore } from '../timestamps.js';
 import type { CheckpointReply, CheckpointRequest } from './checkpoint-worker.js';
@@ -298,7 +299,7 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
  * could deadlock). So while the app writes, the switch is retried for as long
  * as any other statement would wait.
  */
-async function switchToWal(db: import('../db/sqlite.js').SqliteDb, waitMs: number): Promise<boolean> {
+async function switchToWal(db: SqliteDb, waitMs: number): Promise<boolean> {
   const deadline = performance.now() + waitMs;
   for (;;) {
     try {
@@ -315,10 +316,10 @@ async function switchToWal(db: import('../db/sqlite.js').SqliteDb, waitMs: numbe
  * to nothing. SQLite does this under the write lock, after waiting for the
  * app's readers to leave the log, so it runs only when the expected time fits
  * the purge's lock budget, and waits for the app no longer than what is left
- * of it. When it cannot, the log keeps its size and is reused.
+ * of it. When it cannot, the log keeps its size and is reused. Returns false
+ * when the app kept it busy and a later attempt may succeed.
  */
-/** Returns false when it should be tried again later; true when done or not worth doing. */
-function truncateWal(db: import('../db/sqlite.js').SqliteDb, file: string, lockBudgetMs: number): boolean {
+function truncateWal(db: SqliteDb, file: string, lockBudgetMs: number): boolean {
   let walBytes = 0;
   try {
     walBytes = fs.statSync(`${file}-wal`).size;
