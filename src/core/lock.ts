@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget } from './config.js';
 import { busy, cancelled } from './errors.js';
@@ -17,10 +18,27 @@ export function busyError(job: LockedJob) {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The lock file is the one still at its path: not unlinked by a holder that has just finished. */
+function stillLinked(file: string, fd: number): boolean {
+  try {
+    const here = fs.statSync(file);
+    const mine = fs.fstatSync(fd);
+    return here.ino === mine.ino && here.dev === mine.dev;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Keeps two runs of the same job apart. On SQLite the lock is an exclusive
  * transaction on a small side file: the operating system drops it the moment
  * its holder dies, so a crashed run never leaves a stale lock behind.
+ *
+ * The holder removes the side file before it lets go, so nothing stays next
+ * to the database. A waiter may then win the lock on the removed file; it
+ * notices, because the file it holds open is no longer the one at the path
+ * (checked on a descriptor opened before SQLite's own, which therefore names
+ * the same file whenever it is still linked there), and starts over.
  *
  * `waitMs` is how long to wait for the holder (0: fail at once, Infinity: as
  * long as it takes); after that the job fails as busy (exit 75). Aborting
@@ -32,30 +50,42 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
     return acquireAdvisoryLock(target, job, waitMs, signal);
   }
   const lockFile = `${target.file}.authctl-${job}.lock`;
-  const db = new Database(lockFile, { timeout: 0 });
   const deadline = Date.now() + waitMs;
   for (;;) {
+    const fd = fs.openSync(lockFile, 'a', 0o600);
+    const db = new Database(lockFile, { timeout: 0 });
+    const close = () => {
+      db.close();
+      fs.closeSync(fd);
+    };
     try {
       db.exec('BEGIN EXCLUSIVE');
-      return {
-        async release() {
-          try {
-            db.exec('ROLLBACK');
-          } finally {
-            db.close();
-          }
-        },
-      };
     } catch (err) {
-      if ((err as { code?: string }).code !== 'SQLITE_BUSY') {
-        db.close();
-        throw err;
-      }
-      if (Date.now() >= deadline || signal?.aborted) {
-        db.close();
-        throw signal?.aborted ? cancelled() : busyError(job);
-      }
+      close();
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      if (Date.now() >= deadline || signal?.aborted) throw signal?.aborted ? cancelled() : busyError(job);
       await sleep(Math.min(200, Math.max(10, deadline - Date.now())));
+      continue;
     }
+    if (!stillLinked(lockFile, fd)) {
+      db.exec('ROLLBACK');
+      close();
+      continue;
+    }
+    return {
+      async release() {
+        try {
+          // Removed while still held, so no one can win it on the old file and keep it.
+          try {
+            fs.rmSync(lockFile, { force: true });
+          } catch {
+            // A folder that became read-only keeps the empty file; the lock itself still goes.
+          }
+          db.exec('ROLLBACK');
+        } finally {
+          close();
+        }
+      },
+    };
   }
 }
