@@ -11,7 +11,29 @@ export interface HashedUser {
 export interface WeakPasswordFinding {
   id: number;
   username: string;
-  reason: 'username' | 'default';
+  /** `app-account`: one of the accounts the app documents, still with its documented password. */
+  reason: 'app-account' | 'username' | 'default';
+  /** For `app-account`: the documented credentials, e.g. `admin/admin` (public, so safe to name). */
+  account?: string;
+}
+
+/**
+ * The accounts the app documents with fixed passwords: the admin it seeds at
+ * every start, and the two its setup script (`database/init_db.py
+ * --test-users`) creates on request.
+ */
+export const APP_DEFAULT_ACCOUNTS = [
+  { username: 'admin', password: 'admin', origin: 'seeded by the app' },
+  { username: 'testuser', password: 'testpass', origin: "created by the app's setup script" },
+  { username: 'admin2', password: 'admin123', origin: "created by the app's setup script" },
+] as const;
+
+export function describeFinding(f: WeakPasswordFinding): string {
+  if (f.reason === 'app-account') {
+    const origin = APP_DEFAULT_ACCOUNTS.find((a) => a.username === f.username)?.origin ?? 'documented by the app';
+    return `${f.username} (still the app's default account ${f.account}, ${origin})`;
+  }
+  return `${f.username} (${f.reason === 'username' ? 'password is the username' : 'a well-known default password'})`;
 }
 
 /**
@@ -29,7 +51,7 @@ export async function findWeakPasswords(users: HashedUser[], candidates = DEFAUL
     chunks.map(
       (chunk) =>
         new Promise<WeakPasswordFinding[]>((resolve, reject) => {
-          const worker = new Worker(script, { workerData: { users: chunk, candidates } });
+          const worker = new Worker(script, { workerData: { users: chunk, candidates, accounts: APP_DEFAULT_ACCOUNTS } });
           worker.once('message', resolve);
           worker.once('error', reject);
           worker.once('exit', (code) => {
