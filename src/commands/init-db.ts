@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { createContext } from '../context.js';
 import { addPasswordOptions } from './options.js';
+import { PLACEHOLDER_NOTICE } from '../core/users/admin-placeholder.js';
 import type { NewPasswordOptions } from '../password-input.js';
 
 interface InitDbOptions extends NewPasswordOptions {
@@ -40,11 +41,15 @@ export function initDbCommand(): Command {
       appliedMigrations: result.applied,
       backup: result.backup,
       admin: result.admin,
+      reservedAdmin: result.repairs.reservedAdmin,
+      fullNamesSet: result.repairs.fullNamesSet,
       ...(result.generatedPassword ? { password: result.generatedPassword } : {}),
     });
     if (result.adopted) out.success("Adopted the app's existing tables; every row was kept.");
     out.success(`${result.created ? 'Created the database and applied' : 'Applied'} ${result.applied.length} migration(s).`);
     out.success(`Created admin "${result.admin}".`);
+    if (result.repairs.fullNamesSet > 0) out.info(`Set the missing full name of ${result.repairs.fullNamesSet} user(s) to their username; the app cannot serve a user without one.`);
+    if (result.repairs.reservedAdmin) out.warn(PLACEHOLDER_NOTICE);
     if (result.generatedPassword) out.secret(`Password for ${result.admin} (shown once)`, result.generatedPassword);
   });
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { createContext } from '../context.js';
 import { AuthctlError, ExitCode } from '../core/errors.js';
+import { PLACEHOLDER_NOTICE } from '../core/users/admin-placeholder.js';
 
 function statusCommand(): Command {
   return new Command('status')
@@ -20,6 +21,7 @@ function statusCommand(): Command {
       for (const name of status.edited) out.line(`  ${out.c.red('edited')}   ${name} (changed after it was applied)`);
       for (const name of status.failed) out.line(`  ${out.c.red('failed')}   ${name} (started, never finished)`);
       for (const line of status.drift) out.line(`  ${out.c.red('drift')}    ${line}`);
+      if (status.appTables.length > 0) out.line(out.c.dim(`App tables, not managed by authctl: ${status.appTables.join(', ')}`));
       if (status.upToDate) {
         out.success('Up to date.');
         return;
@@ -48,15 +50,23 @@ export function migrateCommand(): Command {
         onBackup: (file) => ctx.out.info(`Backed up the database to ${file}`),
       });
       const { out } = ctx;
-      out.emitJson({ dryRun: result.dryRun, adopt: result.adopt, apply: result.apply, backup: result.backup });
-      if (!result.adopt && result.apply.length === 0) {
-        out.success('Already up to date. Nothing to do.');
-        return;
-      }
+      out.emitJson({ dryRun: result.dryRun, adopt: result.adopt, apply: result.apply, backup: result.backup, repairs: result.repairs });
+      const { fullNamesSet, reservedAdmin } = result.repairs;
       const verb = result.dryRun ? 'Would' : 'Did';
-      if (result.adopt) out.line(`${verb} adopt the app's existing tables (baseline recorded, not run; every row kept).`);
-      out.line(`${verb} apply ${result.apply.length} migration(s)${result.apply.length ? ':' : '.'}`);
-      for (const name of result.apply) out.line(`  ${name}`);
-      if (!result.dryRun) out.success('Migrated.');
+      const schema = result.adopt || result.apply.length > 0;
+      if (schema) {
+        if (result.adopt) out.line(`${verb} adopt the app's existing tables (baseline recorded, not run; every row kept).`);
+        out.line(`${verb} apply ${result.apply.length} migration(s)${result.apply.length ? ':' : '.'}`);
+        for (const name of result.apply) out.line(`  ${name}`);
+      }
+      if (fullNamesSet > 0) {
+        out.line(`${verb} set the missing full name of ${fullNamesSet} user(s) to their username (the app cannot serve a user without one).`);
+      }
+      if (reservedAdmin) {
+        if (result.dryRun) out.line('Would keep a disabled user named "admin" with no password, so the app cannot seed admin/admin.');
+        else out.warn(PLACEHOLDER_NOTICE);
+      }
+      if (!schema && fullNamesSet === 0 && !reservedAdmin) out.success('Already up to date. Nothing to do.');
+      else if (!result.dryRun) out.success(schema ? 'Migrated.' : 'Repaired.');
     });
 }

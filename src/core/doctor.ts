@@ -5,7 +5,8 @@ import { getMigrationStatus } from './setup.js';
 import { type AppClient, openClient } from './db/client.js';
 import { before, Prisma, providerOf } from './db/sql.js';
 import { openSqlite } from './db/sqlite.js';
-import { findWeakPasswords } from './weak-passwords.js';
+import { describeFinding, findWeakPasswords } from './weak-passwords.js';
+import { findAppRowProblems } from './users/repairs.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skipped';
 
@@ -71,6 +72,8 @@ const DATABASE_CHECKS = [
   ['migrations', 'migrations up to date'],
   ['weak-passwords', 'no default or trivial passwords'],
   ['active-admin', 'an active admin exists'],
+  ['admin-name', 'the app cannot seed admin/admin'],
+  ['app-rows', 'every user can be served by the app'],
   ['journal-mode', 'journal mode'],
   ['file-mode', 'database file is private'],
   ['expired-sessions', 'expired-session backlog'],
@@ -119,7 +122,7 @@ async function runDatabaseChecks(
             id: 'weak-passwords',
             name: 'no default or trivial passwords',
             status: 'fail',
-            detail: weak.map((w) => `${w.username} (${w.reason === 'username' ? 'password is the username' : 'a well-known default password'})`).join(', '),
+            detail: weak.map(describeFinding).join(', '),
             hint: `Replace it: authctl user reset ${weak[0]!.username}`,
           },
     );
@@ -129,10 +132,36 @@ async function runDatabaseChecks(
         ? { id: 'active-admin', name: 'an active admin exists', status: 'ok', detail: `${admins} active admin(s)` }
         : { id: 'active-admin', name: 'an active admin exists', status: 'fail', detail: 'no active admin', hint: 'Create one: authctl user add <name> --admin' },
     );
+    const found = await findAppRowProblems(client);
+    checks.push(
+      found.adminNameFree
+        ? {
+            id: 'admin-name',
+            name: 'the app cannot seed admin/admin',
+            status: 'fail',
+            detail: 'no user is named "admin": the app creates admin/admin, an active admin, at its next start',
+            hint: 'Run `authctl migrate`: it keeps a disabled user named "admin" with no password.',
+          }
+        : { id: 'admin-name', name: 'the app cannot seed admin/admin', status: 'ok', detail: 'a user named "admin" exists' },
+    );
+    const shown = found.nullFullNames.slice(0, 5).join(', ') + (found.nullFullNames.length > 5 ? `, and ${found.nullFullNames.length - 5} more` : '');
+    checks.push(
+      found.nullFullNames.length > 0
+        ? {
+            id: 'app-rows',
+            name: 'every user can be served by the app',
+            status: 'fail',
+            detail: `${found.nullFullNames.length} user(s) without a full name (${shown}): the app answers 500 to their login and to its user list`,
+            hint: 'Run `authctl migrate`: it sets each missing full name to the username.',
+          }
+        : { id: 'app-rows', name: 'every user can be served by the app', status: 'ok', detail: 'every user has a full name' },
+    );
   } catch (err) {
     if (!isMissingTable(err)) throw err;
     skip('weak-passwords', 'no default or trivial passwords', 'no users table');
     skip('active-admin', 'an active admin exists', 'no users table');
+    skip('admin-name', 'the app cannot seed admin/admin', 'no users table');
+    skip('app-rows', 'every user can be served by the app', 'no users table');
   }
 
   if (target.provider === 'sqlite') {

@@ -3,6 +3,7 @@ import type { DatabaseTarget } from './config.js';
 import { writeAudit } from './audit.js';
 import { conflict } from './errors.js';
 import { acquireJobLock } from './lock.js';
+import { stopIfInterrupted, withSignalsHeld } from './interrupt.js';
 import { openInspector, type SchemaInspector } from './db/inspector.js';
 import {
   assertHistoryMatches,
@@ -15,16 +16,17 @@ import {
   type MigrationStatus,
 } from './db/migrations.js';
 import { createSqliteFile, requireParentFolder, sqliteFileExists } from './db/sqlite.js';
+import { findAppRowProblems, repairAppRows, type AppRowRepairs } from './users/repairs.js';
 
 /** How long a second `migrate` waits for the first before exiting busy. */
 const MIGRATE_LOCK_WAIT_MS = 5000;
 
 async function readStatus(inspector: SchemaInspector, migrations: Migration[]): Promise<{ state: DatabaseState; status: MigrationStatus }> {
   const state = await inspector.state();
-  const preliminary = statusFrom(state, migrations, []);
+  const preliminary = statusFrom(state, migrations);
   const comparable = state.kind === 'managed' && preliminary.unknown.length === 0 && preliminary.failed.length === 0;
-  const drift = comparable ? await inspector.drift(preliminary.applied) : [];
-  return { state, status: statusFrom(state, migrations, drift) };
+  const comparison = comparable ? await inspector.drift(preliminary.applied) : undefined;
+  return { state, status: statusFrom(state, migrations, comparison) };
 }
 
 export async function getMigrationStatus(target: DatabaseTarget): Promise<MigrationStatus> {
@@ -46,6 +48,19 @@ export interface MigrationPlan {
 export interface MigrateResult extends MigrationPlan {
   dryRun: boolean;
   backup: string | null;
+  /** Rows the app could not serve, repaired in the transaction that writes the audit row (counted only in a dry run). */
+  repairs: AppRowRepairs;
+}
+
+const NO_REPAIRS: AppRowRepairs = { fullNamesSet: 0, reservedAdmin: false };
+
+function repairSummary(repairs: AppRowRepairs): string {
+  return [
+    repairs.fullNamesSet ? `set the missing full name of ${repairs.fullNamesSet} user(s) to their username` : '',
+    repairs.reservedAdmin ? 'kept a disabled placeholder named admin' : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 function planFor(state: DatabaseState, status: MigrationStatus): MigrationPlan {
@@ -76,6 +91,7 @@ async function applyPlan(
       backup = await inspector.backup();
       if (backup) onBackup(backup);
     }
+    stopIfInterrupted();
     if (plan.adopt) await inspector.createHistoryTable();
   } finally {
     await inspector.close();
@@ -83,7 +99,11 @@ async function applyPlan(
   const { openMigrationEngine } = await import('./db/engine.js');
   const engine = await openMigrationEngine(target, migrations);
   try {
+    // Each step commits on its own: the empty history table (an adoption
+    // stopped here is adopted again), the baseline record, then each
+    // migration with its history row (see atomicMigrations in engine.ts).
     if (plan.adopt) await engine.markApplied(BASELINE_MIGRATION);
+    stopIfInterrupted();
     await engine.applyMigrations();
   } finally {
     await engine.close();
@@ -91,9 +111,30 @@ async function applyPlan(
   return backup;
 }
 
+/**
+ * A migration that a stopped run (a crash, a kill, an older authctl) left
+ * started and unfinished is settled by what the schema shows: applied whole,
+ * it is marked finished; not applied at all, it is marked rolled back and
+ * applied again. A schema that shows neither is left for the operator.
+ */
+async function settleInterrupted(inspector: SchemaInspector, migrations: Migration[]): Promise<string[]> {
+  const { state, status } = await readStatus(inspector, migrations);
+  if (state.kind !== 'managed' || status.failed.length === 0 || status.unknown.length > 0 || status.edited.length > 0) return [];
+  if ((await inspector.drift([...status.applied, ...status.failed])).drift.length === 0) {
+    await inspector.settleInterrupted(status.failed, 'finished');
+    return status.failed;
+  }
+  if ((await inspector.drift(status.applied)).drift.length === 0) {
+    await inspector.settleInterrupted(status.failed, 'rolled-back');
+    return status.failed;
+  }
+  return [];
+}
+
 /** Reads the state and plans; the inspector is closed if that fails. */
-async function readPlan(inspector: SchemaInspector, migrations: Migration[]): Promise<{ state: DatabaseState; plan: MigrationPlan }> {
+async function readPlan(inspector: SchemaInspector, migrations: Migration[], opts: { settle: boolean }): Promise<{ state: DatabaseState; plan: MigrationPlan }> {
   try {
+    if (opts.settle) await settleInterrupted(inspector, migrations);
     const { state, status } = await readStatus(inspector, migrations);
     return { state, plan: planFor(state, status) };
   } catch (err) {
@@ -109,30 +150,48 @@ export async function migrateDatabase(
   const migrations = loadMigrations(target.provider);
   const lock = await acquireJobLock(target, 'migrate', MIGRATE_LOCK_WAIT_MS);
   try {
-    const inspector = await openInspector(target, migrations, { readonly: false });
-    const { state, plan } = await readPlan(inspector, migrations);
-    if (opts.dryRun || (plan.apply.length === 0 && !plan.adopt)) {
-      await inspector.close();
-      return { ...plan, dryRun: opts.dryRun, backup: null };
-    }
-    const backup = await applyPlan(target, inspector, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}));
-    const { openClient } = await import('./db/client.js');
-    const client = await openClient(target);
-    try {
-      await client.$transaction((tx) =>
-        writeAudit(tx, {
-          command: 'migrate',
-          target: target.display,
-          summary: `${plan.adopt ? 'adopted the app schema; ' : ''}applied ${plan.apply.length} migration(s)`,
-          details: { adopted: plan.adopt, applied: plan.apply, backup },
-        }),
-      );
-    } finally {
-      await client.$disconnect();
-    }
-    return { ...plan, dryRun: false, backup };
+    return await withSignalsHeld(() => migrateLocked(target, migrations, opts));
   } finally {
     await lock.release();
+  }
+}
+
+async function migrateLocked(target: DatabaseTarget, migrations: Migration[], opts: { dryRun: boolean; onBackup?: (file: string) => void }): Promise<MigrateResult> {
+  const inspector = await openInspector(target, migrations, { readonly: false });
+  const { state, plan } = await readPlan(inspector, migrations, { settle: !opts.dryRun });
+  const changesSchema = plan.apply.length > 0 || plan.adopt;
+  let backup: string | null = null;
+  if (opts.dryRun || !changesSchema) await inspector.close();
+  else backup = await applyPlan(target, inspector, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}));
+  // A dry run on an empty database has no app rows to look at yet.
+  if (opts.dryRun && state.kind === 'empty') return { ...plan, dryRun: true, backup: null, repairs: NO_REPAIRS };
+
+  const { openClient } = await import('./db/client.js');
+  const client = await openClient(target);
+  try {
+    if (opts.dryRun) {
+      const found = await findAppRowProblems(client);
+      return { ...plan, dryRun: true, backup: null, repairs: { fullNamesSet: found.nullFullNames.length, reservedAdmin: found.adminNameFree } };
+    }
+    // Not a stopping point: this transaction records the schema steps just taken.
+    const repairs = await client.$transaction(async (tx) => {
+      const done = await repairAppRows(tx);
+      if (changesSchema || done.fullNamesSet > 0 || done.reservedAdmin) {
+        const repaired = repairSummary(done);
+        await writeAudit(tx, {
+          command: 'migrate',
+          target: target.display,
+          summary: [changesSchema ? `${plan.adopt ? 'adopted the app schema; ' : ''}applied ${plan.apply.length} migration(s)` : '', repaired]
+            .filter(Boolean)
+            .join('; '),
+          details: { adopted: plan.adopt, applied: plan.apply, backup, fullNamesSet: done.fullNamesSet, reservedAdmin: done.reservedAdmin },
+        });
+      }
+      return done;
+    });
+    return { ...plan, dryRun: false, backup, repairs };
+  } finally {
+    await client.$disconnect();
   }
 }
 
@@ -153,6 +212,7 @@ export type InitResult =
       backup: string | null;
       admin: string;
       generatedPassword: string | null;
+      repairs: AppRowRepairs;
     };
 
 function removeSqliteFiles(file: string): void {
@@ -201,60 +261,74 @@ export async function initDatabase(target: DatabaseTarget, opts: InitOptions): P
   const lock = await acquireJobLock(target, 'migrate', MIGRATE_LOCK_WAIT_MS);
   let createdFile = false;
   try {
-    if (target.provider === 'sqlite' && !existed) {
-      createSqliteFile(target.file);
-      createdFile = true;
-    }
-    const inspector = await openInspector(target, migrations, { readonly: false });
-    const { state, plan } = await readPlan(inspector, migrations);
-    let backup: string | null = null;
-    if (plan.apply.length > 0 || plan.adopt) {
-      backup = await applyPlan(target, inspector, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}));
-    } else {
-      await inspector.close();
-    }
-
-    const { openClient } = await import('./db/client.js');
-    const client = await openClient(target);
-    try {
-      await client.$transaction(async (tx) => {
-        const now = new Date();
-        await tx.user.create({
-          data: {
-            username: opts.adminUsername,
-            passwordHash: password.hash,
-            fullName: 'Administrator',
-            isAdmin: true,
-            isActive: true,
-            createdAt: now,
-            updatedAt: now,
-          },
+    // Ctrl+C and SIGTERM wait for the step in progress, so the file is
+    // never left half-made; a file this run created is then removed.
+    return await withSignalsHeld(async () => {
+      if (target.provider === 'sqlite' && !existed) {
+        createSqliteFile(target.file);
+        createdFile = true;
+      }
+      const inspector = await openInspector(target, migrations, { readonly: false });
+      const { state, plan } = await readPlan(inspector, migrations, { settle: true });
+      let backup: string | null = null;
+      if (plan.apply.length > 0 || plan.adopt) {
+        backup = await applyPlan(target, inspector, plan, migrations, state.kind !== 'empty', opts.onBackup ?? (() => {}));
+      } else {
+        await inspector.close();
+      }
+      // A Ctrl+C so far removes the file this run created (below).
+      stopIfInterrupted();
+      const { openClient } = await import('./db/client.js');
+      const client = await openClient(target);
+      let repairs: AppRowRepairs;
+      try {
+        repairs = await client.$transaction(async (tx) => {
+          const now = new Date();
+          await tx.user.create({
+            data: {
+              username: opts.adminUsername,
+              passwordHash: password.hash,
+              fullName: 'Administrator',
+              isAdmin: true,
+              isActive: true,
+              createdAt: now,
+              updatedAt: now,
+            },
+          });
+          // An admin named otherwise leaves the name `admin` free, and the
+          // app would seed admin/admin at its next start.
+          const done = await repairAppRows(tx);
+          const repaired = repairSummary(done);
+          await writeAudit(tx, {
+            command: 'init-db',
+            target: opts.adminUsername,
+            summary: `initialised the database and created admin ${opts.adminUsername}${repaired ? `; ${repaired}` : ''}`,
+            details: {
+              fullNamesSet: done.fullNamesSet,
+              reservedAdmin: done.reservedAdmin,
+              adopted: plan.adopt,
+              applied: plan.apply,
+              backup,
+              passwordGenerated: password.generated !== null,
+              weakPasswordAllowed: password.weakAllowed,
+            },
+          });
+          return done;
         });
-        await writeAudit(tx, {
-          command: 'init-db',
-          target: opts.adminUsername,
-          summary: `initialised the database and created admin ${opts.adminUsername}`,
-          details: {
-            adopted: plan.adopt,
-            applied: plan.apply,
-            backup,
-            passwordGenerated: password.generated !== null,
-            weakPasswordAllowed: password.weakAllowed,
-          },
-        });
-      });
-    } finally {
-      await client.$disconnect();
-    }
-    return {
-      status: 'initialised',
-      created: !existed,
-      adopted: plan.adopt,
-      applied: plan.apply,
-      backup,
-      admin: opts.adminUsername,
-      generatedPassword: password.generated,
-    };
+      } finally {
+        await client.$disconnect();
+      }
+      return {
+        status: 'initialised',
+        created: !existed,
+        adopted: plan.adopt,
+        applied: plan.apply,
+        backup,
+        admin: opts.adminUsername,
+        generatedPassword: password.generated,
+        repairs,
+      };
+    });
   } catch (err) {
     if (createdFile && target.provider === 'sqlite') removeSqliteFiles(target.file);
     throw err;

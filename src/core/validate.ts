@@ -1,10 +1,18 @@
 import { usageError } from './errors.js';
 
-/** Fits the app's VARCHAR(255) and its login form: no spaces, no control characters. */
+/** The longest username the app's login form accepts (its user-creation form also asks for at least 3). */
+export const MAX_USERNAME_LENGTH = 50;
+
+/** Fits the app's login form (1 to 50 characters): no spaces, no control characters. */
 export function validateUsername(username: string): string {
   if (username.length === 0) throw usageError('The username is empty.');
   if (username !== username.trim()) throw usageError(`The username "${username}" has leading or trailing whitespace.`, 'Remove the spaces.');
-  if (username.length > 255) throw usageError('The username is longer than 255 characters, more than the app can store.');
+  if (username.length > MAX_USERNAME_LENGTH) {
+    throw usageError(
+      `The username is ${username.length} characters long; the app's login form accepts at most ${MAX_USERNAME_LENGTH}, so that user could never log in.`,
+      `Choose a username of 1 to ${MAX_USERNAME_LENGTH} characters.`,
+    );
+  }
   if (!/^[\p{L}\p{N}._@+-]+$/u.test(username)) {
     throw usageError(
       `The username "${username}" has characters the app's login form does not expect.`,
@@ -19,4 +27,16 @@ export function validateEmail(email: string): string {
   if (email.length > 255) throw usageError('The email is longer than 255 characters, more than the app can store.');
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw usageError(`"${email}" is not an email address.`, 'Use the form name@example.com.');
   return email;
+}
+
+/** The longest full name the app's user-creation form accepts. */
+export const MAX_FULL_NAME_LENGTH = 100;
+
+/** A full name the app's forms accept: 1 to 100 characters, not blank. */
+export function validateFullName(fullName: string): string {
+  if (fullName.trim().length === 0) throw usageError('The full name is empty.', 'Omit --full-name to use the username, or give a name.');
+  if (fullName.length > MAX_FULL_NAME_LENGTH) {
+    throw usageError(`The full name is ${fullName.length} characters long; the app accepts at most ${MAX_FULL_NAME_LENGTH}.`, 'Shorten it.');
+  }
+  return fullName;
 }

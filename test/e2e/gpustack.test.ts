@@ -282,6 +282,43 @@ describe('gpustack sync', () => {
     }
   });
 
+  it('stores the username as the full name when GPUStack has none, and keeps the name admin when a rename takes it away', async () => {
+    const server = await startGpustackStandIn({ users: [...standardUsers(), makeUser(40, 'nameless', { full_name: '' }), makeUser(41, 'nullname', { full_name: null })] });
+    try {
+      const db = await freshDb();
+      // The local admin is linked to GPUStack's admin by name.
+      const linked = await sync(server, db, ['--link-by-username', '--json']);
+      expect(linked.code, linked.stderr).toBe(0);
+      expect(JSON.parse(linked.stdout).reserveAdmin).toBe(false);
+      expect(await byGid(db, 40)).toMatchObject({ username: 'nameless', full_name: 'nameless' });
+      expect(await byGid(db, 41)).toMatchObject({ username: 'nullname', full_name: 'nullname' });
+      const adminId = (await byGid(db, 1))!.id;
+
+      // Upstream renames its admin: the app would seed admin/admin at its next start.
+      server.rename(1, 'root-admin');
+      const dry = await sync(server, db, ['--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(/disabled placeholder with that name would be kept/);
+      expect((await users(db)).filter((u) => u.username === 'admin')).toHaveLength(1);
+
+      const r = await sync(server, db, ['--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'applied', reserveAdmin: true });
+      expect(await byGid(db, 1)).toMatchObject({ id: adminId, username: 'root-admin' });
+      const placeholder = (await users(db)).find((u) => u.username === 'admin')!;
+      expect(placeholder).toMatchObject({ is_active: 0, is_admin: 0, password_hash: null, gpustack_user_id: null });
+      expect(placeholder.full_name).toBeTruthy();
+      expect(await unparseable(db)).toEqual([]);
+      expect(JSON.parse((await auditRows(db)).at(-1)!.details as string)).toMatchObject({ reservedAdmin: true });
+
+      const human = await sync(server, db);
+      expect(human.code, human.stderr).toBe(0);
+      expect(human.stdout).toMatch(/Already in sync/);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('leaves username conflicts alone (exit 0, listed) unless --link-by-username', async () => {
     const server = await startGpustackStandIn({ users: [...standardUsers(), makeUser(30, 'erin', { full_name: 'Erin Upstream' })] });
     try {

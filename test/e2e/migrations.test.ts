@@ -31,8 +31,8 @@ describeProviders('migrations', ({ provider, newDb }) => {
     await fillAppDatabase(db, {
       users: [
         { username: 'admin', passwordHash: independentBcrypt('admin', 10), isAdmin: true, fullName: 'Default Admin' },
-        { username: 'alice', email: 'alice@example.com', passwordHash: independentBcrypt('alice-password', 10) },
-        { username: 'gs-bob', gpustackUserId: 7 },
+        { username: 'alice', email: 'alice@example.com', passwordHash: independentBcrypt('alice-password', 10), fullName: 'Alice' },
+        { username: 'gs-bob', gpustackUserId: 7, fullName: 'Bob' },
       ],
       sessions: [
         { userId: 1, expiresAt: appTimestamp(new Date(now - 5 * 60_000)) },

@@ -41,6 +41,35 @@ CREATE TABLE user_preferences (
 CREATE INDEX idx_user_preference_key ON user_preferences (user_id, preference_key);
 `;
 
+/**
+ * The chat-history tables the app's create_all adds from v2.3.0 on (SQLite
+ * DDL). Every app start creates them when they are missing, so a database
+ * authctl made gains them the first time the app starts on it.
+ */
+export const APP_CHAT_DDL = `
+CREATE TABLE conversations (
+  id UUID NOT NULL, user_id INTEGER NOT NULL, title VARCHAR(255),
+  model_used VARCHAR(100), created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
+  PRIMARY KEY (id), FOREIGN KEY(user_id) REFERENCES users (id));
+CREATE TABLE messages (
+  id UUID NOT NULL, conversation_id UUID NOT NULL, role VARCHAR(20) NOT NULL,
+  content TEXT NOT NULL, message_metadata JSON, created_at DATETIME NOT NULL,
+  PRIMARY KEY (id), FOREIGN KEY(conversation_id) REFERENCES conversations (id));
+`;
+
+/** The app versions whose schema the tests build: the first one authctl supports, and the newest. */
+export type AppVersion = 'v2.2.0' | 'v2.5.4';
+
+/** A conversation the app stored for a user, with its messages. */
+export interface AppConversation {
+  userId: number;
+  title: string;
+  messages: string[];
+}
+
+/** SQLAlchemy's UUID on SQLite: 32 hex digits, no dashes. */
+export const appUuid = () => randomBytes(16).toString('hex');
+
 const two = (n: number) => String(n).padStart(2, '0');
 
 /** SQLAlchemy's DATETIME text on SQLite: naive UTC with microseconds. */
@@ -94,9 +123,13 @@ export function fakeJwt(): string {
 }
 
 /** Builds a database exactly as the app would have: its DDL, its value formats. */
-export function createAppDatabase(file: string, content: { users?: AppUser[]; sessions?: AppSession[]; prefs?: Array<{ userId: number; key: string; value: string }> } = {}): Database.Database {
+export function createAppDatabase(
+  file: string,
+  content: { version?: AppVersion; users?: AppUser[]; sessions?: AppSession[]; prefs?: Array<{ userId: number; key: string; value: string }>; conversations?: AppConversation[] } = {},
+): Database.Database {
   const db = new Database(file);
   db.exec(APP_DDL);
+  if (content.version === 'v2.5.4' || content.conversations) db.exec(APP_CHAT_DDL);
   const now = appTimestamp(new Date());
   const insertUser = db.prepare(
     'INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, preferences, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -112,6 +145,13 @@ export function createAppDatabase(file: string, content: { users?: AppUser[]; se
   }
   const insertPref = db.prepare('INSERT INTO user_preferences (user_id, preference_key, preference_value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
   for (const p of content.prefs ?? []) insertPref.run(p.userId, p.key, p.value, now, now);
+  for (const c of content.conversations ?? []) {
+    const insertConversation = db.prepare('INSERT INTO conversations (id, user_id, title, model_used, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)');
+    const insertMessage = db.prepare('INSERT INTO messages (id, conversation_id, role, content, message_metadata, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    const id = appUuid();
+    insertConversation.run(id, c.userId, c.title, 'qwen3-8b', now, now);
+    c.messages.forEach((text, i) => insertMessage.run(appUuid(), id, i % 2 ? 'assistant' : 'user', text, '{"tokens": 12}', now));
+  }
   return db;
 }
 

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { APP_DATETIME, APP_DDL, appTimestamp, fakeJwt, type AppSession, type AppUser } from './app-db.js';
+import { APP_CHAT_DDL, APP_DATETIME, APP_DDL, appTimestamp, appUuid, fakeJwt, type AppConversation, type AppSession, type AppUser, type AppVersion } from './app-db.js';
 import { runCli, tempDir, type CliOptions } from './cli.js';
 import { postgresMissing, startPostgres, type PgServer } from './postgres.js';
 
@@ -29,6 +29,9 @@ export interface TestDb {
 
 /** The app's create_all DDL on PostgreSQL, kept independent of authctl's migrations. */
 export const APP_DDL_PG = APP_DDL.replace(/id INTEGER NOT NULL, (username|user_id)/g, 'id SERIAL NOT NULL, $1').replace(/DATETIME/g, 'TIMESTAMP WITHOUT TIME ZONE');
+
+/** The chat-history tables on PostgreSQL: UUID and JSON columns, naive timestamps. */
+export const APP_CHAT_DDL_PG = APP_CHAT_DDL.replace(/DATETIME/g, 'TIMESTAMP WITHOUT TIME ZONE');
 
 // Return timestamps as the stored text and 64-bit counts as numbers, like SQLite.
 pg.types.setTypeParser(1114, (v: string) => v);
@@ -100,14 +103,38 @@ export function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) 
 }
 
 export interface AppContent {
+  /** The app version whose create_all made the schema (default v2.2.0: the auth tables only). */
+  version?: AppVersion;
   users?: AppUser[];
   sessions?: AppSession[];
   prefs?: Array<{ userId: number; key: string; value: string }>;
+  /** Chat history (v2.3.0 and later); implies the newest schema. */
+  conversations?: AppConversation[];
+}
+
+/** Adds the app's v2.3.0+ chat tables, as the app's next start would on a database authctl made. */
+export async function startNewestApp(db: TestDb): Promise<void> {
+  const ddl = db.provider === 'sqlite' ? APP_CHAT_DDL.replace(/CREATE TABLE /g, 'CREATE TABLE IF NOT EXISTS ') : APP_CHAT_DDL_PG.replace(/CREATE TABLE /g, 'CREATE TABLE IF NOT EXISTS ');
+  await db.exec(ddl);
+}
+
+/** Stores conversations and their messages as the app does (UUID keys, JSON metadata). */
+export async function addConversations(db: TestDb, conversations: AppConversation[]): Promise<void> {
+  const now = appTimestamp(new Date());
+  const uuid = () => (db.provider === 'sqlite' ? appUuid() : randomUUID());
+  for (const c of conversations) {
+    const id = uuid();
+    await db.query('INSERT INTO conversations (id, user_id, title, model_used, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)', id, c.userId, c.title, 'qwen3-8b', now, now);
+    for (const [i, text] of c.messages.entries()) {
+      await db.query('INSERT INTO messages (id, conversation_id, role, content, message_metadata, created_at) VALUES (?, ?, ?, ?, ?, ?)', uuid(), id, i % 2 ? 'assistant' : 'user', text, '{"tokens": 12}', now);
+    }
+  }
 }
 
 /** Fills a TestDb as the app would: its DDL, its value formats. */
 export async function fillAppDatabase(db: TestDb, content: AppContent): Promise<void> {
   await db.exec(db.provider === 'sqlite' ? APP_DDL : APP_DDL_PG);
+  if (content.version === 'v2.5.4' || content.conversations) await startNewestApp(db);
   const now = appTimestamp(new Date());
   const bool = (b: boolean) => (db.provider === 'sqlite' ? (b ? 1 : 0) : b);
   for (const u of content.users ?? []) {
@@ -126,6 +153,7 @@ export async function fillAppDatabase(db: TestDb, content: AppContent): Promise<
   for (const p of content.prefs ?? []) {
     await db.query('INSERT INTO user_preferences (user_id, preference_key, preference_value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', p.userId, p.key, p.value, now, now);
   }
+  await addConversations(db, content.conversations ?? []);
 }
 
 /** Every DATETIME value the app would fail to parse. */

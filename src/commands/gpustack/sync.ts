@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { createContext } from '../../context.js';
 import type { Output } from '../../output.js';
 import type { MaxDisable, SyncPlan } from '../../core/gpustack/plan.js';
+import { PLACEHOLDER_NOTICE } from '../../core/users/admin-placeholder.js';
 import type { SyncResult } from '../../core/gpustack/sync.js';
 import { usageError } from '../../core/errors.js';
 import { addConnectionOptions, reportRetry, type ConnectionOptions } from './options.js';
@@ -69,6 +70,7 @@ function render(out: Output, result: SyncResult): void {
       unchanged: plan.unchanged,
       sessionsRevoked: plan.sessionsRevoked,
     },
+    reserveAdmin: plan.reserveAdmin,
     guard: { ...result.guard, forced: result.forced },
     plan: { create: plan.create, update: plan.update, disable: plan.disable, conflicts: plan.conflicts },
   });
@@ -80,6 +82,10 @@ function render(out: Output, result: SyncResult): void {
     `${plan.create.length} ${verb}created, ${plan.update.length} ${verb}updated, ${plan.disable.length} ${verb}disabled ` +
       `(${plan.sessionsRevoked} session(s) ${verb}revoked), ${plan.unchanged} unchanged, ${plan.conflicts.length} conflict(s).`,
   );
+  if (plan.reserveAdmin) {
+    if (result.outcome === 'applied') out.warn(PLACEHOLDER_NOTICE);
+    else out.line('No user would be named "admin" afterwards: a disabled placeholder with that name would be kept, so the app cannot seed admin/admin.');
+  }
   const rows = planRows(plan);
   if (rows.length > 0) {
     out.table(rows.slice(0, SHOWN_ROWS), [

@@ -14,7 +14,7 @@ export function addCommand(): Command {
     .description('add a user with a local password')
     .argument('<username>')
     .option('--email <email>', 'email address')
-    .option('--full-name <name>', 'full name')
+    .option('--full-name <name>', 'full name, 1 to 100 characters (default: the username)')
     .option('--admin', 'make the user an admin');
   addPasswordOptions(cmd);
   return cmd.action(async (username: string, opts: AddOptions, command: Command) => {
@@ -22,9 +22,9 @@ export function addCommand(): Command {
     const { validateEmail, validateUsername } = await import('../../core/validate.js');
     validateUsername(username);
     if (opts.email !== undefined) validateEmail(opts.email);
-    if (opts.fullName !== undefined && opts.fullName.length > 255) {
-      const { usageError } = await import('../../core/errors.js');
-      throw usageError('The full name is longer than 255 characters, more than the app can store.');
+    if (opts.fullName !== undefined) {
+      const { validateFullName } = await import('../../core/validate.js');
+      validateFullName(opts.fullName);
     }
     const { database } = ctx.config();
     const { openReadyClient } = await import('../../core/db/open.js');

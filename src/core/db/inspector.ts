@@ -1,6 +1,6 @@
 import type { DatabaseTarget } from '../config.js';
 import { BASELINE_MIGRATION, type AppliedMigration, type DatabaseState, type Migration } from './migrations.js';
-import { compareShapes } from './shape.js';
+import { compareShapes, otherTables, type SchemaComparison } from './shape.js';
 import { backupSqlite, openSqlite, type SqliteDb } from './sqlite.js';
 import { inspectSqliteState, PRISMA_MIGRATIONS_TABLE, sqliteDrift } from './sqlite-state.js';
 
@@ -10,14 +10,20 @@ import { inspectSqliteState, PRISMA_MIGRATIONS_TABLE, sqliteDrift } from './sqli
  */
 export interface SchemaInspector {
   state(): Promise<DatabaseState>;
-  /** How the live schema differs from what the applied migrations produce. */
-  drift(appliedNames: string[]): Promise<string[]>;
+  /** How the live schema differs from what the applied migrations produce, and which tables are the app's own. */
+  drift(appliedNames: string[]): Promise<SchemaComparison>;
   activeAdmin(): Promise<string | null>;
   usernameTaken(username: string): Promise<boolean>;
   /** A copy of the database next to itself where the provider allows it; null otherwise. */
   backup(): Promise<string | null>;
   /** Prisma's history table, created for a baseline (the engine records only into an existing one). */
   createHistoryTable(): Promise<void>;
+  /**
+   * Settles migrations that were started and never finished: `finished` when
+   * the schema shows they were applied whole, `rolled-back` when it shows they
+   * never took effect (the engine then applies them again).
+   */
+  settleInterrupted(names: string[], outcome: 'finished' | 'rolled-back'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,7 +60,18 @@ class SqliteInspector implements SchemaInspector {
   }
 
   async createHistoryTable() {
-    this.db.exec(PRISMA_MIGRATIONS_TABLE);
+    const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
+    if (!exists) this.db.exec(PRISMA_MIGRATIONS_TABLE);
+  }
+
+  async settleInterrupted(names: string[], outcome: 'finished' | 'rolled-back') {
+    // Prisma's engine writes these columns as ISO text on SQLite.
+    const now = new Date().toISOString().replace('Z', '+00:00');
+    const set = outcome === 'finished' ? 'finished_at = ?, applied_steps_count = 1' : 'rolled_back_at = ?';
+    const stmt = this.db.prepare(`UPDATE _prisma_migrations SET ${set} WHERE migration_name = ? AND finished_at IS NULL AND rolled_back_at IS NULL`);
+    this.db.transaction(() => {
+      for (const name of names) stmt.run(now, name);
+    })();
   }
 
   async close() {
@@ -84,7 +101,10 @@ async function openPgInspector(url: string, migrations: Migration[]): Promise<Sc
   return {
     async state(): Promise<DatabaseState> {
       const names = await tables();
-      if (names.includes('_prisma_migrations')) {
+      // An empty history is what an adoption stopped between creating the
+      // table and recording the baseline leaves: judge by the tables.
+      const history = names.includes('_prisma_migrations') ? Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM _prisma_migrations')).rows[0]!.n) : 0;
+      if (history > 0) {
         const rows = await client.query<{ migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null }>(
           'SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY started_at, migration_name',
         );
@@ -96,15 +116,18 @@ async function openPgInspector(url: string, migrations: Migration[]): Promise<Sc
         }));
         return { kind: 'managed', applied };
       }
-      if (names.length === 0) return { kind: 'empty' };
+      if (names.every((t) => t === '_prisma_migrations')) return { kind: 'empty' };
       const baseline = migrations.find((m) => m.name === BASELINE_MIGRATION);
-      const problems = compareShapes(await pgShapeOfScripts(client, baseline ? [baseline.script] : []), await describePg(client, schema));
-      return problems.length === 0 ? { kind: 'app-unmanaged' } : { kind: 'unknown', problems };
+      const expected = await pgShapeOfScripts(client, baseline ? [baseline.script] : []);
+      const actual = await describePg(client, schema);
+      const problems = compareShapes(expected, actual);
+      return problems.length === 0 ? { kind: 'app-unmanaged', appTables: otherTables(expected, actual) } : { kind: 'unknown', problems };
     },
     async drift(appliedNames: string[]) {
       const applied = new Set(appliedNames);
       const expected = await pgShapeOfScripts(client, migrations.filter((m) => applied.has(m.name)).map((m) => m.script));
-      return compareShapes(expected, await describePg(client, schema));
+      const actual = await describePg(client, schema);
+      return { drift: compareShapes(expected, actual), appTables: otherTables(expected, actual) };
     },
     async activeAdmin() {
       if (!(await hasUsers())) return null;
@@ -116,8 +139,12 @@ async function openPgInspector(url: string, migrations: Migration[]): Promise<Sc
     async backup() {
       return null;
     },
+    async settleInterrupted(names: string[], outcome: 'finished' | 'rolled-back') {
+      const set = outcome === 'finished' ? 'finished_at = now(), applied_steps_count = 1' : 'rolled_back_at = now()';
+      await client.query(`UPDATE _prisma_migrations SET ${set} WHERE migration_name = ANY($1::text[]) AND finished_at IS NULL AND rolled_back_at IS NULL`, [names]);
+    },
     async createHistoryTable() {
-      await client.query(PG_PRISMA_MIGRATIONS_TABLE);
+      if (!(await tables()).includes('_prisma_migrations')) await client.query(PG_PRISMA_MIGRATIONS_TABLE);
     },
     async close() {
       await client.end().catch(() => {});

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { DatabaseTarget } from '../config.js';
 import { conflict, databaseError } from '../errors.js';
 import { MIGRATIONS_DIR } from '../../paths.js';
+import type { SchemaComparison } from './shape.js';
 
 export interface Migration {
   name: string;
@@ -15,7 +16,11 @@ export interface Migration {
 /** The name of the migration that creates exactly the app's own tables. */
 export const BASELINE_MIGRATION = '20261126000000_app_baseline';
 
-/** The tables the app creates with SQLAlchemy's create_all. */
+/**
+ * The app's auth tables, the ones authctl manages alongside its own
+ * `authctl_audit` and Prisma's `_prisma_migrations`. Every other table in
+ * the database is the app's alone.
+ */
 export const APP_TABLES = ['user_preferences', 'user_sessions', 'users'];
 
 export function loadMigrations(provider: DatabaseTarget['provider']): Migration[] {
@@ -41,7 +46,7 @@ export interface AppliedMigration {
 /** What a database holds before authctl touches it. */
 export type DatabaseState =
   | { kind: 'empty' }
-  | { kind: 'app-unmanaged' }
+  | { kind: 'app-unmanaged'; appTables: string[] }
   | { kind: 'unknown'; problems: string[] }
   | { kind: 'managed'; applied: AppliedMigration[] };
 
@@ -55,16 +60,20 @@ export interface MigrationStatus {
   edited: string[];
   /** Started and never finished. */
   failed: string[];
-  /** How the live schema differs from what the applied migrations produce. */
+  /** How the live schema differs from what the applied migrations produce, in the tables authctl manages. */
   drift: string[];
+  /** Tables that are the app's own (its chat history, for one): never managed, changed or reported as drift. */
+  appTables: string[];
   upToDate: boolean;
 }
 
 export function statusFrom(
   state: DatabaseState,
   migrations: Migration[],
-  drift: string[],
+  comparison: SchemaComparison = { drift: [], appTables: [] },
 ): MigrationStatus {
+  const { drift } = comparison;
+  const appTables = state.kind === 'app-unmanaged' ? state.appTables : comparison.appTables;
   const applied = state.kind === 'managed' ? state.applied.filter((a) => !a.rolledBack) : [];
   const byName = new Map(migrations.map((m) => [m.name, m]));
   const appliedNames = new Set(applied.filter((a) => a.finished).map((a) => a.name));
@@ -76,6 +85,7 @@ export function statusFrom(
     edited: applied.filter((a) => a.finished && byName.has(a.name) && byName.get(a.name)!.checksum !== a.checksum).map((a) => a.name),
     failed: applied.filter((a) => !a.finished).map((a) => a.name),
     drift,
+    appTables,
     upToDate: false,
   };
   status.upToDate =
@@ -105,7 +115,7 @@ export function assertHistoryMatches(status: MigrationStatus): void {
     throw databaseError(
       'MIGRATION_FAILED_BEFORE',
       `Migration ${status.failed.join(', ')} started earlier and never finished.`,
-      'Restore the backup authctl made before that run (a .bak- file beside the database), then run `authctl migrate` again.',
+      '`authctl migrate` settles it when the schema shows it was applied whole or not at all; otherwise restore the backup made before that run (a .bak- file beside a SQLite database), then run `authctl migrate` again.',
     );
   }
 }

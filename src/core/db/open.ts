@@ -35,7 +35,7 @@ function readinessError(state: DatabaseState, migrations: Migration[]): void {
   if (state.kind === 'unknown') {
     throw databaseError('UNKNOWN_SCHEMA', 'This is not a GPUStack UI database.', 'Check DATABASE_URL (or -d).');
   }
-  const status = statusFrom(state, migrations, []);
+  const status = statusFrom(state, migrations);
   if (!status.upToDate) {
     throw databaseError(
       'MIGRATIONS_PENDING',

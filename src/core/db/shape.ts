@@ -47,7 +47,12 @@ export function shapeOfScripts(scripts: string[]): SchemaShape {
   }
 }
 
-/** Human lines describing how `actual` differs from `expected`; empty when equal. */
+/**
+ * Human lines describing how the tables of `expected` differ in `actual`;
+ * empty when equal. Only the tables `expected` names are compared: every
+ * other table belongs to the app (its chat history since v2.3.0, and whatever
+ * a later version adds), so it is never a difference.
+ */
 export function compareShapes(expected: SchemaShape, actual: SchemaShape): string[] {
   const out: string[] = [];
   for (const table of Object.keys(expected)) {
@@ -60,6 +65,20 @@ export function compareShapes(expected: SchemaShape, actual: SchemaShape): strin
     for (const f of want) if (!have.has(f)) out.push(`${table}: expected ${f}`);
     for (const f of have) if (!want.has(f)) out.push(`${table}: unexpected ${f}`);
   }
-  for (const table of Object.keys(actual)) if (!(table in expected)) out.push(`unexpected table ${table}`);
   return out;
+}
+
+/** How a live schema compares with the one authctl's migrations produce. */
+export interface SchemaComparison {
+  /** Differences in the tables authctl manages. */
+  drift: string[];
+  /** Every other table: the app's own, never changed by authctl. */
+  appTables: string[];
+}
+
+/** The tables of `actual` that `expected` does not name: the app's own, not managed by authctl. */
+export function otherTables(expected: SchemaShape, actual: SchemaShape): string[] {
+  return Object.keys(actual)
+    .filter((table) => !(table in expected))
+    .sort();
 }

@@ -1,5 +1,5 @@
 import type { SqliteDb } from './sqlite.js';
-import { compareShapes, describeSqlite, shapeOfScripts } from './shape.js';
+import { compareShapes, describeSqlite, otherTables, shapeOfScripts, type SchemaComparison } from './shape.js';
 import { BASELINE_MIGRATION, type DatabaseState, type Migration } from './migrations.js';
 
 export function inspectSqliteState(db: SqliteDb, migrations: Migration[]): DatabaseState {
@@ -7,7 +7,10 @@ export function inspectSqliteState(db: SqliteDb, migrations: Migration[]): Datab
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     .pluck()
     .all() as string[];
-  if (tables.includes('_prisma_migrations')) {
+  // An empty history is what an adoption stopped between creating the table
+  // and recording the baseline leaves: the database is judged by its tables.
+  const history = tables.includes('_prisma_migrations') ? (db.prepare('SELECT count(*) FROM _prisma_migrations').pluck().get() as number) : 0;
+  if (history > 0) {
     const rows = db
       .prepare('SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY started_at, migration_name')
       .all() as Array<{ migration_name: string; checksum: string; finished_at: string | null; rolled_back_at: string | null }>;
@@ -21,17 +24,20 @@ export function inspectSqliteState(db: SqliteDb, migrations: Migration[]): Datab
       })),
     };
   }
-  if (tables.length === 0) return { kind: 'empty' };
+  if (tables.every((t) => t === '_prisma_migrations')) return { kind: 'empty' };
   const baseline = migrations.find((m) => m.name === BASELINE_MIGRATION);
-  const problems = compareShapes(shapeOfScripts(baseline ? [baseline.script] : []), describeSqlite(db));
-  return problems.length === 0 ? { kind: 'app-unmanaged' } : { kind: 'unknown', problems };
+  const expected = shapeOfScripts(baseline ? [baseline.script] : []);
+  const actual = describeSqlite(db);
+  const problems = compareShapes(expected, actual);
+  return problems.length === 0 ? { kind: 'app-unmanaged', appTables: otherTables(expected, actual) } : { kind: 'unknown', problems };
 }
 
 /** Compares the live schema with what the applied migrations produce. */
-export function sqliteDrift(db: SqliteDb, migrations: Migration[], appliedNames: string[]): string[] {
+export function sqliteDrift(db: SqliteDb, migrations: Migration[], appliedNames: string[]): SchemaComparison {
   const applied = new Set(appliedNames);
-  const scripts = migrations.filter((m) => applied.has(m.name)).map((m) => m.script);
-  return compareShapes(shapeOfScripts(scripts), describeSqlite(db));
+  const expected = shapeOfScripts(migrations.filter((m) => applied.has(m.name)).map((m) => m.script));
+  const actual = describeSqlite(db);
+  return { drift: compareShapes(expected, actual), appTables: otherTables(expected, actual) };
 }
 
 /**

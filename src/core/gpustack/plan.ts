@@ -1,4 +1,5 @@
 import type { GpustackUser } from './client.js';
+import { APP_SEEDED_ADMIN } from '../users/admin-placeholder.js';
 
 /** A local `users` row, as far as sync is concerned. */
 export interface LocalUser {
@@ -63,6 +64,12 @@ export interface SyncPlan {
   /** Local users linked to GPUStack before the sync (the guard's base). */
   linked: number;
   sessionsRevoked: number;
+  /**
+   * No user would be named `admin` afterwards (a rename upstream took the
+   * name away): a disabled placeholder keeps it, so the app cannot seed
+   * admin/admin.
+   */
+  reserveAdmin: boolean;
 }
 
 export type MaxDisable = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
@@ -79,7 +86,7 @@ export interface GuardVerdict {
 }
 
 export function isEmptyPlan(plan: SyncPlan): boolean {
-  return plan.create.length === 0 && plan.update.length === 0 && plan.disable.length === 0;
+  return plan.create.length === 0 && plan.update.length === 0 && plan.disable.length === 0 && !plan.reserveAdmin;
 }
 
 /**
@@ -104,6 +111,12 @@ export function evaluateGuard(plan: SyncPlan, upstreamCount: number, rule: MaxDi
  * Local-only users are never changed, and a local account that merely shares a
  * username is not taken over unless `linkByUsername` says so.
  */
+/**
+ * GPUStack's full name, or the username when it has none, as the app's own
+ * sync does: the app cannot serve a user whose full name is NULL.
+ */
+const fullNameOf = (u: GpustackUser): string => (u.full_name && u.full_name.trim() ? u.full_name : u.username);
+
 export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts: { linkByUsername: boolean }): SyncPlan {
   const byGid = new Map<number, LocalUser>();
   for (const row of local) if (row.gpustackUserId !== null) byGid.set(row.gpustackUserId, row);
@@ -167,7 +180,7 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
   for (const { u, row } of matched) {
     const changes: PlannedUpdate['changes'] = {};
     if (!blockedRename.has(row.id) && row.username !== u.username) changes.username = { from: row.username, to: u.username };
-    if (row.fullName !== u.full_name) changes.fullName = { from: row.fullName, to: u.full_name };
+    if (row.fullName !== fullNameOf(u)) changes.fullName = { from: row.fullName, to: fullNameOf(u) };
     if (row.isAdmin !== u.is_admin) changes.isAdmin = { from: row.isAdmin, to: u.is_admin };
     if (row.isActive !== u.is_active) changes.isActive = { from: row.isActive, to: u.is_active };
     if (Object.keys(changes).length === 0) {
@@ -185,13 +198,13 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
   for (const u of unmatched) {
     const holder = holderOf.get(u.username);
     if (!holder) {
-      create.push({ gpustackId: u.id, username: u.username, fullName: u.full_name, isAdmin: u.is_admin, isActive: u.is_active });
+      create.push({ gpustackId: u.id, username: u.username, fullName: fullNameOf(u), isAdmin: u.is_admin, isActive: u.is_active });
       continue;
     }
     if (holder.gpustackUserId === null && opts.linkByUsername && !linkedNow.has(holder.id)) {
       linkedNow.add(holder.id);
       const changes: PlannedUpdate['changes'] = {};
-      if (holder.fullName !== u.full_name) changes.fullName = { from: holder.fullName, to: u.full_name };
+      if (holder.fullName !== fullNameOf(u)) changes.fullName = { from: holder.fullName, to: fullNameOf(u) };
       if (holder.isAdmin !== u.is_admin) changes.isAdmin = { from: holder.isAdmin, to: u.is_admin };
       if (holder.isActive !== u.is_active) changes.isActive = { from: holder.isActive, to: u.is_active };
       const deactivated = holder.isActive && !u.is_active;
@@ -217,6 +230,10 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
   }
 
   const sessionsRevoked = update.reduce((n, u) => n + u.sessionsRevoked, 0) + disable.reduce((n, d) => n + d.sessionsRevoked, 0);
+  const namesAfter = new Set(local.map((row) => row.username));
+  for (const u of update) if (u.changes.username) namesAfter.delete(u.changes.username.from as string);
+  for (const u of update) if (u.changes.username) namesAfter.add(u.changes.username.to as string);
+  for (const c of create) namesAfter.add(c.username);
   return {
     create,
     update: update.sort((a, b) => a.userId - b.userId),
@@ -225,5 +242,6 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
     unchanged,
     linked: byGid.size,
     sessionsRevoked,
+    reserveAdmin: !namesAfter.has(APP_SEEDED_ADMIN),
   };
 }

@@ -3,6 +3,7 @@ import type { DatabaseTarget } from '../config.js';
 import { type AuditInput, writeAuditPg, writeAuditSqlite } from '../audit.js';
 import { openSqlite, type SqliteDb } from '../db/sqlite.js';
 import { formatAppTimestamp } from '../timestamps.js';
+import { PLACEHOLDER_ROW } from '../users/admin-placeholder.js';
 import type { LocalUser, SyncPlan } from './plan.js';
 
 /**
@@ -96,6 +97,7 @@ class SqliteSyncStore implements SyncStore {
        VALUES (?, NULL, NULL, ?, ?, ?, ?, NULL, ?, ?, NULL)`,
     );
     for (const c of plan.create) insert.run(c.username, c.fullName, bit(c.isAdmin), bit(c.isActive), c.gpustackId, now, now);
+    if (plan.reserveAdmin) insert.run(PLACEHOLDER_ROW.username, PLACEHOLDER_ROW.fullName, 0, 0, null, now, now);
     const disable = db.prepare('UPDATE users SET is_active = 0, updated_at = ? WHERE id = ?');
     for (const d of plan.disable) {
       disable.run(now, d.userId);
@@ -192,6 +194,12 @@ async function openPgSyncStore(url: string, readonly: boolean): Promise<SyncStor
             plan.create.map((c) => c.gpustackId),
             now,
           ],
+        );
+      }
+      if (plan.reserveAdmin) {
+        await client.query(
+          'INSERT INTO users (username, full_name, is_admin, is_active, created_at, updated_at) VALUES ($1, $2, false, false, $3, $3)',
+          [PLACEHOLDER_ROW.username, PLACEHOLDER_ROW.fullName, now],
         );
       }
       const inactive = [

@@ -44,7 +44,8 @@ function auditSummary(plan: SyncPlan): string {
   return (
     `gpustack sync: ${plan.create.length} created, ${plan.update.length} updated` +
     `${linked ? ` (${linked} linked by username)` : ''}, ${plan.disable.length} disabled, ` +
-    `${plan.sessionsRevoked} session(s) revoked, ${plan.conflicts.length} conflict(s)`
+    `${plan.sessionsRevoked} session(s) revoked, ${plan.conflicts.length} conflict(s)` +
+    (plan.reserveAdmin ? '; kept a disabled placeholder named admin' : '')
   );
 }
 
@@ -99,6 +100,7 @@ export async function syncGpustack(target: DatabaseTarget, settings: GpustackSet
               disabled: plan.disable.length,
               sessionsRevoked: plan.sessionsRevoked,
               conflicts: plan.conflicts.length,
+              reservedAdmin: plan.reserveAdmin,
               forced: guard.tripped && opts.force,
             },
           });

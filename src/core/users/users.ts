@@ -54,6 +54,7 @@ export async function findUser(client: AppClient | TxClient, username: string): 
 export interface NewUser {
   username: string;
   email?: string;
+  /** Defaults to the username. */
   fullName?: string;
   isAdmin: boolean;
   passwordHash: string;
@@ -74,7 +75,10 @@ export async function addUser(client: AppClient, input: NewUser): Promise<UserSu
       data: {
         username: input.username,
         email: input.email ?? null,
-        fullName: input.fullName ?? null,
+        // The app's user model requires a full name: without one the user's
+        // login and the app's user list answer 500. The app's own sync falls
+        // back to the username, and so does authctl.
+        fullName: input.fullName || input.username,
         passwordHash: input.passwordHash,
         isAdmin: input.isAdmin,
         isActive: true,
