@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { AuthctlError, ExitCode } from './core/errors.js';
 import { toAuthctlError } from './core/error-map.js';
+import { holdSignal } from './core/interrupt.js';
 import { Output } from './output.js';
 import { initDbCommand } from './commands/init-db.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -62,6 +63,16 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const debug = argv.includes('--debug') || process.env.AUTHCTL_DEBUG === '1';
   const out = new Output({ json: wantsJson(argv), color: !argv.includes('--no-color') });
+  // Ctrl+C and SIGTERM cancel with exit 130, unless a command handles them
+  // itself (purge stops after its batch) or holds them through a step that
+  // must finish (migrate, init-db).
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1 || holdSignal(signal)) return;
+    out.error(new AuthctlError('CANCELLED', `Cancelled (${signal}).`, ExitCode.cancelled));
+    process.exit(ExitCode.cancelled);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     if (argv.length <= 2) {
       program.outputHelp({ error: true });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery } from '@prisma/driver-adapter-utils';
 import type { DatabaseTarget } from '../config.js';
 import { databaseError } from '../errors.js';
 import { MIGRATIONS_DIR, SCHEMA_FILE } from '../../paths.js';
@@ -44,6 +44,70 @@ async function loadWasmEngine(): Promise<{ SchemaEngine: { new: (...args: unknow
   return bindings as unknown as { SchemaEngine: { new: (...args: unknown[]) => Promise<WasmSchemaEngine> } };
 }
 
+const HISTORY_INSERT = /^\s*INSERT INTO [`"]_prisma_migrations[`"]/i;
+const HISTORY_FINISHED = /^\s*UPDATE [`"]_prisma_migrations[`"] SET [`"]finished_at[`"]/i;
+
+/**
+ * Makes each migration one transaction with its history row. The engine
+ * records a migration as started, runs its script, then marks it finished,
+ * each as a separate statement, so a run stopped in between left a migration
+ * "started and never finished" and every later command refused the database.
+ * On this connection the engine's own statements come in order, so the
+ * transaction opens before the "started" row and commits with the "finished"
+ * mark; a failing script rolls the whole step back. An interrupted run
+ * therefore leaves the database before or after each migration, and a rerun
+ * finishes the job.
+ */
+function atomicMigrations(adapter: SqlDriverAdapter, begin: string): SqlDriverAdapter {
+  let open = false;
+  const run = (sql: string) => adapter.executeRaw({ sql, args: [], argTypes: [] });
+  const rollback = async () => {
+    if (!open) return;
+    open = false;
+    await run('ROLLBACK').catch(() => {});
+  };
+  const statement = (method: 'queryRaw' | 'executeRaw') => async (query: SqlQuery) => {
+    if (!open && HISTORY_INSERT.test(query.sql)) {
+      await run(begin);
+      open = true;
+    }
+    try {
+      const result = await (adapter[method] as (q: SqlQuery) => Promise<unknown>)(query);
+      if (open && HISTORY_FINISHED.test(query.sql)) {
+        open = false;
+        await run('COMMIT');
+      }
+      return result;
+    } catch (err) {
+      await rollback();
+      throw err;
+    }
+  };
+  return new Proxy(adapter, {
+    get(target, prop, receiver) {
+      if (prop === 'queryRaw' || prop === 'executeRaw') return statement(prop);
+      if (prop === 'executeScript') {
+        return async (script: string) => {
+          try {
+            await target.executeScript(script);
+          } catch (err) {
+            await rollback();
+            throw err;
+          }
+        };
+      }
+      if (prop === 'dispose') {
+        return async () => {
+          await rollback();
+          await target.dispose();
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 /**
  * The driver adapter for the engine. It remembers every connection it opens:
  * freeing the engine does not close them, and on SQLite an open one keeps the
@@ -52,24 +116,28 @@ async function loadWasmEngine(): Promise<{ SchemaEngine: { new: (...args: unknow
 async function adapterFactory(target: DatabaseTarget) {
   const { bindMigrationAwareSqlAdapterFactory } = await import('@prisma/driver-adapter-utils');
   let inner: SqlMigrationAwareDriverAdapterFactory;
+  let begin: string;
   if (target.provider === 'sqlite') {
     const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
     inner = new PrismaBetterSqlite3({ url: target.file, timeout: 5000 });
+    begin = 'BEGIN IMMEDIATE';
   } else {
     const { PrismaPg } = await import('@prisma/adapter-pg');
-    inner = new PrismaPg({ connectionString: target.url });
+    // One connection, so a transaction's statements all run on it.
+    inner = new PrismaPg({ connectionString: target.url, max: 1 });
+    begin = 'BEGIN';
   }
   const opened: SqlDriverAdapter[] = [];
-  const remember = async (connection: Promise<SqlDriverAdapter>) => {
+  const remember = async (connection: Promise<SqlDriverAdapter>, atomic: boolean) => {
     const adapter = await connection;
     opened.push(adapter);
-    return adapter;
+    return atomic ? atomicMigrations(adapter, begin) : adapter;
   };
   const factory = bindMigrationAwareSqlAdapterFactory({
     provider: inner.provider,
     adapterName: inner.adapterName,
-    connect: () => remember(inner.connect()),
-    connectToShadowDb: () => remember(inner.connectToShadowDb()),
+    connect: () => remember(inner.connect(), true),
+    connectToShadowDb: () => remember(inner.connectToShadowDb(), false),
   });
   return {
     factory,
