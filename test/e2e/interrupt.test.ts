@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { expect, it } from 'vitest';
 import { appTimestamp, independentBcrypt } from '../support/app-db.js';
 import { BIN } from '../support/cli.js';
@@ -20,23 +21,31 @@ interface Stopped {
   stderr: string;
 }
 
-/** Starts the real CLI and sends `signal` after `afterMs`. */
-function runAndStop(db: TestDb, args: string[], signal: NodeJS.Signals, afterMs: number, input = ''): Promise<Stopped> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...db.env, ...FAST };
-    delete env.AUTHCTL_DEBUG;
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: db.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.resume();
-    child.stdin.end(input);
-    const timer = setTimeout(() => child.kill(signal), afterMs);
+/** Starts the real CLI; `done` resolves when it has exited. */
+function start(db: TestDb, args: string[], input = ''): { child: ChildProcess; done: Promise<Stopped> } {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...db.env, ...FAST };
+  delete env.AUTHCTL_DEBUG;
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: db.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdout!.resume();
+  child.stdin!.end(input);
+  const done = new Promise<Stopped>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ code, signal: sig, stderr });
-    });
+    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
   });
+  return { child, done };
+}
+
+/** Starts the real CLI and sends `signal` after `afterMs`. */
+async function runAndStop(db: TestDb, args: string[], signal: NodeJS.Signals, afterMs: number, input = ''): Promise<Stopped> {
+  const { child, done } = start(db, args, input);
+  const timer = setTimeout(() => child.kill(signal), afterMs);
+  try {
+    return await done;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function appRows(db: TestDb): Promise<string> {
@@ -104,6 +113,50 @@ describeProviders('interrupted setup', ({ provider, newDb, cloneDb }) => {
     // The stops really did land inside runs, not only before or after them.
     expect(outcomes.some((o) => /:(SIGKILL|130)$/.test(o)), outcomes.join(' ')).toBe(true);
   }, 300_000);
+
+  // A deterministic stop inside one migration: its ALTER TABLE waits for a
+  // lock the test holds, and authctl is killed while it waits.
+  if (provider === 'postgresql') it('a kill while a migration waits for a lock leaves no half-recorded migration', async () => {
+    const db = await appMadeDb();
+    const before = await appRows(db);
+    const holder = new pg.Client({ connectionString: db.url });
+    // A second session: within the holder's transaction pg_stat_activity is a frozen snapshot.
+    const monitor = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    await monitor.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE user_sessions IN ACCESS SHARE MODE');
+      const run = start(db, ['migrate']);
+      const database = new URL(db.url).pathname.slice(1);
+      let waiting: number[] = [];
+      for (let i = 0; i < 600 && waiting.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        waiting = (
+          await monitor.query<{ pid: number }>(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND query ILIKE '%ALTER TABLE%user_sessions%'",
+            [database],
+          )
+        ).rows.map((r) => r.pid);
+      }
+      expect(waiting.length, 'the migration never reached its ALTER TABLE').toBeGreaterThan(0);
+      const history = await monitor.query<{ n: string }>("SELECT count(*) AS n FROM _prisma_migrations WHERE migration_name LIKE '%session_token_text'");
+      // Kill authctl, then its server session, before the lock is released.
+      run.child.kill('SIGKILL');
+      await run.done;
+      await monitor.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [waiting]);
+      expect(Number(history.rows[0]!.n)).toBe(0);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+      await monitor.end();
+    }
+    expect(await db.query("SELECT count(*) AS n FROM _prisma_migrations WHERE finished_at IS NULL")).toEqual([{ n: 0 }]);
+    const rerun = await cli(db, ['migrate']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect((await cli(db, ['migrate', 'status'])).code).toBe(0);
+    expect(await appRows(db)).toBe(before);
+  }, 120_000);
 
   it('a migration left started and unfinished by an older run is settled by what the schema shows', async () => {
     const db = await appMadeDb();
