@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { AuthctlError, ExitCode } from './core/errors.js';
 import { toAuthctlError } from './core/error-map.js';
 import { holdSignal } from './core/interrupt.js';
-import { Output } from './output.js';
+import { Output, terminalSafe } from './output.js';
 import { initDbCommand } from './commands/init-db.js';
 import { migrateCommand } from './commands/migrate.js';
 import { gpustackCommand } from './commands/gpustack/index.js';
@@ -85,14 +85,19 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
         return ExitCode.ok;
       }
-      out.error(new AuthctlError('USAGE', err.message.replace(/^error: /, ''), ExitCode.usage, 'Run with --help for usage.'));
+      const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      out.error(new AuthctlError('USAGE', message, ExitCode.usage, 'Run with --help for usage.'));
       return ExitCode.usage;
     }
-    const mapped = toAuthctlError(err);
+    let mapped = toAuthctlError(err);
+    if (mapped.exitCode === ExitCode.internal && !mapped.hint && !debug) {
+      // Part of the error itself, so --json keeps stderr to the one JSON document.
+      mapped = new AuthctlError(mapped.code, mapped.message, mapped.exitCode, 'This is a bug in authctl. Run again with --debug (or AUTHCTL_DEBUG=1) for details.');
+    }
     out.error(mapped);
-    if (debug && mapped !== err) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
-    else if (mapped.exitCode === ExitCode.internal) {
-      process.stderr.write('This is a bug in authctl. Run again with --debug (or AUTHCTL_DEBUG=1) for details.\n');
+    if (debug && mapped !== err) {
+      const trace = (err as Error)?.stack ?? String(err);
+      process.stderr.write(`${trace.split('\n').map((line) => terminalSafe(line)).join('\n')}\n`);
     }
     return mapped.exitCode;
   }

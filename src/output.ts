@@ -1,7 +1,42 @@
-import type { ChalkInstance } from 'chalk';
+import { randomBytes } from 'node:crypto';
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import { AuthctlError } from './core/errors.js';
+
+/**
+ * Characters a terminal acts on instead of showing: C0 controls (tab and
+ * newline included), DEL, C1 controls (U+009B is a one-byte CSI), the
+ * bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+ * U+2066-U+2069) and the Unicode line and paragraph separators.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const SHORT: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
+ * Text as it may reach a terminal: every unsafe character is replaced by a
+ * visible escape (ESC becomes `\x1b`, U+202E becomes `\u202e`), so content a
+ * stored value tried to hide or rearrange shows up instead of acting.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE, (ch) => {
+    const code = ch.charCodeAt(0);
+    return SHORT[ch] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
+
+type Style = (text: string) => string;
+
+/** The styles commands may use; each returns text safe to pass to any Output method. */
+export interface Styles {
+  readonly level: number;
+  readonly bold: Style;
+  readonly dim: Style;
+  readonly red: Style;
+  readonly green: Style;
+  readonly yellow: Style;
+  readonly cyan: Style;
+  readonly grey: Style;
+}
 
 export interface OutputOptions {
   json?: boolean;
@@ -11,7 +46,8 @@ export interface OutputOptions {
 
 export interface Column<T> {
   header: string;
-  value: (row: T) => string | number | boolean | null | undefined;
+  /** A cell; an array is a cell of several lines. */
+  value: (row: T) => string | number | boolean | null | undefined | string[];
 }
 
 /**
@@ -21,30 +57,55 @@ export interface Column<T> {
 export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
-  readonly c: ChalkInstance;
+  /** Colours for text passed to this Output; the escapes they add are the only ones it lets through. */
+  readonly c: Styles;
   readonly stderrIsTTY: boolean;
   private bannerShown = false;
+  /**
+   * Stands in for ESC in this Output's own colour codes until the text is
+   * written. It holds a random part, so no stored value can forge it.
+   */
+  private readonly escMark = `\u{F8FF}${randomBytes(8).toString('hex')}`;
 
   constructor(opts: OutputOptions, private readonly stdout = process.stdout, private readonly stderr = process.stderr) {
     this.json = Boolean(opts.json);
     this.quiet = Boolean(opts.quiet);
     const colour =
       opts.color !== false && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && Boolean(stdout.isTTY);
-    this.c = new Chalk({ level: colour ? 1 : 0 });
+    const chalk = new Chalk({ level: colour ? 1 : 0 });
+    const style = (fn: Style): Style => (text) => fn(terminalSafe(String(text))).replaceAll('\x1b', this.escMark);
+    this.c = {
+      level: chalk.level,
+      bold: style(chalk.bold),
+      dim: style(chalk.dim),
+      red: style(chalk.red),
+      green: style(chalk.green),
+      yellow: style(chalk.yellow),
+      cyan: style(chalk.cyan),
+      grey: style(chalk.grey),
+    };
     this.stderrIsTTY = Boolean(stderr.isTTY);
+  }
+
+  /**
+   * The one gate for human output: control characters from data become
+   * visible escapes, and only this Output's own colour codes stay codes.
+   */
+  safe(text: string): string {
+    return terminalSafe(text).replaceAll(this.escMark, '\x1b');
   }
 
   /** Human output starts by naming the database, so nobody wonders which file changed. */
   banner(display: string): void {
     if (this.bannerShown || this.json || this.quiet) return;
     this.bannerShown = true;
-    this.stderr.write(this.c.dim(`database: ${display}`) + '\n');
+    this.stderr.write(this.safe(this.c.dim(`database: ${display}`)) + '\n');
   }
 
   /** A line of the human result on stdout. */
   line(text = ''): void {
     if (this.json || this.quiet) return;
-    this.stdout.write(text + '\n');
+    this.stdout.write(this.safe(text) + '\n');
   }
 
   success(text: string): void {
@@ -54,23 +115,23 @@ export class Output {
   /** Shown even with --quiet: a secret that exists nowhere else. */
   secret(label: string, value: string): void {
     if (this.json) return;
-    this.stdout.write(`${label}: ${value}\n`);
+    this.stdout.write(`${this.safe(label)}: ${this.safe(value)}\n`);
   }
 
   info(text: string): void {
     if (this.json || this.quiet) return;
-    this.stderr.write(text + '\n');
+    this.stderr.write(this.safe(text) + '\n');
   }
 
   warn(text: string): void {
     if (this.json || this.quiet) return;
-    this.stderr.write(this.c.yellow('warning: ') + text + '\n');
+    this.stderr.write(this.safe(this.c.yellow('warning: ') + text) + '\n');
   }
 
   /** Progress is for people: only on a TTY, never in JSON or quiet mode. */
   progress(text: string): void {
     if (this.json || this.quiet || !this.stderrIsTTY) return;
-    this.stderr.write(`\r\x1b[2K${text}`);
+    this.stderr.write(`\r\x1b[2K${this.safe(text)}`);
   }
 
   progressDone(): void {
@@ -91,13 +152,14 @@ export class Output {
       return;
     }
     const table = new Table({
-      head: columns.map((col) => col.header),
+      head: columns.map((col) => this.safe(col.header)),
       style: { head: this.c.level > 0 ? ['cyan'] : [], border: this.c.level > 0 ? ['grey'] : [] },
     });
     for (const row of rows) {
       table.push(columns.map((col) => {
         const v = col.value(row);
-        return v === null || v === undefined ? '' : String(v);
+        if (Array.isArray(v)) return v.map((part) => this.safe(part)).join('\n');
+        return v === null || v === undefined ? '' : this.safe(String(v));
       }));
     }
     this.stdout.write(table.toString() + '\n');
@@ -115,7 +177,7 @@ export class Output {
       this.stderr.write(JSON.stringify({ error: err.toJSON() }) + '\n');
       return;
     }
-    this.stderr.write(`${this.c.red('error:')} ${err.message}\n`);
-    if (err.hint) this.stderr.write(`${this.c.dim('hint:')} ${err.hint}\n`);
+    this.stderr.write(this.safe(`${this.c.red('error:')} ${err.message}`) + '\n');
+    if (err.hint) this.stderr.write(this.safe(`${this.c.dim('hint:')} ${err.hint}`) + '\n');
   }
 }

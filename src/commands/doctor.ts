@@ -27,7 +27,7 @@ export function doctorCommand(): Command {
       out.table(report.checks, [
         { header: 'check', value: (c) => c.name },
         { header: 'status', value: (c) => mark[c.status] },
-        { header: 'detail', value: (c) => c.detail + (c.hint ? `\n${c.hint}` : '') },
+        { header: 'detail', value: (c) => (c.hint ? [c.detail, c.hint] : c.detail) },
       ]);
       if (!report.ok) {
         const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.name);

@@ -15,7 +15,8 @@ export function toAuthctlError(err: unknown): AuthctlError {
   if (err instanceof AuthctlError) return err;
   const e = (err ?? {}) as CodedError;
   if (e.name === 'ExitPromptError' || e.name === 'AbortPromptError') return cancelled();
-  const message = String(e.message ?? err);
+  // Driver and Prisma messages span several lines; an error is one line.
+  const message = String(e.message ?? err).trim().replace(/\s*\n\s*/g, ' ');
   if (e.code === 'P2002' || /UNIQUE constraint failed|Unique constraint failed/i.test(message)) {
     return conflict('ALREADY_EXISTS', 'That value is already taken by another row.', 'Choose a different username or email.');
   }

@@ -1,5 +1,12 @@
 import { usageError } from './errors.js';
 
+/**
+ * Control characters (C0, DEL, C1) and the bidirectional overrides and
+ * isolates: nobody types them into a form, and a terminal or browser would act
+ * on them instead of showing them.
+ */
+const CONTROL = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
+
 /** The longest username the app's login form accepts (its user-creation form also asks for at least 3). */
 export const MAX_USERNAME_LENGTH = 50;
 
@@ -23,6 +30,7 @@ export function validateUsername(username: string): string {
 }
 
 export function validateEmail(email: string): string {
+  if (CONTROL.test(email)) throw usageError('The email contains control characters.', 'Type the address as plain text.');
   if (email !== email.trim()) throw usageError(`The email "${email}" has leading or trailing whitespace.`, 'Remove the spaces.');
   if (email.length > 255) throw usageError('The email is longer than 255 characters, more than the app can store.');
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw usageError(`"${email}" is not an email address.`, 'Use the form name@example.com.');
@@ -32,11 +40,12 @@ export function validateEmail(email: string): string {
 /** The longest full name the app's user-creation form accepts. */
 export const MAX_FULL_NAME_LENGTH = 100;
 
-/** A full name the app's forms accept: 1 to 100 characters, not blank. */
+/** A full name the app's forms accept: 1 to 100 characters, not blank, no control characters. */
 export function validateFullName(fullName: string): string {
   if (fullName.trim().length === 0) throw usageError('The full name is empty.', 'Omit --full-name to use the username, or give a name.');
   if (fullName.length > MAX_FULL_NAME_LENGTH) {
     throw usageError(`The full name is ${fullName.length} characters long; the app accepts at most ${MAX_FULL_NAME_LENGTH}.`, 'Shorten it.');
   }
+  if (CONTROL.test(fullName)) throw usageError('The full name contains control characters.', 'Type the name as plain text.');
   return fullName;
 }

@@ -19,13 +19,10 @@ export function addCommand(): Command {
   addPasswordOptions(cmd);
   return cmd.action(async (username: string, opts: AddOptions, command: Command) => {
     const ctx = createContext(command);
-    const { validateEmail, validateUsername } = await import('../../core/validate.js');
+    const { validateEmail, validateFullName, validateUsername } = await import('../../core/validate.js');
     validateUsername(username);
     if (opts.email !== undefined) validateEmail(opts.email);
-    if (opts.fullName !== undefined) {
-      const { validateFullName } = await import('../../core/validate.js');
-      validateFullName(opts.fullName);
-    }
+    if (opts.fullName !== undefined) validateFullName(opts.fullName);
     const { database } = ctx.config();
     const { openReadyClient } = await import('../../core/db/open.js');
     const { addUser } = await import('../../core/users/users.js');

@@ -42,7 +42,7 @@ export function prefsCommand(): Command {
         if (verb === 'get') {
           const row = await prefs.getPreference(client, username, key);
           out.emitJson({ username, ...row });
-          if (!out.json && !out.quiet) process.stdout.write(`${row.value ?? ''}\n`);
+          out.line(row.value ?? '');
         } else if (verb === 'set') {
           const result = await prefs.setPreference(client, username, key, args[1]!);
           out.emitJson({ username, ...result.row, previous: result.previous, changed: result.changed });
