@@ -66,19 +66,47 @@ export async function readNewPassword(opts: PasswordSourceOptions, out: Output, 
   return { password: await promptTwice(label), generated: false };
 }
 
+interface PromptContext {
+  output: NodeJS.WritableStream;
+  signal: AbortSignal;
+}
+
+/**
+ * Runs one prompt on the terminal. Ctrl+C and Ctrl+D (end of input) both
+ * cancel it (exit 130). The prompt library handles Ctrl+C itself; Ctrl+D on
+ * an empty line closes its readline without settling the prompt, and the
+ * process would then just end with exit 0, so this aborts the prompt when a
+ * Ctrl+D leaves the terminal closed.
+ */
+async function ask<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onKeypress = (_text: string | undefined, key: { ctrl?: boolean; name?: string } | undefined) => {
+    if (!key?.ctrl || key.name !== 'd') return;
+    // readline sees the key after this listener; once it has, a closed prompt has paused stdin.
+    setImmediate(() => {
+      if (process.stdin.readableFlowing !== true) controller.abort();
+    });
+  };
+  process.stdin.on('keypress', onKeypress);
+  try {
+    return await run({ output: process.stderr, signal: controller.signal });
+  } catch (err) {
+    const name = (err as Error).name;
+    if (name === 'ExitPromptError' || name === 'AbortPromptError') throw cancelled();
+    throw err;
+  } finally {
+    process.stdin.off('keypress', onKeypress);
+  }
+}
+
 async function promptTwice(label: string): Promise<string> {
   const { password } = await import('@inquirer/prompts');
-  const context = { output: process.stderr };
-  try {
-    for (;;) {
-      const first = await password({ message: `New password for ${label}`, mask: false }, context);
-      const second = await password({ message: 'Type it again', mask: false }, context);
-      if (first === second && first.length > 0) return first;
-      process.stderr.write(first.length === 0 ? 'The password is empty; try again.\n' : 'The two entries differ; try again.\n');
-    }
-  } catch (err) {
-    if ((err as Error).name === 'ExitPromptError') throw cancelled();
-    throw err;
+  const { terminalSafe } = await import('./output.js');
+  for (;;) {
+    const first = await ask((context) => password({ message: `New password for ${terminalSafe(label)}`, mask: false }, context));
+    const second = await ask((context) => password({ message: 'Type it again', mask: false }, context));
+    if (first === second && first.length > 0) return first;
+    process.stderr.write(first.length === 0 ? 'The password is empty; try again.\n' : 'The two entries differ; try again.\n');
   }
 }
 
@@ -93,13 +121,8 @@ export async function confirmOrRefuse(message: string, yes: boolean | undefined)
     throw refused('CONFIRMATION_REQUIRED', `${message} needs confirmation, and there is no terminal to ask on.`, 'Pass --yes to confirm.');
   }
   const { confirm } = await import('@inquirer/prompts');
-  let ok: boolean;
-  try {
-    ok = await confirm({ message: `${message}?`, default: false }, { output: process.stderr });
-  } catch (err) {
-    if ((err as Error).name === 'ExitPromptError') throw cancelled();
-    throw err;
-  }
+  const { terminalSafe } = await import('./output.js');
+  const ok = await ask((context) => confirm({ message: `${terminalSafe(message)}?`, default: false }, context));
   if (!ok) throw cancelled();
 }
 
