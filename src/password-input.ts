@@ -14,6 +14,7 @@ export interface PasswordInput {
   generated: boolean;
 }
 
+/** Exactly one line ending, as `echo` and editors add; a second one stays and is refused as a control character. */
 function stripOneNewline(text: string): string {
   return text.replace(/\r?\n$/, '');
 }
@@ -46,15 +47,31 @@ export async function readNewPassword(opts: PasswordSourceOptions, out: Output, 
       throw usageError('--password-stdin expects the password piped in, not typed.', 'Omit it to be prompted with hidden input instead.');
     }
     const password = stripOneNewline(await readStdin());
-    if (!password) throw usageError('No password arrived on standard input.', describeSources());
+    if (!password) {
+      throw usageError(
+        'No password arrived on standard input.',
+        'Pipe the password into authctl, or use --password-file <path> or --generate-password instead.',
+      );
+    }
     return { password, generated: false };
   }
   if (opts.passwordFile !== undefined) {
     let text: string;
+    let stat: fs.Stats;
     try {
-      text = fs.readFileSync(opts.passwordFile, 'utf8');
+      const fd = fs.openSync(opts.passwordFile, 'r');
+      try {
+        stat = fs.fstatSync(fd);
+        text = fs.readFileSync(fd, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (err) {
       throw usageError(`Cannot read the password file ${opts.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+    }
+    if (stat.isFile() && (stat.mode & 0o044) !== 0) {
+      const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+      out.warn(`The password file ${opts.passwordFile} is readable by other users (mode ${mode}); restrict it with chmod 600.`);
     }
     const password = stripOneNewline(text);
     if (!password) throw usageError(`The password file ${opts.passwordFile} is empty.`);

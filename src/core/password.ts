@@ -63,6 +63,12 @@ export function policyViolation({ password, username, isAdmin }: PolicyInput): s
  */
 export function checkNewPassword(input: PolicyInput & { allowWeak: boolean }): void {
   if (input.password.length === 0) throw usageError('The password is empty.');
+  if (/\p{Cc}/u.test(input.password)) {
+    throw usageError(
+      'The password contains a control character (a line break, tab or similar), which nobody can type into the login form.',
+      'A piped password or password file may end with one line break; everything before it is the password.',
+    );
+  }
   if (Buffer.byteLength(input.password, 'utf8') > MAX_PASSWORD_BYTES) {
     throw refused(
       'PASSWORD_TOO_LONG',
