@@ -33,7 +33,12 @@ export function describeSources(): string {
  * Gets a new password from exactly one source. A value on the command line is
  * never accepted: argv is visible to every local user.
  */
-export async function readNewPassword(opts: PasswordSourceOptions, out: Output, label: string): Promise<PasswordInput> {
+export async function readNewPassword(
+  opts: PasswordSourceOptions,
+  out: Output,
+  label: string,
+  check?: (password: string) => void,
+): Promise<PasswordInput> {
   const chosen = [opts.passwordStdin, opts.passwordFile !== undefined, opts.generatePassword].filter(Boolean).length;
   if (chosen > 1) {
     throw usageError('Choose one password source: --password-stdin, --password-file or --generate-password.');
@@ -80,7 +85,7 @@ export async function readNewPassword(opts: PasswordSourceOptions, out: Output, 
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
     throw usageError('No password source, and no terminal to prompt on.', describeSources());
   }
-  return { password: await promptTwice(label), generated: false };
+  return { password: await promptTwice(label, check), generated: false };
 }
 
 interface PromptContext {
@@ -116,11 +121,22 @@ async function ask<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
   }
 }
 
-async function promptTwice(label: string): Promise<string> {
+/** Asks until two entries match and pass `check`; someone at the keyboard can just try another. */
+async function promptTwice(label: string, check?: (password: string) => void): Promise<string> {
   const { password } = await import('@inquirer/prompts');
   const { terminalSafe } = await import('./output.js');
+  const { AuthctlError } = await import('./core/errors.js');
   for (;;) {
     const first = await ask((context) => password({ message: `New password for ${terminalSafe(label)}`, mask: false }, context));
+    if (first.length > 0 && check) {
+      try {
+        check(first);
+      } catch (err) {
+        if (!(err instanceof AuthctlError)) throw err;
+        process.stderr.write(`${err.message} Try another.\n`);
+        continue;
+      }
+    }
     const second = await ask((context) => password({ message: 'Type it again', mask: false }, context));
     if (first === second && first.length > 0) return first;
     process.stderr.write(first.length === 0 ? 'The password is empty; try again.\n' : 'The two entries differ; try again.\n');
@@ -163,8 +179,9 @@ export async function prepareNewPassword(
 ): Promise<PreparedPassword> {
   const { checkNewPassword, hashPassword, resolveRounds } = await import('./core/password.js');
   const rounds = resolveRounds(opts.rounds, process.env);
-  const input = await readNewPassword(opts, out, user.username);
-  checkNewPassword({ ...user, password: input.password, allowWeak: Boolean(opts.allowWeakPassword) });
+  const check = (password: string) => checkNewPassword({ ...user, password, allowWeak: Boolean(opts.allowWeakPassword) });
+  const input = await readNewPassword(opts, out, user.username, check);
+  check(input.password);
   return {
     hash: await hashPassword(input.password, rounds),
     generated: input.generated ? input.password : null,

@@ -323,6 +323,25 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       expect(independentVerify('another fine passphrase', row!.password_hash)).toBe(true);
     });
 
+    it('a password the policy refuses at the prompt is asked for again, not fatal', async () => {
+      const db = await sharedDb();
+      const r = await runOnPty(['user', 'add', 'wendy'], {
+        cwd: db.cwd,
+        env: { ...db.env, ...FAST, NO_COLOR: '1' },
+        steps: [
+          { waitFor: 'New password for wendy', send: 'short\r' },
+          { waitFor: 'Try another', send: 'password123\r' },
+          { waitFor: 'common or default passwords. Try another', send: PW },
+          { waitFor: 'Type it again', send: PW },
+        ],
+      });
+      expect(r.timedOut, r.output).toBeNull();
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).toMatch(/The password is refused: it has 5 characters; a user needs at least 8\. Try another\./);
+      const [row] = await db.query<{ password_hash: string }>("SELECT password_hash FROM users WHERE username = 'wendy'");
+      expect(independentVerify('another fine passphrase', row!.password_hash)).toBe(true);
+    });
+
     it('in colour, hostile values are escaped while authctl keeps its own colours', async () => {
       const { db } = await hostileDb();
       for (const args of [['user', 'show', 'mallory'], ['sessions', 'list'], ['user', 'add', 'x\x1b[2Jy', '--generate-password']]) {
