@@ -67,7 +67,7 @@ function databaseStateError(err: unknown): AuthctlError | null {
     );
   }
   if (has('SQLITE_CANTOPEN')) {
-    return databaseError('DATABASE_CANNOT_OPEN', 'SQLite could not open the database file, or the -wal, -journal or lock file next to it.', `Check that the file exists and is readable, and that its folder is writable for this user. ${SQLITE_FOLDER_HINT}`);
+    return databaseError('DATABASE_CANNOT_OPEN', 'SQLite could not open the database file, or the -wal, -journal or lock file next to it.', 'Check that the file exists and is readable, and that its folder is writable for this user: SQLite writes -wal, -journal and lock files beside the database.');
   }
   if (has('SQLITE_CORRUPT') || has('SQLITE_NOTADB')) {
     return databaseError(
