@@ -7,13 +7,19 @@
 
 const known = new Set<string>();
 
+/**
+ * Shorter secrets are left to redaction by shape: replacing every `admin` or
+ * `secret` in a message would garble it, and such a password is weak anyway.
+ */
+const MIN_SCRUBBED_LENGTH = 8;
+
 /** Registers a secret in use by this run, in every form it may be quoted back. */
 export function rememberSecret(value: string | undefined | null): void {
-  if (!value || value.length < 3) return;
+  if (!value || value.length < MIN_SCRUBBED_LENGTH) return;
   known.add(value);
   try {
     const decoded = decodeURIComponent(value);
-    if (decoded.length >= 3) known.add(decoded);
+    if (decoded.length >= MIN_SCRUBBED_LENGTH) known.add(decoded);
   } catch {
     // Not percent-encoded text; the raw form is enough.
   }
@@ -28,7 +34,7 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
  */
 export function scrubSecrets(text: string, extra: Array<string | undefined> = []): string {
   let out = text;
-  const secrets = [...known, ...extra.filter((s): s is string => !!s && s.length >= 3)].sort((a, b) => b.length - a.length);
+  const secrets = [...known, ...extra.filter((s): s is string => !!s && s.length >= MIN_SCRUBBED_LENGTH)].sort((a, b) => b.length - a.length);
   for (const secret of secrets) out = out.replace(new RegExp(escapeRegExp(secret), 'g'), '***');
   out = out.replace(/\b(authorization|x-api-key)(["']?\s*[:=]\s*["']?)(?:(bearer|basic|token)\s+)?[^\s"',;}]+/gi, (_m, name: string, sep: string, scheme?: string) =>
     `${name}${sep}${scheme ? `${scheme} ` : ''}***`,
