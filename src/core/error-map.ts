@@ -128,6 +128,30 @@ function databaseStateError(err: unknown): AuthctlError | null {
 }
 
 /**
+ * A file system error on a file next to the database (a lock or side file,
+ * a backup) from Node itself rather than from SQLite: the same cause as
+ * SQLITE_CANTOPEN or SQLITE_FULL, so the same exit 5 and advice.
+ */
+function fileSystemError(err: unknown): AuthctlError | null {
+  const e = err as { code?: unknown; syscall?: unknown; path?: unknown };
+  if (typeof e?.code !== 'string' || typeof e.syscall !== 'string' || typeof e.path !== 'string') return null;
+  if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS') {
+    return databaseError(
+      'DATABASE_READ_ONLY',
+      `Cannot write ${e.path}: ${e.code === 'EROFS' ? 'the file system is read-only' : 'permission denied'}; nothing was changed.`,
+      `Run authctl as the user that owns the database, or make its folder writable for this user. ${SQLITE_FOLDER_HINT}`,
+    );
+  }
+  if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
+    return databaseError('DATABASE_FULL', `Cannot write ${e.path}: the disk is full.`, 'Free space on that file system, then run the command again.');
+  }
+  if (e.code === 'EIO') {
+    return databaseError('DATABASE_IO_ERROR', `The operating system reported an I/O error on ${e.path}.`, 'Check the disk and the file system (dmesg), then try again.');
+  }
+  return null;
+}
+
+/**
  * Maps every failure to the documented exit codes in one place: driver and
  * Prisma errors, prompt cancellation, and anything unexpected (exit 1). No
  * message leaves with a password or token in it.
@@ -155,7 +179,7 @@ function mapError(err: unknown): AuthctlError {
       'The app or another authctl is holding a long write; try again shortly.',
     );
   }
-  const state = databaseStateError(err);
+  const state = databaseStateError(err) ?? fileSystemError(err);
   if (state) return state;
   if (typeof e.code === 'string' && (e.code.startsWith('SQLITE_') || /^P1\d{3}$/.test(e.code))) {
     return databaseError('DATABASE_ERROR', `Database error: ${driverMessage(err, message)}`, 'Check that DATABASE_URL points at a healthy database.');

@@ -102,6 +102,13 @@ describe('driver errors wrapped by Prisma map to exit 5', () => {
     expect(mapped.message).not.toMatch(/prisma|invocation/i);
   });
 
+  it('and a Node file system error on a file beside the database (a lock file)', () => {
+    const fsError = (code: string) => Object.assign(new Error(`${code}: open '/srv/db.authctl-purge.lock'`), { code, syscall: 'open', path: '/srv/db.authctl-purge.lock' });
+    expect(toAuthctlError(fsError('EACCES'))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5, hint: expect.stringContaining('folder') });
+    expect(toAuthctlError(fsError('EROFS'))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5 });
+    expect(toAuthctlError(fsError('ENOSPC'))).toMatchObject({ code: 'DATABASE_FULL', exitCode: 5 });
+  });
+
   it('and unwrapped, straight from better-sqlite3 or pg', () => {
     expect(toAuthctlError(Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY_DBMOVED' }))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5 });
     expect(toAuthctlError(Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006', severity: 'ERROR' }))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5 });
