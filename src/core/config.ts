@@ -82,7 +82,13 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget {
     if (!rest || rest === ':memory:') {
       throw usageError(`SQLite URL "${redactUrl(url)}" names no file.`, 'authctl needs the app\'s database file, not an in-memory database.');
     }
-    const file = path.resolve(cwd, decodeURIComponent(rest));
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(rest);
+    } catch {
+      throw usageError(`SQLite URL "${redactUrl(url)}" holds a "%" that is not followed by two hex digits.`, 'Write the path as it is, or percent-encode "%" as %25.');
+    }
+    const file = path.resolve(cwd, decoded);
     return { provider: 'sqlite', file, url: `file:${file}`, display: `sqlite ${file}` };
   }
   if (base === 'postgresql' || base === 'postgres') {
@@ -121,7 +127,8 @@ function parsePostgresUrl(url: string, scheme: string): DatabaseTarget {
   }
   for (const [key, value] of parsed.searchParams) if (/pass/i.test(key)) rememberSecret(value);
   if (parsed.hash) throw malformed('it has a "#" fragment (percent-encode a "#" in the password as %23)');
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  // A raw "/" or "@" in the database name means the URL was split in the wrong place; %2F and %40 are deliberate.
+  const database = parsed.pathname.replace(/^\//, '');
   if (/[/@]/.test(database)) throw malformed(`the database name "${redactUrl(database)}" holds "/" or "@"`);
   const display = new URL(parsed.toString());
   display.search = '';

@@ -66,6 +66,11 @@ describe('redaction', () => {
     }
   });
 
+  it('a stray "%" in a SQLite URL is a usage error, and %40 in a PostgreSQL database name is allowed', () => {
+    expect(() => parseDatabaseUrl('sqlite:///./a%zz.db', '/srv')).toThrow(expect.objectContaining({ exitCode: 2 }));
+    expect(parseDatabaseUrl('postgresql://u:pw@h/d%40b', '/srv')).toMatchObject({ provider: 'postgresql' });
+  });
+
   it('server text: the token, Bearer and Authorization values are scrubbed, and it is cut short', () => {
     const token = 'gpustack_0123456789abcdef_secret';
     const text = echoServerText(`bad key Bearer ${token}; Authorization: Basic dXNlcjpwYXNz; raw ${token} ${'x'.repeat(1000)}`, [token]);
