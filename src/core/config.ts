@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseEnv } from 'node:util';
-import { usageError } from './errors.js';
+import { parseDotEnv } from './dotenv.js';
+import { databaseError, usageError } from './errors.js';
+import { redactUrl, rememberSecret } from './secrets.js';
+
+export { redactUrl } from './secrets.js';
 
 export const DEFAULT_DATABASE_URL = 'sqlite:///./gpustack_ui.db';
 
@@ -9,8 +12,8 @@ export type DatabaseTarget =
   | { provider: 'sqlite'; file: string; url: string; display: string }
   | { provider: 'postgresql'; url: string; display: string };
 
-/** Reads `.env` in the working directory, the same file the app reads. */
-export function readDotEnv(cwd: string): Record<string, string> {
+/** Reads `.env` in the working directory, the same file the app reads, with the app's parser's rules. */
+export function readDotEnv(cwd: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const file = path.join(cwd, '.env');
   let text: string;
   try {
@@ -18,25 +21,24 @@ export function readDotEnv(cwd: string): Record<string, string> {
   } catch {
     return {};
   }
-  return parseEnv(text) as Record<string, string>;
+  return parseDotEnv(text, env);
 }
 
-/** Flags beat environment variables, which beat `.env`. */
+/**
+ * Flags beat environment variables, which beat `.env`. A flag given with an
+ * empty value is passed on as it is, for the caller to refuse, rather than
+ * falling through to a setting the operator did not ask for.
+ */
 export function resolveSetting(
   names: string[],
   flagValue: string | undefined,
   env: NodeJS.ProcessEnv,
   dotEnv: Record<string, string>,
 ): string | undefined {
-  if (flagValue) return flagValue;
+  if (flagValue !== undefined) return flagValue;
   for (const name of names) if (env[name]) return env[name];
   for (const name of names) if (dotEnv[name]) return dotEnv[name];
   return undefined;
-}
-
-/** Replaces any password in a URL with `***`. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^@/?#]*@/i, '$1:***@');
 }
 
 /**
@@ -62,34 +64,75 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget {
       const m = /^[^:]+:\/\/\/(.*)$/s.exec(url);
       if (!m) {
         throw usageError(
-          `SQLite URL "${url}" is malformed.`,
+          `SQLite URL "${redactUrl(url)}" is malformed.`,
           'Use sqlite:///relative/path.db or sqlite:////absolute/path.db (three or four slashes).',
         );
       }
       rest = m[1]!;
     }
-    rest = rest.replace(/\?.*$/s, '');
-    if (!rest || rest === ':memory:') {
-      throw usageError(`SQLite URL "${url}" names no file.`, 'authctl needs the app\'s database file, not an in-memory database.');
+    if (rest.includes('?')) {
+      throw usageError(
+        `SQLite URL "${redactUrl(url)}" has URL parameters ("${redactUrl(rest.slice(rest.indexOf("?")))}"); authctl takes no URL parameters for SQLite.`,
+        'Remove everything from "?" on. authctl cannot honour them (a "?mode=ro" would not stop it writing), so it refuses rather than ignoring them.',
+      );
     }
-    const file = path.resolve(cwd, decodeURIComponent(rest));
+    if (/[/\\]$/.test(rest)) {
+      throw usageError(`SQLite URL "${redactUrl(url)}" names a folder, not a database file.`, 'End the URL with the database file name, for example sqlite:///./gpustack_ui.db.');
+    }
+    if (!rest || rest === ':memory:') {
+      throw usageError(`SQLite URL "${redactUrl(url)}" names no file.`, 'authctl needs the app\'s database file, not an in-memory database.');
+    }
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(rest);
+    } catch {
+      throw usageError(`SQLite URL "${redactUrl(url)}" holds a "%" that is not followed by two hex digits.`, 'Write the path as it is, or percent-encode "%" as %25.');
+    }
+    const file = path.resolve(cwd, decoded);
     return { provider: 'sqlite', file, url: `file:${file}`, display: `sqlite ${file}` };
   }
   if (base === 'postgresql' || base === 'postgres') {
-    const normalised = url.replace(/^[^:]+:/, 'postgresql:');
-    let parsed: URL;
-    try {
-      parsed = new URL(normalised);
-    } catch {
-      throw usageError(`PostgreSQL URL "${redactUrl(url)}" is malformed.`, 'Use postgresql://user:password@host:5432/dbname.');
-    }
-    parsed.search = '';
-    return { provider: 'postgresql', url: normalised, display: redactUrl(parsed.toString()) };
+    return parsePostgresUrl(url, scheme);
   }
   throw usageError(
     `Unsupported database URL scheme "${scheme}".`,
     'authctl supports sqlite:, sqlite+aiosqlite:, file:, postgresql:, postgres: and postgresql+asyncpg: URLs.',
   );
+}
+
+/**
+ * A PostgreSQL URL must be well formed before anything connects with it:
+ * libpq-style parsers read `postgres:/u:pw@h/db` as a database named
+ * `u:pw@h/db` on localhost, which would both connect to the wrong server and
+ * print the password in the error.
+ */
+function parsePostgresUrl(url: string, scheme: string): DatabaseTarget {
+  const malformed = (why: string) =>
+    usageError(`PostgreSQL URL "${redactUrl(url)}" is malformed: ${why}.`, 'Use postgresql://user:password@host:5432/dbname (percent-encode @, :, / and # in the password).');
+  if (!url.slice(scheme.length + 1).startsWith('//')) throw malformed(`"${scheme}:" must be followed by "//"`);
+  const normalised = `postgresql:${url.slice(scheme.length + 1)}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(normalised);
+  } catch {
+    throw malformed('it cannot be parsed as a URL');
+  }
+  rememberSecret(parsed.password);
+  try {
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+    decodeURIComponent(parsed.pathname);
+  } catch {
+    throw malformed('it holds a "%" that is not followed by two hex digits');
+  }
+  for (const [key, value] of parsed.searchParams) if (/pass/i.test(key)) rememberSecret(value);
+  if (parsed.hash) throw malformed('it has a "#" fragment (percent-encode a "#" in the password as %23)');
+  // A raw "/" or "@" in the database name means the URL was split in the wrong place; %2F and %40 are deliberate.
+  const database = parsed.pathname.replace(/^\//, '');
+  if (/[/@]/.test(database)) throw malformed(`the database name "${redactUrl(database)}" holds "/" or "@"`);
+  const display = new URL(parsed.toString());
+  display.search = '';
+  return { provider: 'postgresql', url: normalised, display: redactUrl(display.toString()) };
 }
 
 export interface ResolvedConfig {
@@ -99,8 +142,35 @@ export interface ResolvedConfig {
   cwd: string;
 }
 
+function refuseFolder(file: string): void {
+  let isFolder = false;
+  try {
+    isFolder = fs.statSync(file).isDirectory();
+  } catch {
+    return;
+  }
+  if (isFolder) {
+    throw databaseError('DATABASE_IS_FOLDER', `${file} is a folder, not a SQLite database file.`, 'Point DATABASE_URL (or -d) at the database file inside it, for example sqlite:///./data/gpustack_ui.db.');
+  }
+}
+
 export function resolveConfig(opts: { databaseUrl?: string }, env = process.env, cwd = process.cwd()): ResolvedConfig {
-  const dotEnv = readDotEnv(cwd);
-  const url = resolveSetting(['DATABASE_URL'], opts.databaseUrl, env, dotEnv) ?? DEFAULT_DATABASE_URL;
-  return { database: parseDatabaseUrl(url, cwd), env, dotEnv, cwd };
+  const dotEnv = readDotEnv(cwd, env);
+  let url: string;
+  if (opts.databaseUrl !== undefined) {
+    if (!opts.databaseUrl.trim()) throw usageError('-d/--database-url is empty.', 'Pass a database URL, or leave the option out to use DATABASE_URL or the default.');
+    url = opts.databaseUrl;
+  } else if (env.DATABASE_URL !== undefined || dotEnv.DATABASE_URL !== undefined) {
+    const fromEnv = env.DATABASE_URL !== undefined;
+    url = (fromEnv ? env.DATABASE_URL : dotEnv.DATABASE_URL)!;
+    if (!url.trim()) {
+      // The app does not fall back to its default for an empty setting either.
+      throw usageError(`DATABASE_URL is set but empty (in ${fromEnv ? 'the environment' : '.env'}).`, 'Set it to a database URL, or remove it to use the default sqlite:///./gpustack_ui.db.');
+    }
+  } else {
+    url = DEFAULT_DATABASE_URL;
+  }
+  const database = parseDatabaseUrl(url, cwd);
+  if (database.provider === 'sqlite') refuseFolder(database.file);
+  return { database, env, dotEnv, cwd };
 }

@@ -1,4 +1,5 @@
 import { AuthctlError, ExitCode, cancelled, conflict, databaseError } from './errors.js';
+import { scrubSecrets } from './secrets.js';
 
 interface CodedError {
   name?: string;
@@ -8,10 +9,162 @@ interface CodedError {
 }
 
 /**
+ * The driver's own error codes inside an error, however it is wrapped:
+ * better-sqlite3 and pg put theirs on `code`; Prisma's driver adapters keep
+ * them as `originalCode` (or `code`, for PostgreSQL) in a DriverAdapterError's
+ * `cause`, which a PrismaClientKnownRequestError carries in
+ * `meta.driverAdapterError`; and Prisma's message quotes a SQLite code.
+ */
+function driverCodes(err: unknown): { sqlite: string[]; sqlstate: string[] } {
+  const sqlite: string[] = [];
+  const sqlstate: string[] = [];
+  const seen = new Set<unknown>();
+  const visit = (value: unknown, depth: number, fromDriver: boolean): void => {
+    if (!value || typeof value !== 'object' || seen.has(value) || depth > 6) return;
+    seen.add(value);
+    const o = value as Record<string, unknown>;
+    const driver = fromDriver || o.kind === 'postgres' || o.kind === 'sqlite' || typeof o.severity === 'string' || o.name === 'DriverAdapterError';
+    for (const field of ['originalCode', 'code']) {
+      const code = o[field];
+      if (typeof code !== 'string') continue;
+      if (code.startsWith('SQLITE_')) sqlite.push(code);
+      else if (driver && /^[0-9A-Z]{5}$/.test(code)) sqlstate.push(code);
+    }
+    visit(o.cause, depth + 1, driver);
+    visit(o.meta, depth + 1, false);
+    visit(o.driverAdapterError, depth + 1, true);
+  };
+  visit(err, 0, false);
+  const message = String((err as CodedError | undefined)?.message ?? '');
+  for (const m of message.matchAll(/\b(SQLITE_[A-Z_]+)\b/g)) sqlite.push(m[1]!);
+  return { sqlite, sqlstate };
+}
+
+/** The driver's message without Prisma's "Invalid `prisma.x()` invocation" wrapping. */
+function driverMessage(err: unknown, fallback: string): string {
+  const e = err as { meta?: { driverAdapterError?: { cause?: { originalMessage?: unknown; message?: unknown } } }; cause?: { originalMessage?: unknown } };
+  const cause = e?.meta?.driverAdapterError?.cause ?? e?.cause;
+  const text = (cause as { originalMessage?: unknown })?.originalMessage ?? (cause as { message?: unknown })?.message;
+  if (typeof text === 'string' && text) return text;
+  const quoted = /Message: `([^`]*)`/.exec(fallback)?.[1];
+  return quoted ?? fallback.replace(/^\s*Invalid `[^`]+` invocation:?\s*/s, '').trim();
+}
+
+const SQLITE_FOLDER_HINT = 'SQLite writes -wal, -journal and lock files beside the database, so its folder must be writable too.';
+
+/** Database states an operator must fix outside authctl: read-only, damaged, full, unreadable. Exit 5 with what to do. */
+function databaseStateError(err: unknown): AuthctlError | null {
+  const { sqlite, sqlstate } = driverCodes(err);
+  const has = (prefix: string) => sqlite.some((c) => c === prefix || c.startsWith(`${prefix}_`));
+  if (sqlite.includes('SQLITE_READONLY_DIRECTORY')) {
+    return databaseError('DATABASE_READ_ONLY', 'The folder that holds the database is not writable for this user, so SQLite cannot write to the database; nothing was changed.', `Make the folder writable for the user running authctl (or run authctl as its owner). ${SQLITE_FOLDER_HINT}`);
+  }
+  if (has('SQLITE_READONLY')) {
+    return databaseError(
+      'DATABASE_READ_ONLY',
+      `The database is read-only for this user (${sqlite.find((c) => c.startsWith('SQLITE_READONLY'))}); nothing was changed.`,
+      `Run authctl as the user that owns the database, or make the file writable for this user. ${SQLITE_FOLDER_HINT}`,
+    );
+  }
+  if (has('SQLITE_CANTOPEN')) {
+    return databaseError('DATABASE_CANNOT_OPEN', 'SQLite could not open the database file, or the -wal, -journal or lock file next to it.', 'Check that the file exists and is readable, and that its folder is writable for this user: SQLite writes -wal, -journal and lock files beside the database.');
+  }
+  if (has('SQLITE_CORRUPT') || has('SQLITE_NOTADB')) {
+    return databaseError(
+      'DATABASE_CORRUPT',
+      `The database file is damaged (${sqlite.find((c) => c.startsWith('SQLITE_CORRUPT') || c.startsWith('SQLITE_NOTADB'))}): SQLite found a malformed page or no database header.`,
+      "Stop the app, keep a copy of the file, and restore the latest backup (migrate leaves *.bak-* copies next to it); `sqlite3 <file> 'PRAGMA integrity_check'` shows the damage and `.recover` may save the rows.",
+    );
+  }
+  if (has('SQLITE_FULL')) {
+    return databaseError('DATABASE_FULL', 'The disk holding the database is full (SQLITE_FULL); the change was rolled back.', 'Free space on that file system, then run the command again.');
+  }
+  if (has('SQLITE_IOERR')) {
+    return databaseError(
+      'DATABASE_IO_ERROR',
+      `The operating system reported an I/O error on the database (${sqlite.find((c) => c.startsWith('SQLITE_IOERR'))}).`,
+      'Check the disk and the file system (dmesg), that the file was not removed or replaced while in use, and that there is free space; then try again.',
+    );
+  }
+  const state = (...codes: string[]) => sqlstate.find((c) => codes.includes(c) || codes.some((p) => p.endsWith('*') && c.startsWith(p.slice(0, -1))));
+  if (state('25006')) {
+    return databaseError(
+      'DATABASE_READ_ONLY',
+      'PostgreSQL refused the write: the transaction is read-only (25006); nothing was changed.',
+      'Point DATABASE_URL at the primary server, not a standby or replica, and check that default_transaction_read_only is off for this user and database.',
+    );
+  }
+  if (state('42501')) {
+    return databaseError(
+      'DATABASE_PERMISSION_DENIED',
+      'The PostgreSQL user in DATABASE_URL lacks a privilege this command needs (42501); nothing was changed.',
+      "Use the role that owns the app's tables, or GRANT it SELECT, INSERT, UPDATE and DELETE on them (and CREATE on the schema for migrate).",
+    );
+  }
+  if (state('53100')) {
+    return databaseError('DATABASE_FULL', 'The PostgreSQL server is out of disk space (53100); the change was rolled back.', 'Free disk space on the database server, then run the command again.');
+  }
+  const insufficient = state('53*');
+  if (insufficient) {
+    return databaseError('DATABASE_RESOURCES', `The PostgreSQL server lacks the resources to run the command (${insufficient}).`, 'Check the server (memory, connections), then try again.');
+  }
+  const damaged = state('XX001', 'XX002');
+  if (damaged) {
+    return databaseError(
+      'DATABASE_CORRUPT',
+      `PostgreSQL reports damaged ${damaged === 'XX002' ? 'index' : 'table'} data (${damaged}).`,
+      'Have the server administrator check the server log, REINDEX a damaged index or restore from a backup.',
+    );
+  }
+  const io = state('58030', '58*');
+  if (io) {
+    return databaseError('DATABASE_IO_ERROR', `The PostgreSQL server reported a system or I/O error (${io}).`, "Check the database server's disk and log, then try again.");
+  }
+  const unavailable = state('57P01', '57P02', '57P03', '08*');
+  if (unavailable) {
+    return databaseError('DATABASE_UNREACHABLE', `The PostgreSQL server closed or refused the connection (${unavailable}).`, 'Check that the server is running and accepting connections, then try again.');
+  }
+  return null;
+}
+
+/**
+ * A file system error on a file next to the database (a lock or side file,
+ * a backup) from Node itself rather than from SQLite: the same cause as
+ * SQLITE_CANTOPEN or SQLITE_FULL, so the same exit 5 and advice.
+ */
+function fileSystemError(err: unknown): AuthctlError | null {
+  const e = err as { code?: unknown; syscall?: unknown; path?: unknown };
+  if (typeof e?.code !== 'string' || typeof e.syscall !== 'string' || typeof e.path !== 'string') return null;
+  if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS') {
+    return databaseError(
+      'DATABASE_READ_ONLY',
+      `Cannot write ${e.path}: ${e.code === 'EROFS' ? 'the file system is read-only' : 'permission denied'}; nothing was changed.`,
+      `Run authctl as the user that owns the database, or make its folder writable for this user. ${SQLITE_FOLDER_HINT}`,
+    );
+  }
+  if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
+    return databaseError('DATABASE_FULL', `Cannot write ${e.path}: the disk is full.`, 'Free space on that file system, then run the command again.');
+  }
+  if (e.code === 'EIO') {
+    return databaseError('DATABASE_IO_ERROR', `The operating system reported an I/O error on ${e.path}.`, 'Check the disk and the file system (dmesg), then try again.');
+  }
+  return null;
+}
+
+/**
  * Maps every failure to the documented exit codes in one place: driver and
- * Prisma errors, prompt cancellation, and anything unexpected (exit 1).
+ * Prisma errors, prompt cancellation, and anything unexpected (exit 1). No
+ * message leaves with a password or token in it.
  */
 export function toAuthctlError(err: unknown): AuthctlError {
+  const mapped = mapError(err);
+  const message = scrubSecrets(mapped.message);
+  const hint = mapped.hint === undefined ? undefined : scrubSecrets(mapped.hint);
+  if (message === mapped.message && hint === mapped.hint) return mapped;
+  return new AuthctlError(mapped.code, message, mapped.exitCode, hint);
+}
+
+function mapError(err: unknown): AuthctlError {
   if (err instanceof AuthctlError) return err;
   const e = (err ?? {}) as CodedError;
   if (e.name === 'ExitPromptError' || e.name === 'AbortPromptError') return cancelled();
@@ -27,8 +180,10 @@ export function toAuthctlError(err: unknown): AuthctlError {
       'The app or another authctl is holding a long write; try again shortly.',
     );
   }
+  const state = databaseStateError(err) ?? fileSystemError(err);
+  if (state) return state;
   if (typeof e.code === 'string' && (e.code.startsWith('SQLITE_') || /^P1\d{3}$/.test(e.code))) {
-    return databaseError('DATABASE_ERROR', `Database error: ${message}`, 'Check that DATABASE_URL points at a healthy database.');
+    return databaseError('DATABASE_ERROR', `Database error: ${driverMessage(err, message)}`, 'Check that DATABASE_URL points at a healthy database.');
   }
   if (/no such table|relation .* does not exist/i.test(message)) {
     return databaseError('NOT_INITIALISED', 'The database is missing authctl\'s tables.', 'Run `authctl migrate` (or `authctl init-db` for a new database).');

@@ -40,6 +40,12 @@ export interface Faults {
   slowMs: number;
   /** The user list is empty (users/me still works). */
   emptyList: boolean;
+  /**
+   * Every request answers this status with the request's Authorization header
+   * quoted back in the reason phrase and the JSON message, followed by a long
+   * run of text, as a careless server or proxy might.
+   */
+  echoAuthorization: 401 | 500 | null;
 }
 
 export interface RecordedRequest {
@@ -100,7 +106,7 @@ export class GpustackStandIn {
   versionRoute: boolean;
   users: StandInUser[];
   keys: StandInKey[];
-  readonly faults: Faults = { transient500: 0, always500: false, proxy502: false, down: false, slowMs: 0, emptyList: false };
+  readonly faults: Faults = { transient500: 0, always500: false, proxy502: false, down: false, slowMs: 0, emptyList: false, echoAuthorization: null };
   readonly requests: RecordedRequest[] = [];
   private server!: http.Server;
   url = '';
@@ -142,7 +148,7 @@ export class GpustackStandIn {
   }
 
   resetFaults(): void {
-    Object.assign(this.faults, { transient500: 0, always500: false, proxy502: false, down: false, slowMs: 0, emptyList: false });
+    Object.assign(this.faults, { transient500: 0, always500: false, proxy502: false, down: false, slowMs: 0, emptyList: false, echoAuthorization: null });
   }
 
   // Upstream changes a sync must mirror.
@@ -212,6 +218,14 @@ export class GpustackStandIn {
     if (this.faults.slowMs > 0) await new Promise((r) => setTimeout(r, this.faults.slowMs));
     if (res.destroyed) return;
     if (this.faults.proxy502) return this.send(res, 502, PROXY_502, 'text/html');
+    if (this.faults.echoAuthorization) {
+      const status = this.faults.echoAuthorization;
+      const auth = req.headers.authorization ?? '';
+      const body = errorBody(status, 'Echo', `bad key ${auth} (Authorization: ${auth}) ${'padding '.repeat(2000)}`);
+      res.writeHead(status, `Rejected ${auth}`, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
     if (this.faults.always500 || this.faults.transient500 > 0) {
       if (this.faults.transient500 > 0) this.faults.transient500--;
       return this.send(res, 500, errorBody(500, 'InternalServerError', 'Internal server error'));

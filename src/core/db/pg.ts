@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
 import { databaseError } from '../errors.js';
+import { scrubSecrets } from '../secrets.js';
 import type { SchemaShape } from './shape.js';
 
 export type PgTarget = Extract<DatabaseTarget, { provider: 'postgresql' }>;
@@ -24,7 +25,9 @@ export function pgConnectionError(url: string, err: unknown) {
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || e.code === 'EAI_AGAIN') {
     return databaseError('DATABASE_UNREACHABLE', `Cannot connect to PostgreSQL at ${where} (${e.code}).`, 'Check that the server runs and DATABASE_URL names the right host and port.');
   }
-  return databaseError('DATABASE_ERROR', `PostgreSQL at ${where}: ${e.message ?? String(err)}`, 'Check DATABASE_URL (or -d) and the server.');
+  // The driver's text may quote the connection string back; never its password.
+  const said = scrubSecrets(e.message ?? String(err), [new URL(url).password]);
+  return databaseError('DATABASE_ERROR', `PostgreSQL at ${where}: ${said}`, 'Check DATABASE_URL (or -d) and the server.');
 }
 
 /** A plain pg connection, with failures mapped to exit 5 and no password in any message. */

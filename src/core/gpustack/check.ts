@@ -1,4 +1,5 @@
 import { AuthctlError } from '../errors.js';
+import { echoServerText } from '../secrets.js';
 import { DEFAULT_TUNING, GpustackClient, type ApiVersion, type ClientTuning, type RetryNotice, type ServerVersion } from './client.js';
 import type { PartialGpustackSettings } from './settings.js';
 
@@ -107,7 +108,7 @@ export async function checkGpustack(
         id: 'credential',
         label: 'credential',
         status: 'ok',
-        detail: `accepted: the key belongs to "${detected.me.username}"${detected.me.is_admin ? ' (admin)' : ' (not an admin)'}`,
+        detail: `accepted: the key belongs to "${echoServerText(detected.me.username, [settings.token], 100)}"${detected.me.is_admin ? ' (admin)' : ' (not an admin)'}`,
       });
     } catch (err) {
       const failure = failed({ id: 'credential', label: 'credential' }, err);

@@ -1,6 +1,7 @@
 import { createFetch, type FetchContext, type FetchError } from 'ofetch';
 import { redactUrl } from '../config.js';
-import { AuthctlError, ExitCode } from '../errors.js';
+import { echoServerText, rememberSecret } from '../secrets.js';
+import { AuthctlError, ExitCode, usageError } from '../errors.js';
 import { createNodeTransport, TransportTimeoutError, type Transport } from './transport.js';
 
 /** Where GPUStack is and the key to use; the key is never printed or logged. */
@@ -35,21 +36,35 @@ export const DEFAULT_TUNING: ClientTuning = {
   pageConcurrency: 4,
 };
 
-function positiveInt(value: string | undefined): number | undefined {
-  if (value === undefined || value === '' || !/^\d+$/.test(value)) return undefined;
-  return Number(value);
-}
+/** Each tuning variable, the range it may take, and where it goes. */
+const TUNING_VARIABLES: Array<{ name: string; key: Exclude<keyof ClientTuning, 'maxDelayMs'>; min: number; max: number }> = [
+  { name: 'AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS', key: 'connectTimeoutMs', min: 1, max: 600_000 },
+  { name: 'AUTHCTL_GPUSTACK_TIMEOUT_MS', key: 'readTimeoutMs', min: 1, max: 600_000 },
+  { name: 'AUTHCTL_GPUSTACK_RETRIES', key: 'retries', min: 0, max: 10 },
+  { name: 'AUTHCTL_GPUSTACK_RETRY_BASE_MS', key: 'retryBaseMs', min: 0, max: 60_000 },
+  { name: 'AUTHCTL_GPUSTACK_CONCURRENCY', key: 'pageConcurrency', min: 1, max: 16 },
+];
 
-/** Operators (and tests) can tune timeouts and retries through the environment. */
+/**
+ * Operators (and tests) can tune timeouts and retries through the
+ * environment. A value that is not a whole number in range is a usage error
+ * rather than quietly replaced, so a typo cannot turn into a different policy.
+ */
 export function tuningFromEnv(env: NodeJS.ProcessEnv): ClientTuning {
-  return {
-    connectTimeoutMs: positiveInt(env.AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS) ?? DEFAULT_TUNING.connectTimeoutMs,
-    readTimeoutMs: positiveInt(env.AUTHCTL_GPUSTACK_TIMEOUT_MS) ?? DEFAULT_TUNING.readTimeoutMs,
-    retries: Math.min(positiveInt(env.AUTHCTL_GPUSTACK_RETRIES) ?? DEFAULT_TUNING.retries, 10),
-    retryBaseMs: positiveInt(env.AUTHCTL_GPUSTACK_RETRY_BASE_MS) ?? DEFAULT_TUNING.retryBaseMs,
-    maxDelayMs: DEFAULT_TUNING.maxDelayMs,
-    pageConcurrency: Math.min(Math.max(positiveInt(env.AUTHCTL_GPUSTACK_CONCURRENCY) ?? DEFAULT_TUNING.pageConcurrency, 1), 16),
-  };
+  const tuning: ClientTuning = { ...DEFAULT_TUNING };
+  for (const { name, key, min, max } of TUNING_VARIABLES) {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') continue;
+    const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!(value >= min && value <= max)) {
+      throw usageError(
+        `${name} must be a whole number from ${min} to ${max}, not "${echoServerText(raw, [], 40)}".`,
+        `Fix or unset ${name} (default ${DEFAULT_TUNING[key]}).`,
+      );
+    }
+    tuning[key] = value;
+  }
+  return tuning;
 }
 
 export type ApiVersion = 'v2' | 'v1';
@@ -116,12 +131,16 @@ export function isNoRoute(status: number, body: Body): boolean {
   );
 }
 
-function serverMessage(body: Body): string | undefined {
+/**
+ * The server's own explanation, safe to print: a server or a proxy may echo
+ * the request's Authorization header, so the key is scrubbed from it, and it
+ * is cut short so a huge body cannot flood the terminal or a log.
+ */
+function serverMessage(body: Body, token: string): string | undefined {
   if (!body.isJson || typeof body.json !== 'object' || body.json === null) return undefined;
   const { message, detail } = body.json as { message?: unknown; detail?: unknown };
-  if (typeof message === 'string' && message) return message;
-  if (typeof detail === 'string' && detail) return detail;
-  return undefined;
+  const said = typeof message === 'string' && message ? message : typeof detail === 'string' && detail ? detail : undefined;
+  return said === undefined ? undefined : echoServerText(said, [token]);
 }
 
 function describeNetworkError(err: unknown): { code: string; text: string } {
@@ -140,11 +159,13 @@ function describeNetworkError(err: unknown): { code: string; text: string } {
   };
   if (e.code && known[e.code]) return { code: 'GPUSTACK_UNREACHABLE', text: known[e.code]! };
   if (e.code && /CERT|SSL|TLS/i.test(e.code)) return { code: 'GPUSTACK_TLS', text: `TLS error (${e.code})` };
-  return { code: 'GPUSTACK_UNREACHABLE', text: e.code ? `${e.code}` : String(e.message ?? err) };
+  return { code: 'GPUSTACK_UNREACHABLE', text: e.code ? echoServerText(`${e.code}`, [], 60) : echoServerText(String(e.message ?? err)) };
 }
 
-function statusLine(status: number, statusText: string): string {
-  return statusText ? `${status} ${statusText}` : String(status);
+/** The status line; its reason phrase is the server's text, so it is scrubbed and short. */
+function statusLine(status: number, statusText: string, token: string): string {
+  const reason = statusText ? echoServerText(statusText, [token], 60) : '';
+  return reason ? `${status} ${reason}` : String(status);
 }
 
 /**
@@ -156,6 +177,7 @@ export class GpustackClient {
   readonly display: string;
   private readonly transport: Transport;
   private readonly $fetch: ReturnType<typeof createFetch>;
+  private readonly token: string;
 
   constructor(
     settings: GpustackSettings,
@@ -164,6 +186,8 @@ export class GpustackClient {
   ) {
     this.baseUrl = normaliseBaseUrl(settings.baseUrl);
     this.display = redactUrl(this.baseUrl);
+    this.token = settings.token;
+    rememberSecret(settings.token);
     this.transport = createNodeTransport({ connectMs: tuning.connectTimeoutMs, readMs: tuning.readTimeoutMs });
     const attempts = tuning.retries + 1;
     this.$fetch = createFetch({ fetch: this.transport.fetch, Headers, AbortController }).create({
@@ -180,7 +204,7 @@ export class GpustackClient {
           path: pathOf(ctx.request),
           attempt,
           attempts,
-          reason: ctx.response ? statusLine(ctx.response.status, ctx.response.statusText) : describeNetworkError(ctx.error).text,
+          reason: ctx.response ? statusLine(ctx.response.status, ctx.response.statusText, settings.token) : describeNetworkError(ctx.error).text,
           delayMs,
         });
         return delayMs;
@@ -223,7 +247,7 @@ export class GpustackClient {
 
   /** Turns a non-2xx answer into the documented error; `what` names the request for the operator. */
   failure(what: string, status: number, body: Body, statusText = ''): AuthctlError {
-    const message = serverMessage(body);
+    const message = serverMessage(body, this.token);
     const said = message ? `: ${message}` : '';
     if (status === 401) {
       return new AuthctlError(
@@ -260,14 +284,14 @@ export class GpustackClient {
     if (!body.isJson && body.text.trim().startsWith('<')) {
       return new AuthctlError(
         'GPUSTACK_BAD_GATEWAY',
-        `GPUStack at ${this.display} answered ${statusLine(status, statusText)} with an HTML page while ${what}, after ${this.tuning.retries + 1} attempts; a proxy in front of it could not reach it.`,
+        `GPUStack at ${this.display} answered ${statusLine(status, statusText, this.token)} with an HTML page while ${what}, after ${this.tuning.retries + 1} attempts; a proxy in front of it could not reach it.`,
         ExitCode.gpustack,
         'Check that the GPUStack server behind the proxy is running, then try again.',
       );
     }
     return new AuthctlError(
       status >= 500 ? 'GPUSTACK_SERVER_ERROR' : 'GPUSTACK_UNEXPECTED',
-      `GPUStack answered ${statusLine(status, statusText)} while ${what}${status >= 500 || status === 429 ? ` (after ${this.tuning.retries + 1} attempts)` : ''}${said}.`,
+      `GPUStack answered ${statusLine(status, statusText, this.token)} while ${what}${status >= 500 || status === 429 ? ` (after ${this.tuning.retries + 1} attempts)` : ''}${said}.`,
       ExitCode.gpustack,
       status >= 500 ? "Check the GPUStack server's logs, then try again." : 'Check that the URL points at a GPUStack server and that authctl supports its version.',
     );

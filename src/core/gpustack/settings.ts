@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { resolveSetting } from '../config.js';
 import { AuthctlError, ExitCode, usageError } from '../errors.js';
+import { rememberSecret } from '../secrets.js';
 import { validateBaseUrl, type GpustackSettings } from './client.js';
 
 export const URL_VARIABLES = ['GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL'];
@@ -44,6 +45,7 @@ export function resolveGpustackSettings(sources: GpustackSources): PartialGpusta
     sources.tokenFile !== undefined
       ? readTokenFile(sources.tokenFile)
       : resolveSetting(TOKEN_VARIABLES, undefined, sources.env, sources.dotEnv)?.trim();
+  rememberSecret(token);
   return { baseUrl: url ? validateBaseUrl(url) : undefined, token: token || undefined };
 }
 

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { parseDatabaseUrl, readDotEnv } from '../../src/core/config.js';
+import { parseDotEnv } from '../../src/core/dotenv.js';
+import { toAuthctlError } from '../../src/core/error-map.js';
+import { echoServerText, redactUrl, scrubSecrets } from '../../src/core/secrets.js';
+import { tuningFromEnv } from '../../src/core/gpustack/client.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tempDir } from '../support/cli.js';
+
+describe('parseDotEnv follows python-dotenv', () => {
+  it.each([
+    ['a bare key is a key without a value, not part of the next line', 'DEBUG\nDATABASE_URL=sqlite:///./a.db\n', { DATABASE_URL: 'sqlite:///./a.db' }],
+    ['a UTF-8 BOM is not part of the first key', '\uFEFFDATABASE_URL=x\nB=2', { DATABASE_URL: 'x', B: '2' }],
+    ['export', 'export DATABASE_URL=x\nexport  B=2', { DATABASE_URL: 'x', B: '2' }],
+    ['CRLF and CR line ends', 'A=1\r\nB=2\r\nC=3\rD=4', { A: '1', B: '2', C: '3', D: '4' }],
+    ['full-line and inline comments', '# c\n  # indented\nA=1 # note\nB=x#y\nC=  # only a comment\nD=#value', { A: '1', B: 'x#y', C: '', D: '#value' }],
+    ['single quotes keep # and escapes only \\\' and \\\\', "A='x # y'\nB='a\\nb'\nC='it\\'s'", { A: 'x # y', B: 'a\\nb', C: "it's" }],
+    ['double quotes decode escapes', 'A="x # y"  # c\nB="a\\nb"\nC="q\\"x"', { A: 'x # y', B: 'a\nb', C: 'q"x' }],
+    ['a quoted value may span lines', 'A="one\ntwo"\nB=3', { A: 'one\ntwo', B: '3' }],
+    ['spaces around = and trailing spaces', 'A = 1   \n B=2', { A: '1', B: '2' }],
+    ['a quoted key', "'A'=1", { A: '1' }],
+    ['an unparseable line is skipped, the next one read', 'not a line here\nA=1', { A: '1' }],
+    ['the last of a repeated key wins', 'A=1\nA=2', { A: '2' }],
+    ['${} expands earlier lines, with defaults', 'H=db\nA=postgresql://${H}/${NAME:-ui}\nB=${MISSING}', { H: 'db', A: 'postgresql://db/ui', B: '' }],
+  ])('%s', (_what, text, expected) => {
+    expect(parseDotEnv(text)).toEqual(expected);
+  });
+
+  it('${} prefers the environment, as load_dotenv without override does', () => {
+    expect(parseDotEnv('H=dotenv\nA=${H}', { H: 'env' })).toEqual({ H: 'dotenv', A: 'env' });
+  });
+
+  it('readDotEnv reads .env from the working directory', () => {
+    const cwd = tempDir();
+    fs.writeFileSync(path.join(cwd, '.env'), '\uFEFFDEBUG\r\nDATABASE_URL=sqlite:///./x.db\r\n');
+    expect(readDotEnv(cwd, {})).toEqual({ DATABASE_URL: 'sqlite:///./x.db' });
+  });
+});
+
+describe('redaction', () => {
+  it.each([
+    ['postgres:/u:SECRETPW@h/db', 'postgres:/u:***@h/db'],
+    ['postgresql//u:SECRETPW@h/db', 'postgresql//u:***@h/db'],
+    ['postgresql:u:SECRETPW@h/db', 'postgresql:u:***@h/db'],
+    ['postgresql://u:SEC@RETPW@h:5432/db', 'postgresql://u:***@h:5432/db'],
+    ['postgresql://h/db?user=u&password=SECRETPW&sslmode=require', 'postgresql://h/db?user=u&password=***&sslmode=require'],
+    ['Database URL "postgresql//u:SECRETPW@h/db" has no scheme.', 'Database URL "postgresql//u:***@h/db" has no scheme.'],
+    ['DATABASE_URL=postgresql://u:SECRETPW@h/db', 'DATABASE_URL=postgresql://u:***@h/db'],
+    ['postgresql://u@h/db', 'postgresql://u@h/db'],
+    ['mail bob@example.com', 'mail bob@example.com'],
+  ])('redactUrl(%s)', (text, expected) => {
+    expect(redactUrl(text)).toBe(expected);
+  });
+
+  it('parseDatabaseUrl refuses malformed PostgreSQL URLs without echoing the password', () => {
+    for (const url of ['postgres:/u:SECRETPW@h/db', 'postgresql:u:SECRETPW@h/db', 'postgresql://u:SECRETPW@h:port/db', 'postgresql://u:SECRETPW@h/d@b']) {
+      let error: unknown;
+      try {
+        parseDatabaseUrl(url, '/srv');
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toMatchObject({ exitCode: 2 });
+      expect(String((error as Error).message)).not.toContain('SECRETPW');
+    }
+  });
+
+  it('a stray "%" in a SQLite URL is a usage error, and %40 in a PostgreSQL database name is allowed', () => {
+    expect(() => parseDatabaseUrl('sqlite:///./a%zz.db', '/srv')).toThrow(expect.objectContaining({ exitCode: 2 }));
+    expect(parseDatabaseUrl('postgresql://u:pw@h/d%40b', '/srv')).toMatchObject({ provider: 'postgresql' });
+  });
+
+  it('server text: the token, Bearer and Authorization values are scrubbed, and it is cut short', () => {
+    const token = 'gpustack_0123456789abcdef_secret';
+    const text = echoServerText(`bad key Bearer ${token}; Authorization: Basic dXNlcjpwYXNz; raw ${token} ${'x'.repeat(1000)}`, [token]);
+    expect(text).not.toContain(token);
+    expect(text).not.toContain('dXNlcjpwYXNz');
+    expect(text.length).toBeLessThan(260);
+    expect(scrubSecrets('"authorization": "Bearer abc.def"')).toBe('"authorization": "Bearer ***"');
+  });
+});
+
+describe('driver errors wrapped by Prisma map to exit 5', () => {
+  const prismaError = (cause: Record<string, unknown>) =>
+    Object.assign(new Error('\nInvalid `prisma.user.create()` invocation:\n\n\nDatabase error.'), {
+      name: 'PrismaClientKnownRequestError',
+      code: 'P2039',
+      meta: { modelName: 'User', driverAdapterError: { name: 'DriverAdapterError', message: String(cause.originalMessage ?? ''), cause } },
+    });
+  it.each([
+    [{ originalCode: 'SQLITE_READONLY', kind: 'sqlite', extendedCode: 8 }, 'DATABASE_READ_ONLY'],
+    [{ originalCode: 'SQLITE_READONLY_DIRECTORY', kind: 'sqlite' }, 'DATABASE_READ_ONLY'],
+    [{ originalCode: 'SQLITE_CORRUPT', kind: 'sqlite' }, 'DATABASE_CORRUPT'],
+    [{ originalCode: 'SQLITE_NOTADB', kind: 'sqlite' }, 'DATABASE_CORRUPT'],
+    [{ originalCode: 'SQLITE_CANTOPEN', kind: 'sqlite' }, 'DATABASE_CANNOT_OPEN'],
+    [{ originalCode: 'SQLITE_IOERR_SHORT_READ', kind: 'sqlite' }, 'DATABASE_IO_ERROR'],
+    [{ originalCode: 'SQLITE_FULL', kind: 'sqlite' }, 'DATABASE_FULL'],
+    [{ originalCode: '25006', kind: 'postgres', code: '25006' }, 'DATABASE_READ_ONLY'],
+    [{ originalCode: '42501', kind: 'postgres', code: '42501' }, 'DATABASE_PERMISSION_DENIED'],
+    [{ originalCode: '53100', kind: 'postgres', code: '53100' }, 'DATABASE_FULL'],
+    [{ originalCode: 'XX001', kind: 'postgres', code: 'XX001' }, 'DATABASE_CORRUPT'],
+    [{ originalCode: 'XX002', kind: 'postgres', code: 'XX002' }, 'DATABASE_CORRUPT'],
+  ])('%j', (cause, code) => {
+    const mapped = toAuthctlError(prismaError(cause));
+    expect(mapped).toMatchObject({ code, exitCode: 5 });
+    expect(mapped.message).not.toMatch(/prisma|invocation/i);
+  });
+
+  it('and a Node file system error on a file beside the database (a lock file)', () => {
+    const fsError = (code: string) => Object.assign(new Error(`${code}: open '/srv/db.authctl-purge.lock'`), { code, syscall: 'open', path: '/srv/db.authctl-purge.lock' });
+    expect(toAuthctlError(fsError('EACCES'))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5, hint: expect.stringContaining('folder') });
+    expect(toAuthctlError(fsError('EROFS'))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5 });
+    expect(toAuthctlError(fsError('ENOSPC'))).toMatchObject({ code: 'DATABASE_FULL', exitCode: 5 });
+  });
+
+  it('and unwrapped, straight from better-sqlite3 or pg', () => {
+    expect(toAuthctlError(Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY_DBMOVED' }))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5 });
+    expect(toAuthctlError(Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006', severity: 'ERROR' }))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5 });
+  });
+});
+
+describe('tuningFromEnv', () => {
+  it('accepts values in range and refuses the rest with exit 2', () => {
+    expect(tuningFromEnv({ AUTHCTL_GPUSTACK_RETRIES: '0', AUTHCTL_GPUSTACK_CONCURRENCY: '16' })).toMatchObject({ retries: 0, pageConcurrency: 16 });
+    for (const [name, value] of [['AUTHCTL_GPUSTACK_RETRIES', 'abc'], ['AUTHCTL_GPUSTACK_RETRIES', '100'], ['AUTHCTL_GPUSTACK_CONCURRENCY', '0'], ['AUTHCTL_GPUSTACK_TIMEOUT_MS', '0']]) {
+      expect(() => tuningFromEnv({ [name!]: value })).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining(name!) }));
+    }
+  });
+});
