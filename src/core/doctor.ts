@@ -5,6 +5,7 @@ import { getMigrationStatus } from './setup.js';
 import { type AppClient, openClient } from './db/client.js';
 import { before, Prisma, providerOf } from './db/sql.js';
 import { openSqlite } from './db/sqlite.js';
+import { countUnknownExpiry } from './sessions/summary.js';
 import { describeFinding, findWeakPasswords } from './weak-passwords.js';
 import { findAppRowProblems } from './users/repairs.js';
 
@@ -77,6 +78,7 @@ const DATABASE_CHECKS = [
   ['journal-mode', 'journal mode'],
   ['file-mode', 'database file is private'],
   ['expired-sessions', 'expired-session backlog'],
+  ['session-expiry-forms', 'session expiries readable'],
 ] as const;
 
 async function runDatabaseChecks(
@@ -209,5 +211,24 @@ async function runDatabaseChecks(
   } catch (err) {
     if (!isMissingTable(err)) throw err;
     skip('expired-sessions', 'expired-session backlog', 'no user_sessions table');
+  }
+
+  // Expiries in no timestamp form (SQLite only): the purge never deletes them.
+  try {
+    const unknown = await countUnknownExpiry(client);
+    checks.push(
+      unknown === 0
+        ? { id: 'session-expiry-forms', name: 'session expiries readable', status: 'ok', detail: 'every expires_at is a timestamp' }
+        : {
+            id: 'session-expiry-forms',
+            name: 'session expiries readable',
+            status: 'warn',
+            detail: `${unknown} session(s) have an expires_at in no timestamp form (an integer or other text); purge skips them`,
+            hint: 'See them with `authctl sessions list --all` and remove them with `authctl sessions revoke <id>`.',
+          },
+    );
+  } catch (err) {
+    if (!isMissingTable(err)) throw err;
+    skip('session-expiry-forms', 'session expiries readable', 'no user_sessions table');
   }
 }

@@ -24,57 +24,101 @@ export function formatIsoTimestamp(date: Date): string {
   return date.toISOString().replace('Z', '+00:00');
 }
 
+/**
+ * The forms SQLite's own date functions read: a date, optionally a time
+ * (`T` or a space between), fractions of any length, and an offset `Z` or
+ * `±HH:MM`. Naive text is UTC. {@link sqliteKnown} accepts the same set.
+ */
 const DB_TIMESTAMP =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}:\d{2})?$/i;
 
 /**
  * Reads a DATETIME value in any form found in the shared database: the app's
- * naive UTC text, Prisma's ISO text with an offset, a Date from a driver, or
- * epoch milliseconds. Naive text is UTC, never local time.
+ * naive UTC text, ISO text with any offset, a Date from a driver, or epoch
+ * milliseconds. Naive text is UTC, never local time. Throws on anything else;
+ * {@link tryParseDbTimestamp} returns null instead.
  */
 export function parseDbTimestamp(value: string | Date | number | bigint): Date {
-  if (value instanceof Date) return value;
-  if (typeof value === 'number' || typeof value === 'bigint') return new Date(Number(value));
+  const date = tryParseDbTimestamp(value);
+  if (!date) throw new RangeError(`Unrecognised timestamp: ${String(value)}`);
+  return date;
+}
+
+/** {@link parseDbTimestamp}, or null for a value in no form it knows. */
+export function tryParseDbTimestamp(value: string | Date | number | bigint): Date | null {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value;
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    const d = new Date(Number(value));
+    return Number.isNaN(d.getTime()) ? null : d;
+  }
+  if (typeof value !== 'string') return null;
   const m = DB_TIMESTAMP.exec(value.trim());
-  if (!m) throw new RangeError(`Unrecognised timestamp: ${value}`);
+  if (!m) return null;
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m;
+  if (+mo! < 1 || +mo! > 12 || +d! < 1 || +d! > 31 || +h > 24 || +mi > 59 || +s > 59) return null;
   const ms = Number(frac.padEnd(3, '0').slice(0, 3));
   let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
   if (zone && zone.toUpperCase() !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1;
-    const digits = zone.slice(1).replace(':', '');
-    t -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4))) * 60_000;
+    const [oh, om] = zone.slice(1).split(':').map(Number);
+    if (oh! > 14 || om! > 59) return null;
+    t -= sign * (oh! * 60 + om!) * 60_000;
   }
-  return new Date(t);
+  const date = new Date(t);
+  return Number.isNaN(date.getTime()) ? null : date;
 }
 
 /**
+ * A SQLite condition true when `column` holds a timestamp SQLite can read:
+ * text that starts with a date and that julianday() understands (the app's
+ * naive form, ISO with `Z` or any `±HH:MM` offset). Integers, julian-day
+ * numbers and other text are in no known form.
+ */
+export function sqliteKnown(column: string): string {
+  return `(typeof(${column}) = 'text' AND ${column} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' AND julianday(${column}) IS NOT NULL)`;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
  * A SQLite condition true when `column` holds an instant strictly before `at`,
- * whichever of the two text forms the row was written in, and still able to
- * use the column's index.
+ * whichever form and offset the row was written in, and still able to use
+ * the column's index. Rows in no known form are never before anything.
  *
- * SQLite compares TEXT byte by byte and ' ' sorts before 'T', so a single
- * comparison is wrong between the forms on the same day. App-form rows are
- * compared against the app form of `at`; ISO rows on earlier days already sort
- * below it, and ISO rows on the same day are compared against the ISO form.
+ * SQLite compares TEXT byte by byte, which is wrong between forms (' ' sorts
+ * before 'T') and between offsets (an offset moves the instant up to 15 hours
+ * from the text). So only the date at the start of the text is compared as
+ * text: a row dated two days or more before `at`'s UTC day is before it
+ * whatever its offset, and one dated two days or more after is not; the rows
+ * in between, a few days' worth, are compared as instants with julianday(),
+ * which reads every offset form.
  */
 export function sqliteBefore(column: string, at: Date): { sql: string; params: string[] } {
-  const day = formatAppTimestamp(at).slice(0, 10);
+  const low = formatAppTimestamp(new Date(at.getTime() - DAY_MS)).slice(0, 10);
+  const high = formatAppTimestamp(new Date(at.getTime() + 2 * DAY_MS)).slice(0, 10);
+  const known = sqliteKnown(column);
   return {
-    sql: `(${column} < ? OR (${column} >= ? AND ${column} < ?))`,
-    params: [formatAppTimestamp(at), `${day}T`, formatIsoTimestamp(at)],
+    // Integers and reals sort below all text, so `>= '0'` also leaves them out of the index range.
+    sql: `((${column} >= '0' AND ${column} < ? AND ${known}) OR (${column} >= ? AND ${column} < ? AND ${known} AND julianday(${column}) < julianday(?)))`,
+    params: [low, low, high, at.toISOString()],
   };
 }
 
-/** The negation of {@link sqliteBefore}: `column` is at or after `at`. */
+/** `column` holds a readable instant at or after `at`: the complement of {@link sqliteBefore} among known rows. */
 export function sqliteNotBefore(column: string, at: Date): { sql: string; params: string[] } {
   const before = sqliteBefore(column, at);
-  return { sql: `NOT ${before.sql}`, params: before.params };
+  return { sql: `(${sqliteKnown(column)} AND NOT ${before.sql})`, params: before.params };
 }
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** Parses durations such as `30m`, `12h`, `7d` or `1h30m` into milliseconds. */
+/** The longest duration accepted anywhere: ten years, far past any session's life, far inside the dates both databases store. */
+export const MAX_DURATION_MS = 3650 * 86_400_000;
+
+/**
+ * Parses durations such as `30m`, `12h`, `7d` or `1h30m` into milliseconds,
+ * from 0 to 3650d ({@link MAX_DURATION_MS}); anything else throws a RangeError.
+ */
 export function parseDuration(text: string): number {
   const trimmed = text.trim();
   if (/^0+$/.test(trimmed)) return 0;
@@ -87,6 +131,10 @@ export function parseDuration(text: string): number {
   }
   if (consumed === 0 || consumed !== trimmed.length) {
     throw new RangeError(`"${text}" is not a duration; use forms such as 30m, 12h, 7d or 1h30m`);
+  }
+  // Huge digit strings become Infinity or lose precision: both fail here.
+  if (!Number.isSafeInteger(total) || total > MAX_DURATION_MS) {
+    throw new RangeError(`"${text}" is longer than 3650d (about ten years); durations go from 0 to 3650d`);
   }
   return total;
 }

@@ -17,14 +17,21 @@ export function shortUserAgent(ua: string | null): string {
   return ua.length > 30 ? `${ua.slice(0, 29)}…` : ua;
 }
 
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** A stored value in no form authctl can read is shown as it is, and said to be unknown. */
+function unreadable(value: string): string | null {
+  return ISO_UTC.test(value) ? null : `${value} (unknown form)`;
+}
+
 export function sessionColumns(now = new Date()): Column<SessionSummary>[] {
   return [
     { header: 'id', value: (s) => s.id },
     { header: 'user', value: (s) => s.username ?? `#${s.userId}` },
     { header: 'type', value: (s) => s.type },
-    { header: 'created', value: (s) => shortUtc(s.createdAt) },
-    { header: 'last accessed', value: (s) => relativeTime(new Date(s.lastAccessed), now) },
-    { header: 'expires', value: (s) => `${relativeTime(new Date(s.expiresAt), now)} (${shortUtc(s.expiresAt)})` },
+    { header: 'created', value: (s) => unreadable(s.createdAt) ?? shortUtc(s.createdAt) },
+    { header: 'last accessed', value: (s) => unreadable(s.lastAccessed) ?? relativeTime(new Date(s.lastAccessed), now) },
+    { header: 'expires', value: (s) => unreadable(s.expiresAt) ?? `${relativeTime(new Date(s.expiresAt), now)} (${shortUtc(s.expiresAt)})` },
     { header: 'ip', value: (s) => s.ipAddress },
     { header: 'user agent', value: (s) => shortUserAgent(s.userAgent) },
     { header: 'jti', value: (s) => s.jti },

@@ -29,6 +29,9 @@ export function statsCommand(): Command {
         out.details([
           ['expired backlog', stats.backlog.expired === 0 ? 'none' : `${stats.backlog.expired} row(s), oldest expired ${relativeTime(new Date(stats.backlog.oldestExpiredAt!), now)}; run \`authctl sessions purge\``],
           ['oldest active', oldest ? `#${oldest.id} ${oldest.username ?? `user #${oldest.userId}`} (${oldest.type}), created ${shortUtc(oldest.createdAt)}, ${relativeTime(new Date(oldest.createdAt), now)}` : 'none'],
+          ...(stats.unknownExpiry > 0
+            ? [['unknown expiry', `${stats.unknownExpiry} row(s) with an expires_at in no timestamp form; counted in neither column, never purged; \`sessions list --all\` shows them`] as [string, string]]
+            : []),
         ]);
         out.line();
         out.line('Active sessions per user (top 10)');

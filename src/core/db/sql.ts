@@ -1,6 +1,6 @@
 import { Prisma } from '../../generated/sqlite/client.js';
 import type { DatabaseTarget } from '../config.js';
-import { sqliteBefore } from '../timestamps.js';
+import { sqliteBefore, sqliteKnown, sqliteNotBefore } from '../timestamps.js';
 
 export type Provider = DatabaseTarget['provider'];
 
@@ -16,16 +16,32 @@ export function providerOf(client: object): Provider {
   return providers.get(client) ?? 'sqlite';
 }
 
+/** SQL text with `?` placeholders as a Prisma fragment. */
+function withParams(cond: { sql: string; params: string[] }): Prisma.Sql {
+  return Prisma.sql(cond.sql.split('?'), ...cond.params);
+}
+
 /**
  * A condition true when `column` holds an instant before `at`. PostgreSQL
  * compares real timestamps; SQLite compares text, so it needs the condition
- * from timestamps.ts that handles both text forms.
+ * from timestamps.ts that handles every text form and offset. A SQLite value
+ * in no known form (an integer, other text) is never before anything.
  */
 export function before(provider: Provider, column: string, at: Date): Prisma.Sql {
   if (provider === 'postgresql') return Prisma.sql`${Prisma.raw(column)} < ${at}`;
-  const cond = sqliteBefore(column, at);
-  const parts = cond.sql.split('?');
-  return Prisma.sql(parts, ...cond.params);
+  return withParams(sqliteBefore(column, at));
+}
+
+/** `column` holds an instant at or after `at`; on SQLite, values in no known form are left out too. */
+export function notBefore(provider: Provider, column: string, at: Date): Prisma.Sql {
+  if (provider === 'postgresql') return Prisma.sql`${Prisma.raw(column)} >= ${at}`;
+  return withParams(sqliteNotBefore(column, at));
+}
+
+/** `column` holds a value in no timestamp form authctl can read: only possible on SQLite. */
+export function unknownTimestamp(provider: Provider, column: string): Prisma.Sql {
+  if (provider === 'postgresql') return Prisma.sql`${Prisma.raw(column)} IS NULL`;
+  return Prisma.raw(`NOT ${sqliteKnown(column)}`);
 }
 
 export { Prisma };

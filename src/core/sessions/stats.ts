@@ -1,5 +1,5 @@
 import type { AppClient } from '../db/client.js';
-import { before, Prisma, providerOf } from '../db/sql.js';
+import { notBefore, Prisma, providerOf } from '../db/sql.js';
 import { formatAppTimestamp, parseDbTimestamp } from '../timestamps.js';
 import { activeCondition, expiredCondition, SUMMARY_COLUMNS, toSummary, type SessionSummary, type SummaryRow } from './summary.js';
 
@@ -12,27 +12,33 @@ export interface SessionStats {
   /** Sessions created per UTC day (from created_at), oldest first, the last 14 days including today. */
   perDay: Array<{ day: string; access: number; refresh: number; total: number }>;
   oldestActive: SessionSummary | null;
+  /** Sessions whose expiry is stored in a form authctl cannot read (SQLite only): counted in neither state. */
+  unknownExpiry: number;
 }
 
 const DAYS = 14;
 
-/** The UTC calendar day of a timestamp column, as YYYY-MM-DD. Both SQLite text forms start with it. */
+/** The UTC calendar day of a timestamp column, as YYYY-MM-DD; SQLite's date() applies any offset the text carries. */
 function dayOf(client: object, column: string): Prisma.Sql {
   return providerOf(client) === 'postgresql'
     ? Prisma.sql`to_char(${Prisma.raw(column)}, 'YYYY-MM-DD')`
-    : Prisma.sql`substr(${Prisma.raw(column)}, 1, 10)`;
+    : Prisma.sql`date(${Prisma.raw(column)})`;
 }
 
 export async function sessionStats(client: AppClient, now = new Date()): Promise<SessionStats> {
   const expired = expiredCondition(client, now);
+  // 0 active, 1 expired, 2 an expiry in no known form.
   const rows = await client.$queryRaw<Array<{ token_type: string; expired: number | bigint | boolean; n: number | bigint }>>(
-    Prisma.sql`SELECT s.token_type, CASE WHEN ${expired} THEN 1 ELSE 0 END AS expired, count(*) AS n FROM user_sessions s GROUP BY 1, 2 ORDER BY 1`,
+    Prisma.sql`SELECT s.token_type, CASE WHEN ${expired} THEN 1 WHEN ${activeCondition(client, now)} THEN 0 ELSE 2 END AS expired, count(*) AS n
+               FROM user_sessions s GROUP BY 1, 2 ORDER BY 1`,
   );
+  let unknownExpiry = 0;
   const byTypeMap = new Map<string, { type: string; active: number; expired: number }>();
   for (const type of ['access', 'refresh']) byTypeMap.set(type, { type, active: 0, expired: 0 });
   for (const r of rows) {
     const entry = byTypeMap.get(r.token_type) ?? { type: r.token_type, active: 0, expired: 0 };
-    if (Number(r.expired)) entry.expired += Number(r.n);
+    if (Number(r.expired) === 2) unknownExpiry += Number(r.n);
+    else if (Number(r.expired)) entry.expired += Number(r.n);
     else entry.active += Number(r.n);
     byTypeMap.set(r.token_type, entry);
   }
@@ -55,7 +61,7 @@ export async function sessionStats(client: AppClient, now = new Date()): Promise
   const day = dayOf(client, 's.created_at');
   const perDayRows = await client.$queryRaw<Array<{ day: string; token_type: string; n: number | bigint }>>(
     Prisma.sql`SELECT ${day} AS day, s.token_type, count(*) AS n FROM user_sessions s
-               WHERE NOT (${before(providerOf(client), 's.created_at', firstDay)}) GROUP BY 1, 2`,
+               WHERE ${notBefore(providerOf(client), 's.created_at', firstDay)} GROUP BY 1, 2`,
   );
   const perDay: SessionStats['perDay'] = [];
   for (let i = 0; i < DAYS; i++) {
@@ -74,6 +80,7 @@ export async function sessionStats(client: AppClient, now = new Date()): Promise
     topUsers: top.map((r) => ({ userId: Number(r.user_id), username: r.username, activeSessions: Number(r.n) })),
     perDay,
     oldestActive: oldest,
+    unknownExpiry,
   };
 }
 
@@ -86,20 +93,20 @@ async function selectOldestActive(client: AppClient, now: Date): Promise<Session
 }
 
 /**
- * The earliest expiry among expired rows. On SQLite the two text forms do not
- * sort together within a day, so take the minimum of each form and compare instants.
+ * The earliest expiry among expired rows. On SQLite the text forms and
+ * offsets do not sort as instants, so the minimum is taken of julianday().
  */
 async function oldestExpiry(client: AppClient, expired: Prisma.Sql): Promise<Date | null> {
-  const forms =
-    providerOf(client) === 'postgresql'
-      ? [Prisma.sql`1 = 1`]
-      : [Prisma.sql`s.expires_at NOT LIKE ${'%T%'}`, Prisma.sql`s.expires_at LIKE ${'%T%'}`];
-  const found: Date[] = [];
-  for (const form of forms) {
+  if (providerOf(client) === 'postgresql') {
     const rows = await client.$queryRaw<Array<{ m: string | Date | null }>>(
-      Prisma.sql`SELECT min(s.expires_at) AS m FROM user_sessions s WHERE ${expired} AND ${form}`,
+      Prisma.sql`SELECT min(s.expires_at) AS m FROM user_sessions s WHERE ${expired}`,
     );
-    if (rows[0]?.m) found.push(parseDbTimestamp(rows[0].m));
+    return rows[0]?.m ? parseDbTimestamp(rows[0].m) : null;
   }
-  return found.length ? new Date(Math.min(...found.map((d) => d.getTime()))) : null;
+  const rows = await client.$queryRaw<Array<{ jd: number | null }>>(
+    Prisma.sql`SELECT min(julianday(s.expires_at)) AS jd FROM user_sessions s WHERE ${expired}`,
+  );
+  const jd = rows[0]?.jd;
+  // Julian day 2440587.5 is the Unix epoch.
+  return jd === null || jd === undefined ? null : new Date(Math.round((Number(jd) - 2440587.5) * 86_400_000));
 }

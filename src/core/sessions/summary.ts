@@ -1,6 +1,6 @@
 import type { AppClient, TxClient } from '../db/client.js';
-import { before, Prisma, providerOf } from '../db/sql.js';
-import { parseDbTimestamp } from '../timestamps.js';
+import { before, notBefore, Prisma, providerOf, unknownTimestamp } from '../db/sql.js';
+import { tryParseDbTimestamp } from '../timestamps.js';
 
 export type TokenType = 'access' | 'refresh';
 export const TOKEN_TYPES: readonly TokenType[] = ['access', 'refresh'];
@@ -14,10 +14,15 @@ export interface SessionSummary {
   userId: number;
   username: string | null;
   type: string;
+  /**
+   * Timestamps are ISO 8601 UTC; a value stored in a form authctl cannot read
+   * (an integer, other text) is passed on as the raw text instead.
+   */
   createdAt: string;
   lastAccessed: string;
   expiresAt: string;
-  expired: boolean;
+  /** null when the stored expiry is in no known form: neither active nor expired. */
+  expired: boolean | null;
   ipAddress: string | null;
   userAgent: string | null;
   jti: string;
@@ -45,34 +50,68 @@ export interface SummaryRow {
   jti: string;
 }
 
+/** ISO 8601 UTC for a readable timestamp; the stored text for anything else. */
+function isoOrRaw(value: string | Date | number | bigint | null): { iso: string; date: Date | null } {
+  const date = value === null ? null : tryParseDbTimestamp(value);
+  return date ? { iso: date.toISOString(), date } : { iso: String(value), date: null };
+}
+
 export function toSummary(row: SummaryRow, now: Date): SessionSummary {
-  const expiresAt = parseDbTimestamp(row.expires_at);
+  const expires = isoOrRaw(row.expires_at);
   return {
     id: Number(row.id),
     userId: Number(row.user_id),
     username: row.username,
     type: row.token_type,
-    createdAt: parseDbTimestamp(row.created_at).toISOString(),
-    lastAccessed: parseDbTimestamp(row.last_accessed).toISOString(),
-    expiresAt: expiresAt.toISOString(),
-    expired: expiresAt.getTime() < now.getTime(),
+    createdAt: isoOrRaw(row.created_at).iso,
+    lastAccessed: isoOrRaw(row.last_accessed).iso,
+    expiresAt: expires.iso,
+    expired: expires.date ? expires.date.getTime() < now.getTime() : null,
     ipAddress: row.ip_address,
     userAgent: row.user_agent,
     jti: row.jti,
   };
 }
 
-/** Selects summaries of the sessions matching `where` (a condition on alias `s`). */
+/** Selects summaries of the sessions matching `where` (a condition on alias `s`), newest first. */
 export async function selectSummaries(
   client: AppClient | TxClient,
   where: Prisma.Sql,
   now: Date,
   limit: number,
 ): Promise<SessionSummary[]> {
-  const rows = await client.$queryRaw<SummaryRow[]>(
-    Prisma.sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id WHERE ${where} ORDER BY s.id DESC LIMIT ${limit}`,
-  );
-  return rows.map((r) => toSummary(r, now));
+  const sessions: SessionSummary[] = [];
+  for await (const s of iterateSummaries(client, where, now, limit)) sessions.push(s);
+  return sessions;
+}
+
+/** Rows fetched per query by {@link iterateSummaries}. */
+const PAGE_ROWS = 5000;
+
+/**
+ * The same sessions one page at a time, newest first, so a long listing holds
+ * one page of rows rather than all of them. Pages follow each other by id;
+ * rows added meanwhile have higher ids and are not picked up half way.
+ */
+export async function* iterateSummaries(
+  client: AppClient | TxClient,
+  where: Prisma.Sql,
+  now: Date,
+  limit: number,
+): AsyncGenerator<SessionSummary> {
+  let left = limit;
+  let lastId: number | null = null;
+  while (left > 0) {
+    const page = Math.min(PAGE_ROWS, left);
+    const cond: Prisma.Sql = lastId === null ? where : Prisma.sql`(${where}) AND s.id < ${lastId}`;
+    const rows = await client.$queryRaw<SummaryRow[]>(
+      Prisma.sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id WHERE ${cond} ORDER BY s.id DESC LIMIT ${page}`,
+    );
+    for (const r of rows) yield toSummary(r, now);
+    if (rows.length < page) return;
+    left -= rows.length;
+    lastId = Number(rows[rows.length - 1]!.id);
+  }
 }
 
 export async function countWhere(client: AppClient | TxClient, where: Prisma.Sql): Promise<number> {
@@ -80,13 +119,29 @@ export async function countWhere(client: AppClient | TxClient, where: Prisma.Sql
   return Number(rows[0]?.n ?? 0);
 }
 
-/** `s.expires_at` is in the past: correct for both text forms on SQLite. */
+/** `s.expires_at` is in the past, in whichever form a SQLite row holds it. */
 export function expiredCondition(client: object, now: Date): Prisma.Sql {
   return before(providerOf(client), 's.expires_at', now);
 }
 
+/** `s.expires_at` is now or later; rows whose expiry is in no known form are neither active nor expired. */
 export function activeCondition(client: object, now: Date): Prisma.Sql {
-  return Prisma.sql`NOT (${expiredCondition(client, now)})`;
+  return notBefore(providerOf(client), 's.expires_at', now);
+}
+
+/** `s.expires_at` holds a value in no timestamp form authctl can read (SQLite only). */
+export function unknownExpiryCondition(client: object): Prisma.Sql {
+  return unknownTimestamp(providerOf(client), 's.expires_at');
+}
+
+/**
+ * Sessions whose expires_at is in no timestamp form authctl can read, such
+ * as an integer or free text: the purge skips them and doctor reports them.
+ * PostgreSQL stores real timestamps, so there it is always 0.
+ */
+export async function countUnknownExpiry(client: AppClient | TxClient): Promise<number> {
+  if (providerOf(client) === 'postgresql') return 0;
+  return countWhere(client, unknownExpiryCondition(client));
 }
 
 export function andAll(conditions: Prisma.Sql[]): Prisma.Sql {
