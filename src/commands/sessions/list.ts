@@ -23,7 +23,7 @@ export function listCommand(): Command {
       const ctx = createContext(command);
       const { usageError } = await import('../../core/errors.js');
       if (opts.expired && opts.all) throw usageError('--expired and --all contradict each other.', 'Use one of them.');
-      const { DEFAULT_LIST_LIMIT, listSessions } = await import('../../core/sessions/list.js');
+      const { DEFAULT_LIST_LIMIT, listSessions, streamSessions } = await import('../../core/sessions/list.js');
       const input = {
         user: opts.user,
         type: tokenType(opts.type),
@@ -35,13 +35,23 @@ export function listCommand(): Command {
       const client = await openReadyClient(database);
       try {
         const now = new Date();
-        const result = await listSessions(client, { ...input, now });
         const { out } = ctx;
-        out.emitJson(result);
+        if (out.json) {
+          out.emitJson(await listSessions(client, { ...input, now }));
+          return;
+        }
+        // The table is drawn from the rows as they arrive, one page at a time.
+        const stream = await streamSessions(client, { ...input, now });
         const { sessionColumns } = await import('./render.js');
-        out.table(result.sessions, sessionColumns(now), `No ${input.state === 'all' ? '' : `${input.state} `}sessions match.`);
-        if (result.more) {
-          out.line(out.c.dim(`Showing ${result.sessions.length} of ${result.total}; pass --limit ${result.total} to see them all.`));
+        const listed = await out.streamTable(stream.sessions, sessionColumns(now), `No ${input.state === 'all' ? '' : `${input.state} `}sessions match.`);
+        const totals = await stream.totals(listed);
+        if (totals.more) {
+          out.line(out.c.dim(`Showing ${listed} of ${totals.total}; pass --limit ${totals.total} to see them all.`));
+        }
+        if (totals.unknownExpiry > 0 && input.state !== 'all') {
+          out.line(
+            out.c.dim(`${totals.unknownExpiry} session(s) have an expiry stored in a form authctl cannot read; \`sessions list --all\` shows them.`),
+          );
         }
       } finally {
         await client.$disconnect();

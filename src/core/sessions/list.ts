@@ -1,7 +1,16 @@
 import type { AppClient } from '../db/client.js';
 import { Prisma } from '../db/sql.js';
 import { findUser } from '../users/users.js';
-import { activeCondition, andAll, countWhere, expiredCondition, selectSummaries, type SessionSummary, type TokenType } from './summary.js';
+import {
+  activeCondition,
+  andAll,
+  countUnknownExpiry,
+  countWhere,
+  expiredCondition,
+  iterateSummaries,
+  type SessionSummary,
+  type TokenType,
+} from './summary.js';
 
 export type SessionState = 'active' | 'expired' | 'all';
 
@@ -15,16 +24,32 @@ export interface ListSessionsInput {
   now?: Date;
 }
 
-export interface SessionList {
-  state: SessionState;
-  sessions: SessionSummary[];
-  /** How many sessions match in all; more than `sessions.length` when the limit cut the list. */
+export interface SessionListTotals {
+  /** How many sessions match in all; more than the sessions listed when the limit cut the list. */
   total: number;
   more: boolean;
+  /**
+   * Sessions (of the whole table) whose expiry is stored in a form authctl
+   * cannot read: neither active nor expired, so listed only by `--all`.
+   */
+  unknownExpiry: number;
 }
 
-/** Sessions matching the filters, newest first. */
-export async function listSessions(client: AppClient, input: ListSessionsInput): Promise<SessionList> {
+export interface SessionList extends SessionListTotals {
+  state: SessionState;
+  sessions: SessionSummary[];
+}
+
+export interface SessionListStream {
+  state: SessionState;
+  /** The matching sessions, newest first, fetched a page at a time. */
+  sessions: AsyncGenerator<SessionSummary>;
+  /** Call after reading `sessions`, with how many were read. */
+  totals(listed: number): Promise<SessionListTotals>;
+}
+
+/** Sessions matching the filters, newest first, as they are read from the database. */
+export async function streamSessions(client: AppClient, input: ListSessionsInput): Promise<SessionListStream> {
   const now = input.now ?? new Date();
   const conditions: Prisma.Sql[] = [];
   if (input.state === 'active') conditions.push(activeCondition(client, now));
@@ -32,7 +57,20 @@ export async function listSessions(client: AppClient, input: ListSessionsInput):
   if (input.user !== undefined) conditions.push(Prisma.sql`s.user_id = ${(await findUser(client, input.user)).id}`);
   if (input.type) conditions.push(Prisma.sql`s.token_type = ${input.type}`);
   const where = andAll(conditions);
-  const sessions = await selectSummaries(client, where, now, input.limit);
-  const total = sessions.length < input.limit ? sessions.length : await countWhere(client, where);
-  return { state: input.state, sessions, total, more: total > sessions.length };
+  return {
+    state: input.state,
+    sessions: iterateSummaries(client, where, now, input.limit),
+    async totals(listed) {
+      const total = listed < input.limit ? listed : await countWhere(client, where);
+      return { total, more: total > listed, unknownExpiry: await countUnknownExpiry(client) };
+    },
+  };
+}
+
+/** Sessions matching the filters, newest first, all in memory. */
+export async function listSessions(client: AppClient, input: ListSessionsInput): Promise<SessionList> {
+  const stream = await streamSessions(client, input);
+  const sessions: SessionSummary[] = [];
+  for await (const s of stream.sessions) sessions.push(s);
+  return { state: input.state, sessions, ...(await stream.totals(sessions.length)) };
 }
