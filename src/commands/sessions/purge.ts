@@ -74,14 +74,28 @@ export function purgeCommand(): Command {
         if (result.switchedToWal) {
           out.info('Switched the database to WAL journal mode, so the app can keep reading and writing while authctl purges.');
         }
+        const skippedNote = result.skipped
+          ? `${result.skipped} session(s) with an expires_at in no timestamp form authctl can read were left alone; \`authctl doctor\` counts them.`
+          : null;
         if (result.dryRun) {
-          out.emitJson({ dryRun: true, cutoff: result.cutoff, wouldDelete: result.deleted, deleted: 0, remaining: result.remaining, batches: 0, ms: result.ms });
+          out.emitJson({ dryRun: true, cutoff: result.cutoff, wouldDelete: result.deleted, deleted: 0, remaining: result.remaining, batches: 0, ms: result.ms, skipped: result.skipped });
           out.line(`Would purge ${result.deleted} session(s) that expired before ${result.cutoff}. Nothing changed.`);
+          if (skippedNote) out.warn(skippedNote);
           return;
         }
-        const { deleted, remaining, batches, ms } = result;
-        out.emitJson({ deleted, remaining, batches, ms, cutoff: result.cutoff, interrupted: result.interrupted, switchedToWal: result.switchedToWal });
-        const summary = `Purged ${deleted} expired session(s) in ${batches} batch(es), ${(ms / 1000).toFixed(1)} s; ${remaining} expired remain.`;
+        const { deleted, remaining, batches, ms, skipped, error } = result;
+        // Whatever ended the run, say what it did: with --json, stdout is this summary even when it failed.
+        out.emitJson({
+          deleted, remaining, batches, ms, cutoff: result.cutoff, interrupted: result.interrupted, switchedToWal: result.switchedToWal, skipped,
+          ...(error ? { error: error.toJSON(), audited: result.audited } : {}),
+        });
+        const summary = `Purged ${deleted} expired session(s) in ${batches} batch(es), ${(ms / 1000).toFixed(1)} s; ${remaining ?? 'an unknown number of'} expired remain.`;
+        if (skippedNote) out.warn(skippedNote);
+        if (error) {
+          out.line(summary);
+          if (!result.audited) out.warn('The audit row for this run could not be written.');
+          throw error;
+        }
         if (result.interrupted) {
           out.line(summary);
           throw new AuthctlError(

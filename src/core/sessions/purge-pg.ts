@@ -1,12 +1,19 @@
 import { writeAuditPg } from '../audit.js';
 import type { DatabaseTarget } from '../config.js';
-import { AuthctlError } from '../errors.js';
+import { AuthctlError, databaseError } from '../errors.js';
+import { connectPg, pgConnectionError } from '../db/pg.js';
 import { formatAppTimestamp } from '../timestamps.js';
-import { LOCK_TARGET_SHARE, type PurgeInput, type PurgeResult } from './purge.js';
+import { LOCK_TARGET_SHARE, stoppedError, type PurgeInput, type PurgeResult } from './purge.js';
 
 type PgTarget = Extract<DatabaseTarget, { provider: 'postgresql' }>;
 
 const FIRST_CHUNK = 1000;
+/**
+ * How long one batch waits for a row another transaction has locked before
+ * the purge stops (with what it did so far reported), like SQLite's busy
+ * timeout: the app's own transactions are far shorter than this.
+ */
+export const PG_LOCK_TIMEOUT_MS = 10_000;
 /** Every batch deletes at least this many rows (never more than --batch-size), so a slow server still makes progress. */
 const MIN_CHUNK = 100;
 
@@ -40,10 +47,10 @@ SELECT cardinality((SELECT ctids FROM batch)) AS selected, (SELECT count(*) FROM
  * costs about 0.1 s more than the connection itself.
  */
 export async function purgePostgres(target: PgTarget, cutoff: Date, input: PurgeInput): Promise<PurgeResult> {
-  const { connectPg, pgConnectionError } = await import('../db/pg.js');
   const started = performance.now();
   const client = await connectPg(target.url);
   try {
+    await client.query(`SET lock_timeout = ${PG_LOCK_TIMEOUT_MS}`);
     // Naive UTC text, compared as `timestamp without time zone` like the
     // app's values, whatever the server's or session's TimeZone.
     const at = formatAppTimestamp(cutoff);
@@ -55,30 +62,64 @@ export async function purgePostgres(target: PgTarget, cutoff: Date, input: Purge
     let batches = 0;
     let chunk = Math.min(FIRST_CHUNK, input.batchSize);
     let finished = total === 0;
-    while (!finished && !input.signal?.aborted) {
-      const t = performance.now();
-      const { rows } = await client.query<{ selected: number; deleted: string }>(DELETE_BATCH, [at, chunk]);
-      const took = performance.now() - t;
-      deleted += Number(rows[0]!.deleted);
-      batches++;
-      finished = Number(rows[0]!.selected) < chunk;
-      chunk = Math.min(input.batchSize, Math.max(MIN_CHUNK, Math.floor((chunk * targetMs) / Math.max(1, took))));
-      input.onProgress?.({ deleted, total });
+    // An error after this point is reported with what was done before it.
+    let failure: unknown;
+    try {
+      while (!finished && !input.signal?.aborted) {
+        const t = performance.now();
+        const { rows } = await client.query<{ selected: number; deleted: string }>(DELETE_BATCH, [at, chunk]);
+        const took = performance.now() - t;
+        deleted += Number(rows[0]!.deleted);
+        batches++;
+        finished = Number(rows[0]!.selected) < chunk;
+        chunk = Math.min(input.batchSize, Math.max(MIN_CHUNK, Math.floor((chunk * targetMs) / Math.max(1, took))));
+        input.onProgress?.({ deleted, total });
+      }
+    } catch (err) {
+      failure = lockTimeout(err) ?? pgError(target, err);
     }
-    const interrupted = !finished && Boolean(input.signal?.aborted);
-    const remaining = await count();
+    const interrupted = !finished && failure === undefined && Boolean(input.signal?.aborted);
+    let remaining: number | null = null;
+    try {
+      remaining = await count();
+    } catch (err) {
+      if (failure === undefined) throw err;
+    }
     const ms = Math.round(performance.now() - started);
-    await writeAuditPg(client, {
-      command: 'sessions purge',
-      target: `sessions expired before ${cutoff.toISOString()}`,
-      summary: `purged ${deleted} expired session(s) in ${batches} batch(es)${interrupted ? ', interrupted' : ''}`,
-      details: { deleted, remaining, batches, ms, graceMs: input.graceMs, maxLockMs: input.maxLockMs, interrupted },
-    });
-    return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal: false };
+    const error = failure === undefined ? undefined : stoppedError(failure, deleted);
+    let audited = true;
+    try {
+      await writeAuditPg(client, {
+        command: 'sessions purge',
+        target: `sessions expired before ${cutoff.toISOString()}`,
+        summary: `purged ${deleted} expired session(s) in ${batches} batch(es)${interrupted ? ', interrupted' : ''}${error ? `, stopped by ${error.code}` : ''}`,
+        details: {
+          deleted, remaining, batches, ms, graceMs: input.graceMs, maxLockMs: input.maxLockMs, interrupted,
+          ...(error ? { error: error.code } : {}),
+        },
+      });
+    } catch (err) {
+      if (!error) throw err;
+      audited = false;
+    }
+    return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal: false, skipped: 0, error, audited };
   } catch (err) {
-    if (err instanceof AuthctlError) throw err;
-    throw pgConnectionError(target.url, err);
+    throw pgError(target, err);
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+function pgError(target: PgTarget, err: unknown): AuthctlError {
+  return err instanceof AuthctlError ? err : lockTimeout(err) ?? pgConnectionError(target.url, err);
+}
+
+/** PostgreSQL's lock_not_available: a row stayed locked by another transaction past PG_LOCK_TIMEOUT_MS. */
+function lockTimeout(err: unknown): AuthctlError | undefined {
+  if ((err as { code?: unknown })?.code !== '55P03') return undefined;
+  return databaseError(
+    'DATABASE_LOCKED',
+    `A session row stayed locked by another transaction for more than ${PG_LOCK_TIMEOUT_MS / 1000}s.`,
+    'The app or another client is holding a long transaction; run `authctl sessions purge` again shortly.',
+  );
 }

@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { writeAuditSqlite } from '../audit.js';
-import { databaseError } from '../errors.js';
+import { AuthctlError, databaseError } from '../errors.js';
+import { toAuthctlError } from '../error-map.js';
 import type { DatabaseTarget } from '../config.js';
 import type { SqliteDb } from '../db/sqlite.js';
 import { acquireJobLock } from '../lock.js';
-import { sqliteBefore } from '../timestamps.js';
+import { sqliteBefore, sqliteKnown } from '../timestamps.js';
 import type { CheckpointReply, CheckpointRequest } from './checkpoint-worker.js';
 
 export interface PurgeInput {
@@ -31,14 +32,28 @@ export interface PurgeResult {
   cutoff: string;
   /** Deleted; with dryRun, how many would be. */
   deleted: number;
-  /** Expired sessions (by the same cutoff) still in the table afterwards. */
-  remaining: number;
+  /** Expired sessions (by the same cutoff) still in the table afterwards; null when they could not be counted. */
+  remaining: number | null;
   batches: number;
   ms: number;
   /** Set when a signal stopped the run early. */
   interrupted: boolean;
   /** SQLite only: the journal mode was switched to WAL by this run. */
   switchedToWal: boolean;
+  /**
+   * SQLite only: sessions left alone because their expires_at is in no
+   * timestamp form authctl can read (an integer, other text).
+   */
+  skipped: number;
+  /**
+   * Set when an error stopped the run after it had begun deleting (another
+   * writer's lock outlasting the wait, a disk error). What was committed
+   * before stays committed and is reported above; the caller still fails
+   * with this error's exit code.
+   */
+  error?: AuthctlError;
+  /** Whether this run's audit row was written (it may not be, when the error also blocks that). */
+  audited: boolean;
 }
 
 export const DEFAULT_BATCH_SIZE = 20_000;
@@ -106,11 +121,13 @@ export async function purgeExpiredSessions(target: DatabaseTarget, input: PurgeI
 async function dryRun(target: DatabaseTarget, cutoff: Date): Promise<PurgeResult> {
   const started = performance.now();
   let count: number;
+  let skipped = 0;
   if (target.provider === 'sqlite') {
     const { openSqlite } = await import('../db/sqlite.js');
     const db = openSqlite(target.file, { readonly: true });
     try {
       count = countExpiredSqlite(db, cutoff);
+      skipped = countUnknownSqlite(db);
     } finally {
       db.close();
     }
@@ -136,6 +153,8 @@ async function dryRun(target: DatabaseTarget, cutoff: Date): Promise<PurgeResult
     ms: Math.round(performance.now() - started),
     interrupted: false,
     switchedToWal: false,
+    skipped,
+    audited: false,
   };
 }
 
@@ -146,6 +165,25 @@ interface CountingDb {
 function countExpiredSqlite(db: CountingDb, cutoff: Date): number {
   const cond = sqliteBefore('expires_at', cutoff);
   return Number(db.prepare(`SELECT count(*) FROM user_sessions WHERE ${cond.sql}`).pluck().get(...cond.params));
+}
+
+/** Sessions whose expiry is in no form authctl can compare: never deleted, only counted. */
+function countUnknownSqlite(db: CountingDb): number {
+  return Number(db.prepare(`SELECT count(*) FROM user_sessions WHERE NOT ${sqliteKnown('expires_at')}`).pluck().get());
+}
+
+/**
+ * The error that stopped a purge after it had begun, restated so that it
+ * says what was already done; code and exit code are the original's.
+ */
+export function stoppedError(err: unknown, deleted: number): AuthctlError {
+  const e = toAuthctlError(err);
+  return new AuthctlError(
+    e.code,
+    `${e.message.replace(/\.?$/, '.')} The purge stopped after deleting ${deleted} expired session(s); those deletions are committed.`,
+    e.exitCode,
+    e.hint ?? 'Run `authctl sessions purge` again to finish.',
+  );
 }
 
 /**
@@ -209,80 +247,112 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
     let deleted = 0;
     let batches = 0;
     let finished = total === 0;
-    while (!finished && !input.signal?.aborted) {
-      // The checkpointer reports the log's length a batch late, and this
-      // batch adds to it: count both when deciding.
-      if (checkpointer && checkpointer.walFrames + 2 * checkpointer.walGrowth > walRestartFrames) {
-        // Let the log start over: everything in it must be in the database
-        // file when this batch begins. Copy what the app added since, too.
-        await checkpointer.idle();
-        if (input.signal?.aborted) break;
-        // The app's own checkpoint may hold the checkpoint lock for a moment.
-        let busy = true;
-        for (let attempt = 0; attempt < 5 && busy; attempt++) {
-          busy = Boolean(catchUp.get()?.busy);
-          if (busy) await sleep(2);
-        }
-        if (!busy) checkpointer.walFrames = 0;
-      }
-      const batchStart = performance.now();
-      begin.run();
-      let rows = 0;
-      try {
-        for (;;) {
-          const elapsed = performance.now() - batchStart;
-          const room = targetMs - elapsed - rows * commitPerRow;
-          const wanted = rows === 0 && batches === 0 ? FIRST_CHUNK : Math.floor(room / (workPerRow + commitPerRow));
-          const chunk = Math.min(MAX_CHUNK, input.batchSize - rows, rows === 0 ? Math.max(MIN_CHUNK, wanted) : wanted);
-          if (chunk < 1 || (rows > 0 && chunk < MIN_CHUNK)) break;
-          const chunkStart = performance.now();
-          const changes = deleteChunk.run(...cond.params, chunk).changes;
-          if (changes > 0) workPerRow = 0.5 * workPerRow + (0.5 * (performance.now() - chunkStart)) / changes;
-          rows += changes;
-          if (changes < chunk) {
-            finished = true;
-            break;
+    // An error after this point is reported with what was done before it,
+    // and the audit row is still written: deletions already committed stay.
+    let failure: unknown;
+    try {
+      while (!finished && !input.signal?.aborted) {
+        // The checkpointer reports the log's length a batch late, and this
+        // batch adds to it: count both when deciding.
+        if (checkpointer && checkpointer.walFrames + 2 * checkpointer.walGrowth > walRestartFrames) {
+          // Let the log start over: everything in it must be in the database
+          // file when this batch begins. Copy what the app added since, too.
+          await checkpointer.idle();
+          if (input.signal?.aborted) break;
+          // The app's own checkpoint may hold the checkpoint lock for a moment.
+          let busy = true;
+          for (let attempt = 0; attempt < 5 && busy; attempt++) {
+            busy = Boolean(catchUp.get()?.busy);
+            if (busy) await sleep(2);
           }
+          if (!busy) checkpointer.walFrames = 0;
         }
-        const commitStart = performance.now();
-        commit.run();
-        // Lean towards the slowest recent commit: an overrun blocks the app, an underrun only costs a batch.
-        if (rows > 0) commitPerRow = Math.max((performance.now() - commitStart) / rows, commitPerRow * 0.7);
+        const batchStart = performance.now();
+        begin.run();
+        let rows = 0;
+        try {
+          for (;;) {
+            const elapsed = performance.now() - batchStart;
+            const room = targetMs - elapsed - rows * commitPerRow;
+            const wanted = rows === 0 && batches === 0 ? FIRST_CHUNK : Math.floor(room / (workPerRow + commitPerRow));
+            const chunk = Math.min(MAX_CHUNK, input.batchSize - rows, rows === 0 ? Math.max(MIN_CHUNK, wanted) : wanted);
+            if (chunk < 1 || (rows > 0 && chunk < MIN_CHUNK)) break;
+            const chunkStart = performance.now();
+            const changes = deleteChunk.run(...cond.params, chunk).changes;
+            if (changes > 0) workPerRow = 0.5 * workPerRow + (0.5 * (performance.now() - chunkStart)) / changes;
+            rows += changes;
+            if (changes < chunk) {
+              finished = true;
+              break;
+            }
+          }
+          const commitStart = performance.now();
+          commit.run();
+          // Lean towards the slowest recent commit: an overrun blocks the app, an underrun only costs a batch.
+          if (rows > 0) commitPerRow = Math.max((performance.now() - commitStart) / rows, commitPerRow * 0.7);
+        } catch (err) {
+          if (db.inTransaction) rollback.run();
+          throw err;
+        }
+        const committedAt = performance.now();
+        deleted += rows;
+        batches++;
+        // Start copying this batch at once: the checkpointer must hold the
+        // checkpoint lock before the app's next commit would start its own.
+        checkpointer?.request();
+        input.onProgress?.({ deleted, total });
+        if (!finished) await sleep(Math.max(0, GAP_MS - (performance.now() - committedAt)));
+      }
+    } catch (err) {
+      failure = err;
+    }
+    const interrupted = !finished && failure === undefined && Boolean(input.signal?.aborted);
+    if (checkpointer && failure === undefined) {
+      try {
+        await checkpointer.idle();
+        // A reader of the app's can make one attempt give up; each attempt is
+        // bounded by the lock budget and comes after the usual gap.
+        for (let attempt = 0; attempt < 3; attempt++) {
+          await sleep(GAP_MS);
+          if (truncateWal(db, file, targetMs)) break;
+        }
       } catch (err) {
-        if (db.inTransaction) rollback.run();
-        throw err;
-      }
-      const committedAt = performance.now();
-      // Start copying this batch at once: the checkpointer must hold the
-      // checkpoint lock before the app's next commit would start its own.
-      checkpointer?.request();
-      deleted += rows;
-      batches++;
-      input.onProgress?.({ deleted, total });
-      if (!finished) await sleep(Math.max(0, GAP_MS - (performance.now() - committedAt)));
-    }
-    const interrupted = !finished && Boolean(input.signal?.aborted);
-    if (checkpointer) {
-      await checkpointer.idle();
-      // A reader of the app's can make one attempt give up; each attempt is
-      // bounded by the lock budget and comes after the usual gap.
-      for (let attempt = 0; attempt < 3; attempt++) {
-        await sleep(GAP_MS);
-        if (truncateWal(db, file, targetMs)) break;
+        failure = err;
       }
     }
-    const remaining = countExpiredSqlite(db, cutoff);
+    const counted = (count: () => number): number | null => {
+      try {
+        return count();
+      } catch (err) {
+        if (failure === undefined) throw err;
+        return null;
+      }
+    };
+    const remaining = counted(() => countExpiredSqlite(db, cutoff));
+    const skipped = counted(() => countUnknownSqlite(db)) ?? 0;
     const ms = Math.round(performance.now() - started);
-    db.transaction(() => {
-      writeAuditSqlite(db, {
-        command: 'sessions purge',
-        target: `sessions expired before ${cutoff.toISOString()}`,
-        summary: `purged ${deleted} expired session(s) in ${batches} batch(es)${interrupted ? ', interrupted' : ''}`,
-        details: { deleted, remaining, batches, ms, graceMs: input.graceMs, maxLockMs: input.maxLockMs, interrupted, switchedToWal },
-      });
-    }).immediate();
-    catchUp.get();
-    return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal };
+    const error = failure === undefined ? undefined : stoppedError(failure, deleted);
+    let audited = true;
+    try {
+      db.transaction(() => {
+        writeAuditSqlite(db, {
+          command: 'sessions purge',
+          target: `sessions expired before ${cutoff.toISOString()}`,
+          summary: `purged ${deleted} expired session(s) in ${batches} batch(es)${interrupted ? ', interrupted' : ''}${error ? `, stopped by ${error.code}` : ''}`,
+          details: {
+            deleted, remaining, skipped, batches, ms, graceMs: input.graceMs, maxLockMs: input.maxLockMs, interrupted, switchedToWal,
+            ...(error ? { error: error.code } : {}),
+          },
+        });
+      }).immediate();
+    } catch (err) {
+      // After a failure the audit row is written if the database lets it;
+      // the run's own error is the one to report.
+      if (!error) throw err;
+      audited = false;
+    }
+    if (!error) catchUp.get();
+    return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal, skipped, error, audited };
   } finally {
     try {
       await checkpointer?.close();
