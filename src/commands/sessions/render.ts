@@ -4,7 +4,7 @@ import { relativeTime } from '../../core/timestamps.js';
 
 /** "2026-11-26 20:18Z": minutes are enough in a table, and the Z says it is UTC. */
 export function shortUtc(iso: string): string {
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`;
+  return unreadable(iso) ?? `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`;
 }
 
 /** The browser and OS are what an operator needs to recognise a session. */
@@ -19,9 +19,14 @@ export function shortUserAgent(ua: string | null): string {
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
+/** A summary's timestamp is an instant (ISO UTC), not the stored text of an unreadable value. */
+export function isInstant(value: string): boolean {
+  return ISO_UTC.test(value);
+}
+
 /** A stored value in no form authctl can read is shown as it is, and said to be unknown. */
 function unreadable(value: string): string | null {
-  return ISO_UTC.test(value) ? null : `${value} (unknown form)`;
+  return isInstant(value) ? null : `${value} (unknown form)`;
 }
 
 export function sessionColumns(now = new Date()): Column<SessionSummary>[] {
@@ -29,7 +34,7 @@ export function sessionColumns(now = new Date()): Column<SessionSummary>[] {
     { header: 'id', value: (s) => s.id },
     { header: 'user', value: (s) => s.username ?? `#${s.userId}` },
     { header: 'type', value: (s) => s.type },
-    { header: 'created', value: (s) => unreadable(s.createdAt) ?? shortUtc(s.createdAt) },
+    { header: 'created', value: (s) => shortUtc(s.createdAt) },
     { header: 'last accessed', value: (s) => unreadable(s.lastAccessed) ?? relativeTime(new Date(s.lastAccessed), now) },
     { header: 'expires', value: (s) => unreadable(s.expiresAt) ?? `${relativeTime(new Date(s.expiresAt), now)} (${shortUtc(s.expiresAt)})` },
     { header: 'ip', value: (s) => s.ipAddress },

@@ -15,7 +15,7 @@ export function statsCommand(): Command {
         const stats = await sessionStats(client, now);
         const { out } = ctx;
         out.emitJson(stats);
-        const { shortUtc } = await import('./render.js');
+        const { isInstant, shortUtc } = await import('./render.js');
         const { relativeTime } = await import('../../core/timestamps.js');
         out.table(
           [...stats.byType, { type: 'total', ...stats.totals }],
@@ -28,7 +28,7 @@ export function statsCommand(): Command {
         const oldest = stats.oldestActive;
         out.details([
           ['expired backlog', stats.backlog.expired === 0 ? 'none' : `${stats.backlog.expired} row(s), oldest expired ${relativeTime(new Date(stats.backlog.oldestExpiredAt!), now)}; run \`authctl sessions purge\``],
-          ['oldest active', oldest ? `#${oldest.id} ${oldest.username ?? `user #${oldest.userId}`} (${oldest.type}), created ${shortUtc(oldest.createdAt)}, ${relativeTime(new Date(oldest.createdAt), now)}` : 'none'],
+          ['oldest active', oldest ? `#${oldest.id} ${oldest.username ?? `user #${oldest.userId}`} (${oldest.type}), created ${shortUtc(oldest.createdAt)}${isInstant(oldest.createdAt) ? `, ${relativeTime(new Date(oldest.createdAt), now)}` : ''}` : 'none'],
           ...(stats.unknownExpiry > 0
             ? [['unknown expiry', `${stats.unknownExpiry} row(s) with an expires_at in no timestamp form; counted in neither column, never purged; \`sessions list --all\` shows them`] as [string, string]]
             : []),
