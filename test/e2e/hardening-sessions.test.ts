@@ -1,0 +1,413 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { appTimestamp, fakeJwt } from '../support/app-db.js';
+import { BIN, hasStackTrace, tempDir, type CliResult } from '../support/cli.js';
+import { cli, describeProviders, fillAppDatabase, type TestDb } from '../support/db.js';
+
+const MIN = 60_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sqliteFile = (db: TestDb) => db.url.slice('sqlite:///'.length);
+
+async function countSessions(db: TestDb): Promise<number> {
+  return Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM user_sessions'))[0]!.n);
+}
+
+function purgeAudit(db: TestDb): Promise<Array<{ summary: string; details: string | null }>> {
+  return db.query('SELECT summary, details FROM authctl_audit WHERE command = ? ORDER BY id', 'sessions purge');
+}
+
+function startPurge(db: TestDb, args: string[]) {
+  const env = { ...process.env, NO_COLOR: '1', ...db.env } as NodeJS.ProcessEnv;
+  const child = spawn(process.execPath, [BIN, 'sessions', 'purge', ...args], { cwd: db.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 100_000);
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return { child, done };
+}
+
+/** Resolves once rows start disappearing. */
+async function untilDeleting(db: TestDb, total: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if ((await countSessions(db)) < total) return;
+    await sleep(20);
+  }
+  throw new Error('the purge never started deleting');
+}
+
+/** An adopted app database with `rows` sessions that all expired an hour ago, ids in insertion order. */
+async function expiredTable(db: TestDb, rows: number): Promise<void> {
+  await fillAppDatabase(db, { users: [{ username: 'admin', isAdmin: true }] });
+  const past = appTimestamp(new Date(Date.now() - 60 * MIN));
+  if (db.provider === 'sqlite') {
+    const file = new Database(sqliteFile(db));
+    const insert = file.prepare(
+      "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?)",
+    );
+    file.transaction(() => {
+      for (let i = 0; i < rows; i++) insert.run(randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), past, past, past);
+    })();
+    file.close();
+  } else {
+    await db.query(
+      `INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed)
+       SELECT 1, md5(random()::text || g) || md5(g || random()::text), md5(random()::text || g || 'jti'), 'access', ?, ?, ?
+         FROM generate_series(1, ?::int) g ORDER BY g`,
+      past, past, past, rows,
+    );
+  }
+  const m = await cli(db, ['migrate', '-q']);
+  expect(m.code, m.stderr).toBe(0);
+}
+
+describeProviders('sessions purge stopped by another writer', ({ provider, newDb }) => {
+  const ROWS = 5000;
+
+  /**
+   * Starts a purge in small batches and, once it has deleted some rows,
+   * blocks it with another writer: on SQLite a transaction holding the
+   * write lock (BEGIN IMMEDIATE) for longer than the purge waits for it; on
+   * PostgreSQL a row lock on the last session, which the purge reaches last.
+   */
+  async function blockedPurge(db: TestDb, args: string[]): Promise<CliResult> {
+    if (provider === 'sqlite') {
+      const run = startPurge(db, ['--batch-size', '100', '--max-lock', '5', ...args]);
+      await untilDeleting(db, ROWS);
+      const holder = new Database(sqliteFile(db), { timeout: 10_000 });
+      try {
+        holder.exec('BEGIN IMMEDIATE');
+        // Longer than the purge's 5 s wait for the lock, shorter than that
+        // plus its second 5 s wait to write the audit row.
+        await sleep(7000);
+        holder.exec('ROLLBACK');
+      } finally {
+        holder.close();
+      }
+      return run.done;
+    }
+    const app = new pg.Client({ connectionString: db.url });
+    await app.connect();
+    try {
+      await app.query('BEGIN');
+      await app.query('SELECT id FROM user_sessions WHERE id = (SELECT max(id) FROM user_sessions) FOR UPDATE');
+      return await startPurge(db, ['--batch-size', '100', ...args]).done;
+    } finally {
+      await app.query('ROLLBACK').catch(() => {});
+      await app.end();
+    }
+  }
+
+  it('exits 5 with its JSON summary on stdout and an audit row counting what it deleted', async () => {
+    const db = await newDb();
+    await expiredTable(db, ROWS);
+    const r = await blockedPurge(db, ['--json']);
+    expect(r.code, r.stderr).toBe(5);
+    expect(hasStackTrace(r.stderr)).toBe(false);
+    expect(JSON.parse(r.stderr)).toMatchObject({ error: { code: 'DATABASE_LOCKED', exitCode: 5 } });
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ interrupted: false, audited: true, error: { code: 'DATABASE_LOCKED', exitCode: 5 } });
+    expect(summary.deleted).toBeGreaterThan(0);
+    expect(summary.deleted).toBeLessThan(ROWS);
+    expect(summary.batches).toBeGreaterThan(0);
+    expect(typeof summary.ms).toBe('number');
+    const left = await countSessions(db);
+    expect(left).toBe(ROWS - summary.deleted);
+    expect(summary.remaining).toBe(left);
+    if (provider === 'postgresql') expect(summary.deleted).toBe(ROWS - 100);
+    const audit = await purgeAudit(db);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]!.summary).toMatch(/stopped by DATABASE_LOCKED/);
+    expect(JSON.parse(audit[0]!.details!)).toMatchObject({ deleted: summary.deleted, remaining: left, error: 'DATABASE_LOCKED' });
+    // Nothing was left half done: the next run finishes the job.
+    const next = await cli(db, ['sessions', 'purge', '--json']);
+    expect(next.code, next.stderr).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({ deleted: left, remaining: 0 });
+  }, 120_000);
+
+  it('prints its one-line summary in human mode, then the error', async () => {
+    const db = await newDb();
+    await expiredTable(db, ROWS);
+    const r = await blockedPurge(db, []);
+    expect(r.code, r.stderr).toBe(5);
+    const line = /^Purged (\d+) expired session\(s\) in \d+ batch\(es\), [\d.]+ s; (\d+) expired remain\.$/m.exec(r.stdout);
+    expect(line, r.stdout).not.toBeNull();
+    const deleted = Number(line![1]);
+    expect(deleted).toBeGreaterThan(0);
+    expect(Number(line![2])).toBe(ROWS - deleted);
+    expect(r.stderr).toMatch(/error: .*locked.*stopped after deleting \d+ expired session\(s\); those deletions are committed/i);
+    expect(hasStackTrace(r.stderr)).toBe(false);
+    const audit = await purgeAudit(db);
+    expect(audit).toHaveLength(1);
+    expect(JSON.parse(audit[0]!.details!)).toMatchObject({ deleted });
+  }, 120_000);
+});
+
+describeProviders('sessions purge --grace bounds', ({ newDb }) => {
+  it('refuses a grace period beyond 3650d with exit 2, naming the range, and changes nothing', async () => {
+    const db = await newDb();
+    await expiredTable(db, 10);
+    for (const grace of ['99999999999999999999h', '100000001d', '3651d', '87601h']) {
+      for (const extra of [[], ['--dry-run'], ['--json']]) {
+        const r = await cli(db, ['sessions', 'purge', '--grace', grace, ...extra]);
+        expect(r.code, `${grace} ${extra.join(' ')}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(/3650d/);
+        expect(r.stderr).not.toMatch(/Invalid date|This is a bug/i);
+        expect(hasStackTrace(r.stderr)).toBe(false);
+      }
+    }
+    expect(await countSessions(db)).toBe(10);
+    expect(await purgeAudit(db)).toHaveLength(0);
+    const max = await cli(db, ['sessions', 'purge', '--grace', '3650d', '--dry-run', '--json']);
+    expect(max.code, max.stderr).toBe(0);
+    const { cutoff } = JSON.parse(max.stdout);
+    expect(Date.now() - Date.parse(cutoff)).toBeGreaterThan(3649 * 86_400_000);
+  }, 120_000);
+});
+
+/** Spawns the CLI and decodes its output as one UTF-8 stream (chunks may split a character). */
+function runUtf8(db: TestDb, args: string[]): Promise<CliResult & { ms: number }> {
+  const env = { ...process.env, NO_COLOR: '1', ...db.env } as NodeJS.ProcessEnv;
+  const started = performance.now();
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: db.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: string) => (stdout += d));
+  child.stderr.on('data', (d: string) => (stderr += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr, ms: performance.now() - started });
+    }),
+  );
+}
+
+/** A new SQLite database in its own folder, for suites that concern SQLite alone. */
+function newSqliteDb(): TestDb {
+  const cwd = tempDir();
+  const file = path.join(cwd, 'gpustack_ui.db');
+  const open = () => new Database(file);
+  return {
+    provider: 'sqlite',
+    url: `sqlite:///${file}`,
+    cwd,
+    env: { DATABASE_URL: `sqlite:///${file}` },
+    async query<T>(sql: string, ...params: unknown[]) {
+      const d = open();
+      try {
+        const stmt = d.prepare(sql);
+        return (stmt.reader ? stmt.all(...params) : (stmt.run(...params), [])) as T[];
+      } finally {
+        d.close();
+      }
+    },
+    async exec(sql: string) {
+      const d = open();
+      try {
+        d.exec(sql);
+      } finally {
+        d.close();
+      }
+    },
+    async close() {},
+  };
+}
+
+describe('sessions list on a long table [sqlite]', () => {
+  it('draws 20,000 rows as a table in time linear in the rows, within 3x the --json time', async () => {
+    const db = newSqliteDb();
+    const file = sqliteFile(db);
+    const ROWS = 20_000;
+    await fillAppDatabase(db, { users: [{ username: 'admin', isAdmin: true }, { username: 'ユーザー' }] });
+    const m = await cli(db, ['migrate', '-q']);
+    expect(m.code, m.stderr).toBe(0);
+    const d = new Database(file);
+    const insert = d.prepare(
+      'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const now = Date.now();
+    d.transaction(() => {
+      for (let i = 0; i < ROWS; i++) {
+        insert.run(1 + (i % 2), randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), i % 3 ? 'access' : 'refresh',
+          appTimestamp(new Date(now + 3_600_000 + i * 1000)), appTimestamp(new Date(now - i * 1000)), appTimestamp(new Date(now)),
+          '10.1.2.3', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0');
+      }
+    })();
+    d.close();
+    const timed = async (args: string[]) => {
+      const r = await runUtf8(db, args);
+      return { r, ms: r.ms };
+    };
+    const json = await timed(['--json', 'sessions', 'list', '--limit', String(ROWS)]);
+    expect(json.r.code, json.r.stderr).toBe(0);
+    expect(JSON.parse(json.r.stdout).sessions).toHaveLength(ROWS);
+    const table = await timed(['sessions', 'list', '--limit', String(ROWS)]);
+    expect(table.r.code, table.r.stderr).toBe(0);
+    const lines = table.r.stdout.trimEnd().split('\n');
+    // Top border, header, then a separator and a line per row, bottom border.
+    expect(lines).toHaveLength(3 + 2 * ROWS);
+    // Every line as wide as the border, wide characters counted twice.
+    const width = (s: string) => [...s].reduce((w, ch) => w + (/[\u3000-\u30ff]/.test(ch) ? 2 : 1), 0);
+    expect(new Set(lines.map(width)).size).toBe(1);
+    expect(table.r.stdout).toContain('ユーザー');
+    expect(table.ms, `table ${Math.round(table.ms)} ms, json ${Math.round(json.ms)} ms`).toBeLessThan(3 * json.ms + 1000);
+  }, 180_000);
+});
+
+/**
+ * SQLite rows whose expires_at is written with every offset form SQLite's
+ * date functions read, minutes on both sides of now, plus two in no
+ * timestamp form at all. Text comparison gets the offset forms wrong: a
+ * row at now+3m written as `-05:00` text sorts five hours earlier.
+ */
+describe('session timestamps with a UTC offset [sqlite]', () => {
+  const newDb = async () => newSqliteDb();
+
+  const pad = (n: number) => String(n).padStart(2, '0');
+  /** The instant written as local time at `offsetMin` from UTC, with that offset. */
+  function withOffset(at: Date, offsetMin: number, fraction: boolean): string {
+    const local = new Date(at.getTime() + offsetMin * MIN);
+    const iso = local.toISOString();
+    const zone = offsetMin === 0 ? 'Z' : `${offsetMin < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offsetMin) / 60))}:${pad(Math.abs(offsetMin) % 60)}`;
+    return `${iso.slice(0, fraction ? 23 : 19)}${fraction ? '456' : ''}${zone}`;
+  }
+
+  const FORMS: Array<{ name: string; write: (at: Date) => string | number }> = [
+    { name: 'app', write: (at) => appTimestamp(at) },
+    { name: 'prisma', write: (at) => at.toISOString().replace('Z', '+00:00') },
+    { name: 'Z', write: (at) => withOffset(at, 0, false) },
+    { name: 'Z.frac', write: (at) => withOffset(at, 0, true) },
+    { name: '-05:00', write: (at) => withOffset(at, -300, false) },
+    { name: '-05:00.frac', write: (at) => withOffset(at, -300, true) },
+    { name: '+02:00', write: (at) => withOffset(at, 120, false) },
+    { name: '+05:30.frac', write: (at) => withOffset(at, 330, true) },
+    { name: '+14:00', write: (at) => withOffset(at, 840, false) },
+  ];
+  const OFFSETS_MIN = [-3, 3];
+  const UNKNOWN: Array<string | number> = [1764000000, 'garbage', '2026-11-30T07:56:45+0200'];
+
+  interface Fixture {
+    db: TestDb;
+    past: number[];
+    future: number[];
+    unknown: number[];
+  }
+
+  async function fixture(): Promise<Fixture> {
+    const db = await newDb();
+    await fillAppDatabase(db, { users: [{ username: 'admin', isAdmin: true, passwordHash: null }, { username: 'alice' }] });
+    const m = await cli(db, ['migrate', '-q']);
+    expect(m.code, m.stderr).toBe(0);
+    const f: Fixture = { db, past: [], future: [], unknown: [] };
+    const file = new Database(sqliteFile(db));
+    const insert = file.prepare(
+      "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) VALUES (2, ?, ?, 'access', ?, ?, ?, '10.1.2.3', 'Mozilla/5.0 Firefox/121.0')",
+    );
+    const now = Date.now();
+    const created = appTimestamp(new Date(now - 60 * MIN));
+    for (const form of FORMS) {
+      for (const offset of OFFSETS_MIN) {
+        const id = Number(insert.run(fakeJwt(), randomBytes(16).toString('hex'), form.write(new Date(now + offset * MIN)), created, created).lastInsertRowid);
+        (offset < 0 ? f.past : f.future).push(id);
+      }
+    }
+    for (const value of UNKNOWN) {
+      f.unknown.push(Number(insert.run(fakeJwt(), randomBytes(16).toString('hex'), value, created, created).lastInsertRowid));
+    }
+    file.close();
+    return f;
+  }
+
+  const ids = (sessions: Array<{ id: number }>) => sessions.map((s) => s.id).sort((a, b) => a - b);
+
+  it('lists active, expired and all sessions by instant, and shows unknown expiries without failing', async () => {
+    const f = await fixture();
+    const active = await cli(f.db, ['--json', 'sessions', 'list', '--limit', '1000']);
+    expect(active.code, active.stderr).toBe(0);
+    const a = JSON.parse(active.stdout);
+    expect(ids(a.sessions)).toEqual(f.future);
+    expect(a.sessions.every((s: { expired: boolean }) => s.expired === false)).toBe(true);
+    expect(a.unknownExpiry).toBe(UNKNOWN.length);
+
+    const expired = await cli(f.db, ['--json', 'sessions', 'list', '--expired', '--limit', '1000']);
+    expect(expired.code, expired.stderr).toBe(0);
+    const e = JSON.parse(expired.stdout);
+    expect(ids(e.sessions)).toEqual(f.past);
+    expect(e.sessions.every((s: { expired: boolean }) => s.expired === true)).toBe(true);
+
+    const all = await cli(f.db, ['--json', 'sessions', 'list', '--all', '--limit', '1000']);
+    expect(all.code, all.stderr).toBe(0);
+    const every = JSON.parse(all.stdout).sessions as Array<{ id: number; expired: boolean | null; expiresAt: string }>;
+    expect(ids(every)).toEqual([...f.past, ...f.future, ...f.unknown].sort((x, y) => x - y));
+    const unknown = every.filter((s) => f.unknown.includes(s.id));
+    expect(unknown.map((s) => s.expired)).toEqual(UNKNOWN.map(() => null));
+    expect(unknown.map((s) => s.expiresAt).sort()).toEqual(UNKNOWN.map(String).sort());
+
+    const human = await cli(f.db, ['sessions', 'list', '--all']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(hasStackTrace(human.stderr)).toBe(false);
+    expect(human.stdout).toContain('1764000000 (unknown form)');
+    expect(human.stdout).toContain('garbage (unknown form)');
+    const byDefault = await cli(f.db, ['sessions', 'list']);
+    expect(byDefault.code, byDefault.stderr).toBe(0);
+    expect(byDefault.stdout).toMatch(new RegExp(`${UNKNOWN.length} session\\(s\\) have an expiry stored in a form authctl cannot read`));
+
+    // Revoking lists what it removes: an unreadable expiry must not stop it.
+    const revoke = await cli(f.db, ['sessions', 'revoke', '--user', 'alice', '--dry-run']);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    expect(revoke.stdout).toContain('garbage (unknown form)');
+  }, 120_000);
+
+  it('stats and doctor count by instant and report unknown expiries', async () => {
+    const f = await fixture();
+    const stats = await cli(f.db, ['--json', 'sessions', 'stats']);
+    expect(stats.code, stats.stderr).toBe(0);
+    const s = JSON.parse(stats.stdout);
+    expect(s.totals).toMatchObject({ active: f.future.length, expired: f.past.length });
+    expect(s.unknownExpiry).toBe(UNKNOWN.length);
+    expect(s.backlog.expired).toBe(f.past.length);
+    // The oldest expired row expired about three minutes ago, whichever form holds it.
+    const age = Date.now() - Date.parse(s.backlog.oldestExpiredAt);
+    expect(age).toBeGreaterThan(2.5 * MIN);
+    expect(age).toBeLessThan(4 * MIN);
+    const human = await cli(f.db, ['sessions', 'stats']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/unknown expiry\s+3 row\(s\)/);
+
+    const doctor = await cli(f.db, ['--json', 'doctor']);
+    expect([0, 8]).toContain(doctor.code);
+    const checks = JSON.parse(doctor.stdout).checks as Array<{ id: string; status: string; detail: string }>;
+    expect(checks.find((c) => c.id === 'session-expiry-forms')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^3 session\(s\)/) });
+    expect(checks.find((c) => c.id === 'expired-sessions')).toMatchObject({ detail: `${f.past.length} expired session(s)` });
+  }, 120_000);
+
+  it('purges exactly the sessions that expired, in every offset form, and skips unknown ones', async () => {
+    const f = await fixture();
+    const dry = await cli(f.db, ['--json', 'sessions', 'purge', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ wouldDelete: f.past.length, skipped: UNKNOWN.length });
+    const r = await cli(f.db, ['--json', 'sessions', 'purge']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ deleted: f.past.length, remaining: 0, skipped: UNKNOWN.length });
+    const left = (await f.db.query<{ id: number }>('SELECT id FROM user_sessions ORDER BY id')).map((x) => Number(x.id));
+    expect(left).toEqual([...f.future, ...f.unknown].sort((x, y) => x - y));
+    const audit = await purgeAudit(f.db);
+    expect(JSON.parse(audit[0]!.details!)).toMatchObject({ deleted: f.past.length, skipped: UNKNOWN.length });
+    const human = await cli(f.db, ['sessions', 'purge']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toMatch(/3 session\(s\) with an expires_at in no timestamp form/);
+  }, 120_000);
+});
