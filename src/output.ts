@@ -190,7 +190,8 @@ export class Output {
    */
   async streamTable<T>(rows: AsyncIterable<T> | Iterable<T>, columns: Column<T>[], empty = 'Nothing to show.'): Promise<number> {
     const draw = !this.json && !this.quiet;
-    const widths = columns.map((col) => cellWidth(col.header));
+    const headers = columns.map((col) => this.safe(col.header));
+    const widths = headers.map(cellWidth);
     const cells: string[][] = [];
     let count = 0;
     for await (const row of rows) {
@@ -198,7 +199,7 @@ export class Output {
       if (!draw) continue;
       const line = columns.map((col, i) => {
         const v = col.value(row);
-        const text = v === null || v === undefined ? '' : String(v);
+        const text = Array.isArray(v) ? v.map((part) => this.safe(part)).join('\n') : v === null || v === undefined ? '' : this.safe(String(v));
         const w = cellWidth(text);
         if (w > widths[i]!) widths[i] = w;
         return text;
@@ -210,9 +211,11 @@ export class Output {
       this.line(this.c.dim(empty));
       return 0;
     }
+    // Cells are already safe; the colours are this Output's own codes.
     const border = (left: string, mid: string, right: string) =>
-      this.c.grey(left + widths.map((w) => '─'.repeat(w + 2)).join(mid) + right) + '\n';
-    const bar = this.c.grey('│');
+      this.safe(this.c.grey(left + widths.map((w) => '─'.repeat(w + 2)).join(mid) + right)) + '\n';
+    const bar = this.safe(this.c.grey('│'));
+    const head = (text: string) => this.safe(this.c.cyan(text));
     const rowText = (texts: string[], colour?: (s: string) => string) => {
       const split = texts.map((t) => (t.includes('\n') ? t.split(/\r?\n/) : [t]));
       const height = Math.max(...split.map((l) => l.length));
@@ -229,7 +232,7 @@ export class Output {
       return out;
     };
     const separator = border('├', '┼', '┤');
-    let chunk = border('┌', '┬', '┐') + rowText(columns.map((col) => col.header), this.c.level > 0 ? this.c.cyan : undefined);
+    let chunk = border('┌', '┬', '┐') + rowText(headers, this.c.level > 0 ? head : undefined);
     for (let r = 0; r < cells.length; r++) {
       chunk += separator + rowText(cells[r]!);
       cells[r] = EMPTY_ROW;

@@ -13,16 +13,17 @@ function capture(): { stream: NodeJS.WriteStream; text: () => string } {
   return { stream, text: () => text };
 }
 
-type Row = { id: number; name: string | null; note: string };
+type Row = { id: number; name: string | null; note: string; lines?: string[] };
 const columns: Column<Row>[] = [
   { header: 'id', value: (r) => r.id },
   { header: 'name', value: (r) => r.name },
   { header: 'a longer header', value: (r) => r.note },
+  { header: 'several', value: (r) => r.lines ?? '' },
 ];
 const rows: Row[] = [
   { id: 1, name: 'admin', note: 'plain' },
   { id: 22, name: null, note: '' },
-  { id: 333, name: 'ユーザー', note: 'two\nlines' },
+  { id: 333, name: 'ユーザー', note: 'two\nlines \x1b[2J', lines: ['first', 'second \u202e'] },
   { id: 4, name: 'é', note: 'Chrome 120 / Linux and a long tail of text' },
 ];
 
