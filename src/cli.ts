@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { AuthctlError, ExitCode } from './core/errors.js';
 import { toAuthctlError } from './core/error-map.js';
-import { holdSignal } from './core/interrupt.js';
+import { routeSignal } from './core/interrupt.js';
 import { Output, terminalSafe } from './output.js';
 import { initDbCommand } from './commands/init-db.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -67,7 +67,12 @@ export async function main(argv: string[]): Promise<number> {
   // itself (purge stops after its batch) or holds them through a step that
   // must finish (migrate, init-db).
   const onSignal = (signal: NodeJS.Signals) => {
-    if (process.listenerCount(signal) > 1 || holdSignal(signal)) return;
+    const route = routeSignal(signal);
+    if (route === 'claimed') return;
+    if (route === 'held') {
+      out.warn('Stopping after the step in progress; press Ctrl+C again to stop at once.');
+      return;
+    }
     out.error(new AuthctlError('CANCELLED', `Cancelled (${signal}).`, ExitCode.cancelled));
     process.exit(ExitCode.cancelled);
   };

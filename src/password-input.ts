@@ -133,7 +133,7 @@ async function promptTwice(label: string, check?: (password: string) => void): P
         check(first);
       } catch (err) {
         if (!(err instanceof AuthctlError)) throw err;
-        process.stderr.write(`${err.message} Try another.\n`);
+        process.stderr.write(`${terminalSafe(err.message)} Try another.\n`);
         continue;
       }
     }

@@ -10,12 +10,29 @@ import { AuthctlError, ExitCode } from './errors.js';
  */
 let depth = 0;
 let pending: NodeJS.Signals | null = null;
+let claims = 0;
 
-/** Called by the entry point's signal handler: true when the signal was held for later. */
-export function holdSignal(signal: NodeJS.Signals): boolean {
-  if (depth === 0) return false;
-  pending ??= signal;
-  return true;
+/**
+ * What the entry point's handler does with a signal: `claimed` when a command
+ * handles it itself, `held` for the first one during held work, `cancel`
+ * otherwise (a second Ctrl+C during held work stops at once: each step is
+ * atomic, so that too leaves the database before or after it).
+ */
+export function routeSignal(signal: NodeJS.Signals): 'claimed' | 'held' | 'cancel' {
+  if (claims > 0) return 'claimed';
+  if (depth === 0 || pending) return 'cancel';
+  pending = signal;
+  return 'held';
+}
+
+/** A command that handles Ctrl+C and SIGTERM itself (purge stops after its batch); call the result to give them back. */
+export function claimSignals(): () => void {
+  claims++;
+  let released = false;
+  return () => {
+    if (!released) claims--;
+    released = true;
+  };
 }
 
 function interrupted(signal: NodeJS.Signals): AuthctlError {

@@ -311,6 +311,21 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       });
     }
 
+    it.each([
+      ['the first password of user add', ['user', 'add', 'dave'], 'New password for dave'],
+      ['the password prompt of init-db', ['init-db'], 'New password for admin'],
+      ['the confirmation of sessions revoke --all', ['sessions', 'revoke', '--all'], 'Revoke every session'],
+    ])('SIGTERM at %s exits 130 with Cancelled and changes nothing', async (name, args, waitFor) => {
+      const db = name.includes('init-db') ? await newDb() : await sharedDb();
+      const before = name.includes('init-db') ? '' : await snapshot(db);
+      const r = await runOnPty(args as string[], { cwd: db.cwd, env: { ...db.env, ...FAST, NO_COLOR: '1' }, steps: [{ waitFor: waitFor as string, send: '', signal: 'SIGTERM' }] });
+      expect(r.timedOut, r.output).toBeNull();
+      expect(r.code, r.output).toBe(130);
+      expect(r.output).toMatch(/Cancelled/);
+      if (!name.includes('init-db')) expect(await snapshot(db)).toBe(before);
+      else if (provider === 'sqlite') expect(fs.readdirSync(db.cwd)).toEqual([]);
+    });
+
     it('Ctrl+D after typing part of a password edits the line and does not cancel', async () => {
       const db = await sharedDb();
       const r = await runOnPty(['user', 'add', 'dora'], {

@@ -8,7 +8,7 @@ import { BIN } from './cli.js';
  * the output shows `waitFor`, then types `send`.
  */
 const DRIVER = String.raw`
-import json, os, pty, select, sys, time
+import json, os, pty, select, signal, sys, time
 spec = json.loads(sys.stdin.read())
 pid, fd = pty.fork()
 if pid == 0:
@@ -40,7 +40,10 @@ for step in spec["steps"]:
         os.kill(pid, 9)
         break
     time.sleep(0.2)
-    os.write(fd, step["send"].encode())
+    if step.get("signal"):
+        os.kill(pid, getattr(signal, step["signal"]))
+    else:
+        os.write(fd, step["send"].encode())
 pump(None, spec["stepTimeout"])
 status = None
 end = time.time() + 5
@@ -62,6 +65,8 @@ export interface PtyStep {
   waitFor: string;
   /** Keys to type: "\x03" is Ctrl+C, "\x04" Ctrl+D, "\r" Enter. */
   send: string;
+  /** Instead of typing, send this signal to authctl (as `kill` or a service manager would). */
+  signal?: 'SIGTERM' | 'SIGINT';
 }
 
 export interface PtyResult {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { createContext } from '../../context.js';
 import { parsePositiveInt } from '../options.js';
+import { claimSignals } from '../../core/interrupt.js';
 
 interface PurgeOptions {
   dryRun?: boolean;
@@ -54,6 +55,7 @@ export function purgeCommand(): Command {
         stoppedBy ??= signal;
         controller.abort();
       };
+      const giveBack = claimSignals();
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
       let showProgress = false;
@@ -111,6 +113,7 @@ export function purgeCommand(): Command {
         if (showProgress) out.progressDone();
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
+        giveBack();
       }
     });
 }
