@@ -120,11 +120,18 @@ async function applyPlan(
 async function settleInterrupted(inspector: SchemaInspector, migrations: Migration[]): Promise<string[]> {
   const { state, status } = await readStatus(inspector, migrations);
   if (state.kind !== 'managed' || status.failed.length === 0 || status.unknown.length > 0 || status.edited.length > 0) return [];
-  if ((await inspector.drift([...status.applied, ...status.failed])).drift.length === 0) {
+  const withThem = await inspector.drift([...status.applied, ...status.failed]);
+  const without = await inspector.drift(status.applied);
+  const appliedWhole = withThem.drift.length === 0;
+  // Measured without them, a table they create would pass for one of the
+  // app's own: it must not exist at all for "not applied".
+  const notApplied = without.drift.length === 0 && without.appTables.every((t) => withThem.appTables.includes(t));
+  // A migration that changes no schema looks the same either way: run it again.
+  if (appliedWhole && !notApplied) {
     await inspector.settleInterrupted(status.failed, 'finished');
     return status.failed;
   }
-  if ((await inspector.drift(status.applied)).drift.length === 0) {
+  if (notApplied) {
     await inspector.settleInterrupted(status.failed, 'rolled-back');
     return status.failed;
   }

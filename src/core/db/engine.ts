@@ -88,6 +88,12 @@ function atomicMigrations(adapter: SqlDriverAdapter, begin: string): SqlDriverAd
       if (prop === 'queryRaw' || prop === 'executeRaw') return statement(prop);
       if (prop === 'executeScript') {
         return async (script: string) => {
+          // The engine runs migration scripts on this connection and nothing
+          // else; one outside a transaction means its statements changed and
+          // the step would no longer be atomic, so refuse rather than risk it.
+          if (!open) {
+            throw new Error('the schema engine ran a migration script without recording it first; this authctl does not support that engine version');
+          }
           try {
             await target.executeScript(script);
           } catch (err) {
