@@ -183,8 +183,9 @@ export class Output {
    * The same table as {@link table}, drawn in time linear in its size, for
    * listings that may run to many thousands of rows (cli-table3's layout
    * is quadratic in the number of rows). Rows may come from an async source
-   * such as a database cursor; each is turned into its cells at once, so the
-   * rows themselves are not kept, and the table is written in chunks.
+   * such as a database cursor; each is turned into its cell strings at once
+   * (the row objects are not kept, the strings are: column widths need them
+   * all), and the table is written in chunks.
    * Returns how many rows there were (they are read with --json and --quiet
    * too, but nothing is drawn).
    */

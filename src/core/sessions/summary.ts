@@ -50,9 +50,13 @@ export interface SummaryRow {
   jti: string;
 }
 
-/** ISO 8601 UTC for a readable timestamp; the stored text for anything else. */
+/**
+ * ISO 8601 UTC for a readable timestamp; the stored value for anything else.
+ * A number is never a timestamp here: neither the app nor authctl writes one,
+ * and the SQL that decides expiry counts it as an unknown form too.
+ */
 function isoOrRaw(value: string | Date | number | bigint | null): { iso: string; date: Date | null } {
-  const date = value === null ? null : tryParseDbTimestamp(value);
+  const date = value === null || typeof value === 'number' || typeof value === 'bigint' ? null : tryParseDbTimestamp(value);
   return date ? { iso: date.toISOString(), date } : { iso: String(value), date: null };
 }
 
