@@ -10,6 +10,17 @@ const CONTROL = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
 /** The longest username the app's login form accepts (its user-creation form also asks for at least 3). */
 export const MAX_USERNAME_LENGTH = 50;
 
+/**
+ * Why the app's login form could not take a username that comes from
+ * elsewhere (GPUStack), or null when it can.
+ */
+export function usernameProblem(username: string): string | null {
+  if (username.length === 0) return 'the username is empty';
+  if (username.length > MAX_USERNAME_LENGTH) return `the username is ${username.length} characters long; the app's login form takes at most ${MAX_USERNAME_LENGTH}`;
+  if (/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.test(username)) return 'the username holds control characters';
+  return null;
+}
+
 /** Fits the app's login form (1 to 50 characters): no spaces, no control characters. */
 export function validateUsername(username: string): string {
   if (username.length === 0) throw usageError('The username is empty.');

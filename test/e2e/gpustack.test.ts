@@ -319,6 +319,31 @@ describe('gpustack sync', () => {
     }
   });
 
+  it('never writes a username the app cannot take: too long or with control characters, it is a conflict', async () => {
+    const long = 'u'.repeat(51);
+    const server = await startGpustackStandIn({ users: [...standardUsers(), makeUser(50, long), makeUser(51, 'bad\x1b[2Jname')] });
+    try {
+      const db = await freshDb();
+      const r = await sync(server, db, ['--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.plan.conflicts.filter((c: { kind: string }) => c.kind === 'unusable-username').map((c: { gpustackId: number }) => c.gpustackId)).toEqual([50, 51]);
+      expect(await byGid(db, 50)).toBeUndefined();
+      expect(await byGid(db, 51)).toBeUndefined();
+
+      // A linked user renamed upstream to a name the app cannot take keeps its name; the rest still syncs.
+      server.edit(7, { username: 'x'.repeat(60), full_name: 'Seven Renamed' });
+      const again = await sync(server, db, ['--json']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(await byGid(db, 7)).toMatchObject({ username: 'user00007', full_name: 'Seven Renamed' });
+      const human = await sync(server, db);
+      expect(human.stderr).toMatch(/left alone/);
+      expect(human.stdout + human.stderr).not.toContain('\x1b[2J');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('leaves username conflicts alone (exit 0, listed) unless --link-by-username', async () => {
     const server = await startGpustackStandIn({ users: [...standardUsers(), makeUser(30, 'erin', { full_name: 'Erin Upstream' })] });
     try {

@@ -1,5 +1,6 @@
 import type { GpustackUser } from './client.js';
 import { APP_SEEDED_ADMIN } from '../users/admin-placeholder.js';
+import { usernameProblem } from '../validate.js';
 
 /** A local `users` row, as far as sync is concerned. */
 export interface LocalUser {
@@ -50,8 +51,12 @@ export interface SyncConflict {
   gpustackId: number;
   username: string;
   localUserId: number;
-  /** `local-account`: a local-only user has the name; `linked-account`: a user linked to another GPUStack id has it. */
-  kind: 'local-account' | 'linked-account' | 'duplicate-upstream';
+  /**
+   * `local-account`: a local-only user has the name; `linked-account`: a user
+   * linked to another GPUStack id has it; `unusable-username`: the app's login
+   * form cannot take GPUStack's username.
+   */
+  kind: 'local-account' | 'linked-account' | 'duplicate-upstream' | 'unusable-username';
   detail: string;
 }
 
@@ -137,6 +142,20 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
     }
     seenNames.add(u.username);
     const row = byGid.get(u.id);
+    const unusable = usernameProblem(u.username);
+    if (unusable) {
+      // Never written: the user could not log in, and a name with control
+      // characters would reach every terminal that lists users.
+      conflicts.push({
+        gpustackId: u.id,
+        username: u.username,
+        localUserId: row?.id ?? 0,
+        kind: 'unusable-username',
+        detail: `${unusable}; ${row ? 'kept the old name' : 'not created'}`,
+      });
+      if (row) matched.push({ u: { ...u, username: row.username }, row });
+      continue;
+    }
     if (row) {
       matched.push({ u, row });
       finalName.set(row.id, u.username);
