@@ -29,6 +29,7 @@ export function initDbCommand(): Command {
     if (result.status === 'already-initialised') {
       out.emitJson({ status: result.status, admin: result.admin, pendingMigrations: result.pendingMigrations });
       out.success(`Already initialised: admin "${result.admin}" exists. Nothing changed.`);
+      out.line('Run `authctl doctor` to check for default passwords and anything else to fix.');
       if (result.pendingMigrations.length > 0) {
         out.line(`${result.pendingMigrations.length} migration(s) are pending; run \`authctl migrate\` to apply them.`);
       }

@@ -52,15 +52,14 @@ export function migrateCommand(): Command {
       const { out } = ctx;
       out.emitJson({ dryRun: result.dryRun, adopt: result.adopt, apply: result.apply, backup: result.backup, repairs: result.repairs });
       const { fullNamesSet, reservedAdmin } = result.repairs;
-      const verb = result.dryRun ? 'Would' : 'Did';
       const schema = result.adopt || result.apply.length > 0;
       if (schema) {
-        if (result.adopt) out.line(`${verb} adopt the app's existing tables (baseline recorded, not run; every row kept).`);
-        out.line(`${verb} apply ${result.apply.length} migration(s)${result.apply.length ? ':' : '.'}`);
+        if (result.adopt) out.line(`${result.dryRun ? 'Would adopt' : 'Adopted'} the app's existing tables (baseline recorded, not run; every row kept).`);
+        out.line(`${result.dryRun ? 'Would apply' : 'Applied'} ${result.apply.length} migration(s)${result.apply.length ? ':' : '.'}`);
         for (const name of result.apply) out.line(`  ${name}`);
       }
       if (fullNamesSet > 0) {
-        out.line(`${verb} set the missing full name of ${fullNamesSet} user(s) to their username (the app cannot serve a user without one).`);
+        out.line(`${result.dryRun ? 'Would set' : 'Set'} the missing full name of ${fullNamesSet} user(s) to their username (the app cannot serve a user without one).`);
       }
       if (reservedAdmin) {
         if (result.dryRun) out.line('Would keep a disabled user named "admin" with no password, so the app cannot seed admin/admin.');

@@ -81,7 +81,7 @@ describeProviders('the app from v2.2.0 to its newest version', ({ provider, newD
 
     const migrate = await cli(db, ['migrate']);
     expect(migrate.code, migrate.stderr).toBe(0);
-    expect(migrate.stdout).toMatch(/adopt the app's existing tables/);
+    expect(migrate.stdout).toMatch(/Adopted the app's existing tables/);
     expect(await everyRow(db)).toBe(before);
 
     const reset = await cli(db, ['user', 'reset', 'admin', '--password-stdin'], { input: STRONG, env: FAST });
@@ -222,7 +222,7 @@ describeProviders('the app from v2.2.0 to its newest version', ({ provider, newD
 
     const r = await cli(db, ['migrate']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/set the missing full name of 2 user\(s\)/);
+    expect(r.stdout).toMatch(/Set the missing full name of 2 user\(s\)/);
     expect(await db.query('SELECT username, full_name FROM users ORDER BY id')).toEqual([
       { username: 'admin', full_name: 'Default Admin' },
       { username: 'legacy-1', full_name: 'legacy-1' },
