@@ -117,8 +117,7 @@ async function applyPlan(
  * it is marked finished; not applied at all, it is marked rolled back and
  * applied again. A schema that shows neither is left for the operator.
  */
-async function settleInterrupted(inspector: SchemaInspector, migrations: Migration[]): Promise<string[]> {
-  const { state, status } = await readStatus(inspector, migrations);
+async function settleInterrupted(inspector: SchemaInspector, { state, status }: { state: DatabaseState; status: MigrationStatus }): Promise<string[]> {
   if (state.kind !== 'managed' || status.failed.length === 0 || status.unknown.length > 0 || status.edited.length > 0) return [];
   const withThem = await inspector.drift([...status.applied, ...status.failed]);
   const without = await inspector.drift(status.applied);
@@ -141,9 +140,10 @@ async function settleInterrupted(inspector: SchemaInspector, migrations: Migrati
 /** Reads the state and plans; the inspector is closed if that fails. */
 async function readPlan(inspector: SchemaInspector, migrations: Migration[], opts: { settle: boolean }): Promise<{ state: DatabaseState; plan: MigrationPlan }> {
   try {
-    if (opts.settle) await settleInterrupted(inspector, migrations);
-    const { state, status } = await readStatus(inspector, migrations);
-    return { state, plan: planFor(state, status) };
+    let read = await readStatus(inspector, migrations);
+    // Read again only when settling changed the history.
+    if (opts.settle && (await settleInterrupted(inspector, read)).length > 0) read = await readStatus(inspector, migrations);
+    return { state: read.state, plan: planFor(read.state, read.status) };
   } catch (err) {
     await inspector.close();
     throw err;

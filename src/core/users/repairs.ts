@@ -23,16 +23,18 @@ export interface AppRowRepairs {
   reservedAdmin: boolean;
 }
 
-export async function findAppRowProblems(client: AppClient | TxClient): Promise<AppRowFindings> {
-  const nullFullNames = (await client.user.findMany({ where: { fullName: null }, select: { username: true }, orderBy: { id: 'asc' } })).map((u) => u.username);
-  const adminNameFree = (await client.user.count()) > 0 && (await client.user.count({ where: { username: APP_SEEDED_ADMIN } })) === 0;
-  return { nullFullNames, adminNameFree };
+/** Users exist, but none is named `admin`. */
+async function adminNameFree(client: AppClient | TxClient): Promise<boolean> {
+  return (await client.user.count()) > 0 && (await client.user.count({ where: { username: APP_SEEDED_ADMIN } })) === 0;
 }
 
-export const hasAppRowProblems = (f: AppRowFindings) => f.nullFullNames.length > 0 || f.adminNameFree;
+export async function findAppRowProblems(client: AppClient | TxClient): Promise<AppRowFindings> {
+  const nullFullNames = (await client.user.findMany({ where: { fullName: null }, select: { username: true }, orderBy: { id: 'asc' } })).map((u) => u.username);
+  return { nullFullNames, adminNameFree: await adminNameFree(client) };
+}
 
 /** Creates the disabled `admin` placeholder (see admin-placeholder.ts). */
-export async function reserveAdminName(tx: TxClient, now: Date): Promise<void> {
+async function reserveAdminName(tx: TxClient, now: Date): Promise<void> {
   await tx.user.create({
     data: {
       username: PLACEHOLDER_ROW.username,
@@ -53,7 +55,7 @@ export async function repairAppRows(tx: TxClient): Promise<AppRowRepairs> {
   const now = new Date();
   const missing = await tx.user.findMany({ where: { fullName: null }, select: { id: true, username: true } });
   for (const u of missing) await tx.user.update({ where: { id: u.id }, data: { fullName: u.username, updatedAt: now } });
-  const { adminNameFree } = await findAppRowProblems(tx);
-  if (adminNameFree) await reserveAdminName(tx, now);
-  return { fullNamesSet: missing.length, reservedAdmin: adminNameFree };
+  const reserve = await adminNameFree(tx);
+  if (reserve) await reserveAdminName(tx, now);
+  return { fullNamesSet: missing.length, reservedAdmin: reserve };
 }
