@@ -183,16 +183,21 @@ describe('a database URL naming a folder', () => {
   });
 });
 
+/** An init-db database holding one live refresh session of the admin's. */
+async function initWithOneSession(db: TestDb): Promise<void> {
+  expect((await cli(db, ['init-db', '--generate-password', '-q'], { env: QUICK })).code).toBe(0);
+  const now = new Date();
+  await db.query(
+    'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, ?, ?, ?, ?)',
+    fakeJwt().slice(0, 250), randomBytes(16).toString('hex'), 'refresh', appTimestamp(new Date(now.getTime() + 86_400_000)), appTimestamp(now), appTimestamp(now),
+  );
+}
+
 describeProviders('database URL parameters', ({ provider, newDb }) => {
   let db: TestDb;
   beforeAll(async () => {
     db = await newDb();
-    expect((await cli(db, ['init-db', '--generate-password', '-q'], { env: QUICK })).code).toBe(0);
-    const now = new Date();
-    await db.query(
-      'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, ?, ?, ?, ?)',
-      fakeJwt().slice(0, 250), randomBytes(16).toString('hex'), 'refresh', appTimestamp(new Date(now.getTime() + 86_400_000)), appTimestamp(now), appTimestamp(now),
-    );
+    await initWithOneSession(db);
   });
 
   if (provider === 'sqlite') {
@@ -336,12 +341,7 @@ describeProviders('read-only databases', ({ provider, newDb, cloneDb }) => {
   let template: TestDb;
   beforeAll(async () => {
     template = await newDb();
-    expect((await cli(template, ['init-db', '--generate-password', '-q'], { env: QUICK })).code).toBe(0);
-    const now = new Date();
-    await template.query(
-      'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, ?, ?, ?, ?)',
-      fakeJwt().slice(0, 250), randomBytes(16).toString('hex'), 'refresh', appTimestamp(new Date(now.getTime() + 86_400_000)), appTimestamp(now), appTimestamp(now),
-    );
+    await initWithOneSession(template);
   });
 
   async function snapshot(db: TestDb): Promise<string> {

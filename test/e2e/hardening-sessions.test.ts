@@ -1,49 +1,18 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appTimestamp, fakeJwt } from '../support/app-db.js';
-import { BIN, hasStackTrace, tempDir, type CliResult } from '../support/cli.js';
-import { cli, describeProviders, fillAppDatabase, type TestDb } from '../support/db.js';
+import { hasStackTrace, type CliResult } from '../support/cli.js';
+import { cli, describeProviders, fillAppDatabase, newSqliteDb, type TestDb } from '../support/db.js';
+import { countSessions, startPurge, untilDeleting } from '../support/sessions.js';
 
 const MIN = 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sqliteFile = (db: TestDb) => db.url.slice('sqlite:///'.length);
 
-async function countSessions(db: TestDb): Promise<number> {
-  return Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM user_sessions'))[0]!.n);
-}
-
 function purgeAudit(db: TestDb): Promise<Array<{ summary: string; details: string | null }>> {
   return db.query('SELECT summary, details FROM authctl_audit WHERE command = ? ORDER BY id', 'sessions purge');
-}
-
-function startPurge(db: TestDb, args: string[]) {
-  const env = { ...process.env, NO_COLOR: '1', ...db.env } as NodeJS.ProcessEnv;
-  const child = spawn(process.execPath, [BIN, 'sessions', 'purge', ...args], { cwd: db.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 100_000);
-  const done = new Promise<CliResult>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return { child, done };
-}
-
-/** Resolves once rows start disappearing. */
-async function untilDeleting(db: TestDb, total: number): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if ((await countSessions(db)) < total) return;
-    await sleep(20);
-  }
-  throw new Error('the purge never started deleting');
 }
 
 /** An adopted app database with `rows` sessions that all expired an hour ago, ids in insertion order. */
@@ -175,56 +144,13 @@ describeProviders('sessions purge --grace bounds', ({ newDb }) => {
   }, 120_000);
 });
 
-/** Spawns the CLI and decodes its output as one UTF-8 stream (chunks may split a character). */
-function runUtf8(db: TestDb, args: string[]): Promise<CliResult & { ms: number }> {
-  const env = { ...process.env, NO_COLOR: '1', ...db.env } as NodeJS.ProcessEnv;
+/** Runs the CLI and times it. */
+async function runUtf8(db: TestDb, args: string[]): Promise<CliResult & { ms: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: db.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: string) => (stdout += d));
-  child.stderr.on('data', (d: string) => (stderr += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
-    }),
-  );
+  const r = await cli(db, args, { timeoutMs: 60_000 });
+  return { ...r, ms: performance.now() - started };
 }
 
-/** A new SQLite database in its own folder, for suites that concern SQLite alone. */
-function newSqliteDb(): TestDb {
-  const cwd = tempDir();
-  const file = path.join(cwd, 'gpustack_ui.db');
-  const open = () => new Database(file);
-  return {
-    provider: 'sqlite',
-    url: `sqlite:///${file}`,
-    cwd,
-    env: { DATABASE_URL: `sqlite:///${file}` },
-    async query<T>(sql: string, ...params: unknown[]) {
-      const d = open();
-      try {
-        const stmt = d.prepare(sql);
-        return (stmt.reader ? stmt.all(...params) : (stmt.run(...params), [])) as T[];
-      } finally {
-        d.close();
-      }
-    },
-    async exec(sql: string) {
-      const d = open();
-      try {
-        d.exec(sql);
-      } finally {
-        d.close();
-      }
-    },
-    async close() {},
-  };
-}
 
 describe('sessions list on a long table [sqlite]', () => {
   it('draws 20,000 rows as a table within 3x the --json time, every line the same width (the old renderer was killed at 60 s)', async () => {

@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { appTimestamp, independentBcrypt } from '../support/app-db.js';
-import { BIN } from '../support/cli.js';
+import { startCli, type CliResult } from '../support/cli.js';
 import { cli, describeProviders, fillAppDatabase, type TestDb } from '../support/db.js';
 
 /**
@@ -15,30 +14,11 @@ import { cli, describeProviders, fillAppDatabase, type TestDb } from '../support
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
 
-interface Stopped {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/** Starts the real CLI; `done` resolves when it has exited. */
-function start(db: TestDb, args: string[], input = ''): { child: ChildProcess; done: Promise<Stopped> } {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...db.env, ...FAST };
-  delete env.AUTHCTL_DEBUG;
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: db.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  child.stdout!.resume();
-  child.stdin!.end(input);
-  const done = new Promise<Stopped>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
-  });
-  return { child, done };
-}
+/** Starts the real CLI on this database; a run still going after two minutes is killed. */
+const start = (db: TestDb, args: string[], input = '') => startCli(args, { cwd: db.cwd, env: { ...db.env, ...FAST }, input, timeoutMs: 120_000 });
 
 /** Starts the real CLI and sends `signal` after `afterMs`. */
-async function runAndStop(db: TestDb, args: string[], signal: NodeJS.Signals, afterMs: number, input = ''): Promise<Stopped> {
+async function runAndStop(db: TestDb, args: string[], signal: NodeJS.Signals, afterMs: number, input = ''): Promise<CliResult> {
   const { child, done } = start(db, args, input);
   const timer = setTimeout(() => child.kill(signal), afterMs);
   try {

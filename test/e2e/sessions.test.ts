@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { appLogins, appTimestamp, fakeJwt, isoTimestamp, type AppSession } from '../support/app-db.js';
-import { BIN, hasStackTrace, type CliResult } from '../support/cli.js';
+import { hasStackTrace, type CliResult } from '../support/cli.js';
 import { cli, describeProviders, fillAppDatabase, holdJobLock, unparseable, type TestDb } from '../support/db.js';
+import { countSessions, startPurge, untilDeleting } from '../support/sessions.js';
 
 interface Fixture {
   db: TestDb;
@@ -45,10 +45,6 @@ function auditRows(db: TestDb): Promise<Array<{ command: string; target: string 
   return db.query('SELECT command, target, summary, details FROM authctl_audit WHERE command LIKE ? ORDER BY id', 'sessions %');
 }
 
-async function countSessions(db: TestDb, where = 'TRUE'): Promise<number> {
-  return Number((await db.query<{ n: number }>(`SELECT count(*) AS n FROM user_sessions WHERE ${where}`))[0]!.n);
-}
-
 /** Every output, in every mode, is checked against the real token values. */
 function expectNoToken(r: CliResult, f: Fixture): void {
   for (const token of f.tokens) {
@@ -61,33 +57,6 @@ function expectNoToken(r: CliResult, f: Fixture): void {
 }
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-
-function startPurge(db: TestDb, args: string[]) {
-  const env = { ...process.env, NO_COLOR: '1', ...db.env } as NodeJS.ProcessEnv;
-  const child = spawn(process.execPath, [BIN, 'sessions', 'purge', ...args], { cwd: db.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  // A hung purge must not outlive its test and keep the file busy.
-  const killer = setTimeout(() => child.kill('SIGKILL'), 100_000);
-  const done = new Promise<CliResult>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return { child, done };
-}
-
-/** Resolves once rows start disappearing: the purge then holds its lock. */
-async function untilDeleting(db: TestDb, total: number): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if ((await countSessions(db)) < total) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the purge never started deleting');
-}
 
 /** Resolves once a statement on this PostgreSQL database waits for a row lock. */
 async function untilBlocked(db: TestDb): Promise<void> {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,8 @@ export const BIN = path.join(ROOT, 'bin', 'authctl');
 
 export interface CliResult {
   code: number | null;
+  /** The signal that ended the process, when one did. */
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -23,25 +25,39 @@ export interface CliOptions {
 /** Environment variables that must never leak from the developer's shell into a test. */
 const SCRUBBED = ['DATABASE_URL', 'GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL', 'GPUSTACK_API_TOKEN', 'GPUSTACK_API_KEY', 'AUTHCTL_DEBUG', 'AUTHCTL_BCRYPT_ROUNDS', 'FORCE_COLOR'];
 
-/** Spawns the real bin/authctl, as an operator or cron would, without a TTY. */
-export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
+/**
+ * Starts the real bin/authctl, as an operator or cron would, without a TTY;
+ * `child` lets a test signal it while it runs, `done` resolves once it has
+ * exited. A run past `timeoutMs` (default 50 s) is killed, so a hung one
+ * never outlives its test.
+ */
+export function startCli(args: string[], opts: CliOptions): { child: ChildProcess; done: Promise<CliResult> } {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
   for (const key of SCRUBBED) delete env[key];
   Object.assign(env, opts.env ?? {});
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 50_000);
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+  // Decoded as streams, so a character split across two chunks stays whole.
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: string) => (stdout += d));
+  child.stderr!.on('data', (d: string) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 50_000);
+  const done = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, signal, stdout, stderr });
     });
-    child.stdin.end(opts.input ?? '');
   });
+  child.stdin!.end(opts.input ?? '');
+  return { child, done };
+}
+
+/** Runs the real bin/authctl to the end. */
+export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
+  return startCli(args, opts).done;
 }
 
 const tempDirs: string[] = [];

@@ -97,6 +97,12 @@ function pgDb(url: string, cwd: string): TestDb {
   };
 }
 
+/** A new SQLite database in its own folder, for suites that concern SQLite alone. */
+export function newSqliteDb(): TestDb {
+  const cwd = tempDir();
+  return sqliteDb(path.join(cwd, 'gpustack_ui.db'), cwd);
+}
+
 /** Runs the real CLI against a test database, from its working directory. */
 export function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
   return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, ...opts.env } });
@@ -221,8 +227,7 @@ export function describeProviders(title: string, suite: (h: ProviderHarness) => 
     suite({
       provider: 'sqlite',
       async newDb() {
-        const cwd = tempDir();
-        return sqliteDb(path.join(cwd, 'gpustack_ui.db'), cwd);
+        return newSqliteDb();
       },
       async cloneDb(template) {
         const cwd = tempDir();
