@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
-import { AuthctlError, ExitCode } from './core/errors.js';
-import { toAuthctlError } from './core/error-map.js';
-import { routeSignal } from './core/interrupt.js';
-import { Output, terminalSafe } from './output.js';
+import { AuthctlError, ExitCode } from './core/errors/errors.js';
+import { toAuthctlError } from './core/errors/map.js';
+import { routeSignal } from './core/signals/interrupt.js';
+import { Output, terminalSafe } from './terminal/output.js';
 import { initDbCommand } from './commands/init-db.js';
 import { migrateCommand } from './commands/migrate.js';
 import { gpustackCommand } from './commands/gpustack/index.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { resolveConfig, type ResolvedConfig } from './core/config.js';
-import { Output } from './output.js';
+import { resolveConfig, type ResolvedConfig } from './core/config/config.js';
+import { Output } from './terminal/output.js';
 
 export interface GlobalOptions {
   databaseUrl?: string;

@@ -10,8 +10,8 @@ export function auditCommand(): Command {
       const ctx = createContext(command);
       const limit = parsePositiveInt(opts.limit, '--limit');
       const { database } = ctx.config();
-      const { openReadyClient } = await import('../core/db/open.js');
-      const { readAuditLog } = await import('../core/audit-log.js');
+      const { openReadyClient } = await import('../core/db/readiness.js');
+      const { readAuditLog } = await import('../core/audit/read.js');
       const client = await openReadyClient(database);
       try {
         const { entries, total } = await readAuditLog(client, limit);

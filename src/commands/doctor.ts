@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { createContext } from '../context.js';
-import { AuthctlError, ExitCode } from '../core/errors.js';
+import { AuthctlError, ExitCode } from '../core/errors/errors.js';
 
 export function doctorCommand(): Command {
   return new Command('doctor')
@@ -10,7 +10,7 @@ export function doctorCommand(): Command {
     .action(async (opts: { url?: string; tokenFile?: string }, command: Command) => {
       const ctx = createContext(command);
       const { database, env, dotEnv } = ctx.config();
-      const { runDoctor } = await import('../core/doctor.js');
+      const { runDoctor } = await import('../core/doctor/doctor.js');
       const { resolveGpustackSettings } = await import('../core/gpustack/settings.js');
       const settings = resolveGpustackSettings({ url: opts.url, tokenFile: opts.tokenFile, env, dotEnv });
       // A bad tuning variable is a usage error before any check runs, not a failed check.

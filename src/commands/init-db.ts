@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { createContext } from '../context.js';
 import { addPasswordOptions } from './options.js';
 import { PLACEHOLDER_NOTICE } from '../core/users/admin-placeholder.js';
-import type { NewPasswordOptions } from '../password-input.js';
+import type { NewPasswordOptions } from '../terminal/password-input.js';
 
 interface InitDbOptions extends NewPasswordOptions {
   adminUsername: string;
@@ -16,10 +16,10 @@ export function initDbCommand(): Command {
   return cmd.action(async (opts: InitDbOptions, command: Command) => {
     const ctx = createContext(command);
     const { database } = ctx.config();
-    const { validateUsername } = await import('../core/validate.js');
+    const { validateUsername } = await import('../core/users/validate.js');
     validateUsername(opts.adminUsername);
-    const { initDatabase } = await import('../core/setup.js');
-    const { prepareNewPassword } = await import('../password-input.js');
+    const { initDatabase } = await import('../core/setup/setup.js');
+    const { prepareNewPassword } = await import('../terminal/password-input.js');
     const result = await initDatabase(database, {
       adminUsername: opts.adminUsername,
       obtainPasswordHash: () => prepareNewPassword(opts, ctx.out, { username: opts.adminUsername, isAdmin: true }),

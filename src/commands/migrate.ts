@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { createContext } from '../context.js';
-import { AuthctlError, ExitCode } from '../core/errors.js';
+import { AuthctlError, ExitCode } from '../core/errors/errors.js';
 import { PLACEHOLDER_NOTICE } from '../core/users/admin-placeholder.js';
 
 function statusCommand(): Command {
@@ -9,7 +9,7 @@ function statusCommand(): Command {
     .action(async (_opts: object, command: Command) => {
       const ctx = createContext(command);
       const { database } = ctx.config();
-      const { getMigrationStatus } = await import('../core/setup.js');
+      const { getMigrationStatus } = await import('../core/setup/setup.js');
       const { describeState } = await import('../core/db/migrations.js');
       const status = await getMigrationStatus(database);
       const { out } = ctx;
@@ -44,7 +44,7 @@ export function migrateCommand(): Command {
     .action(async (opts: { dryRun?: boolean }, command: Command) => {
       const ctx = createContext(command);
       const { database } = ctx.config();
-      const { migrateDatabase } = await import('../core/setup.js');
+      const { migrateDatabase } = await import('../core/setup/setup.js');
       const result = await migrateDatabase(database, {
         dryRun: Boolean(opts.dryRun),
         onBackup: (file) => ctx.out.info(`Backed up the database to ${file}`),

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { AuthctlError, ExitCode } from '../core/errors.js';
+import { AuthctlError, ExitCode } from '../core/errors/errors.js';
 
 /** The password-source options shared by init-db, user add and user reset. */
 export function addPasswordOptions(cmd: Command): Command {

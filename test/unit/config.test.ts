@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDatabaseUrl, redactUrl, resolveConfig } from '../../src/core/config.js';
+import { parseDatabaseUrl, redactUrl, resolveConfig } from '../../src/core/config/config.js';
 import { tempDir } from '../support/cli.js';
 
 describe('parseDatabaseUrl', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseDatabaseUrl, readDotEnv } from '../../src/core/config.js';
-import { parseDotEnv } from '../../src/core/dotenv.js';
-import { toAuthctlError } from '../../src/core/error-map.js';
-import { echoServerText, redactUrl, scrubSecrets } from '../../src/core/secrets.js';
+import { parseDatabaseUrl, readDotEnv } from '../../src/core/config/config.js';
+import { parseDotEnv } from '../../src/core/config/dotenv.js';
+import { toAuthctlError } from '../../src/core/errors/map.js';
+import { echoServerText, redactUrl, scrubSecrets } from '../../src/core/config/secrets.js';
 import { tuningFromEnv } from '../../src/core/gpustack/client.js';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { AuthctlError } from '../../src/core/errors.js';
-import { validateEmail, validateFullName } from '../../src/core/validate.js';
-import { checkNewPassword } from '../../src/core/password.js';
-import { Output, terminalSafe } from '../../src/output.js';
+import { AuthctlError } from '../../src/core/errors/errors.js';
+import { validateEmail, validateFullName } from '../../src/core/users/validate.js';
+import { checkNewPassword } from '../../src/core/passwords/password.js';
+import { Output, terminalSafe } from '../../src/terminal/output.js';
 
 /** A stream that keeps what was written, and says whether it is a terminal. */
 class Capture extends Writable {

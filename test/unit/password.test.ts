@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkNewPassword, generatePassword, hashPassword, policyViolation, resolveRounds, verifyPassword } from '../../src/core/password.js';
+import { checkNewPassword, generatePassword, hashPassword, policyViolation, resolveRounds, verifyPassword } from '../../src/core/passwords/password.js';
 import { independentBcrypt, independentVerify } from '../support/app-db.js';
 
 describe('password policy', () => {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Output, type Column } from '../../src/output.js';
+import { Output, type Column } from '../../src/terminal/output.js';
 
 function capture(): { stream: NodeJS.WriteStream; text: () => string } {
   let text = '';

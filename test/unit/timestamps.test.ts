@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { formatAppTimestamp, MAX_DURATION_MS, parseDbTimestamp, parseDuration, sqliteBefore, sqliteKnown, sqliteNotBefore, tryParseDbTimestamp } from '../../src/core/timestamps.js';
+import { formatAppTimestamp, MAX_DURATION_MS, parseDbTimestamp, parseDuration, sqliteBefore, sqliteKnown, sqliteNotBefore, tryParseDbTimestamp } from '../../src/core/time/timestamps.js';
 import { APP_DATETIME, isoTimestamp } from '../support/app-db.js';
 
 describe('formatAppTimestamp', () => {

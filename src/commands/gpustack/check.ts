@@ -7,11 +7,11 @@ export function gpustackCheckCommand(): Command {
   addConnectionOptions(cmd);
   return cmd.action(async (opts: ConnectionOptions, command: Command) => {
     const ctx = createContext(command);
-    const { readDotEnv } = await import('../../core/config.js');
+    const { readDotEnv } = await import('../../core/config/config.js');
     const { resolveGpustackSettings } = await import('../../core/gpustack/settings.js');
     const { checkGpustack } = await import('../../core/gpustack/check.js');
     const { tuningFromEnv } = await import('../../core/gpustack/client.js');
-    const { AuthctlError, ExitCode } = await import('../../core/errors.js');
+    const { AuthctlError, ExitCode } = await import('../../core/errors/errors.js');
     // No database is involved, so DATABASE_URL is neither read nor announced.
     const settings = resolveGpustackSettings({ url: opts.url, tokenFile: opts.tokenFile, env: process.env, dotEnv: readDotEnv(process.cwd()) });
     const report = await checkGpustack(settings, tuningFromEnv(process.env), reportRetry(ctx.out));

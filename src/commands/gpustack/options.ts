@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Output } from '../../output.js';
+import type { Output } from '../../terminal/output.js';
 import type { RetryNotice } from '../../core/gpustack/client.js';
 
 export interface ConnectionOptions {

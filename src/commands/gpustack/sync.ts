@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { createContext } from '../../context.js';
-import type { Output } from '../../output.js';
+import type { Output } from '../../terminal/output.js';
 import type { MaxDisable, SyncPlan } from '../../core/gpustack/plan.js';
 import { PLACEHOLDER_NOTICE } from '../../core/users/admin-placeholder.js';
 import type { SyncResult } from '../../core/gpustack/sync.js';
-import { usageError } from '../../core/errors.js';
+import { usageError } from '../../core/errors/errors.js';
 import { addConnectionOptions, reportRetry, type ConnectionOptions } from './options.js';
 
 interface SyncCommandOptions extends ConnectionOptions {
@@ -125,7 +125,7 @@ export function gpustackSyncCommand(): Command {
       const { resolveGpustackSettings, requireGpustackSettings } = await import('../../core/gpustack/settings.js');
       const { tuningFromEnv } = await import('../../core/gpustack/client.js');
       const { syncGpustack } = await import('../../core/gpustack/sync.js');
-      const { refused } = await import('../../core/errors.js');
+      const { refused } = await import('../../core/errors/errors.js');
       const settings = requireGpustackSettings(resolveGpustackSettings({ url: opts.url, tokenFile: opts.tokenFile, env, dotEnv }));
       const { out } = ctx;
       let result: SyncResult;

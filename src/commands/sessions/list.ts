@@ -21,7 +21,7 @@ export function listCommand(): Command {
     .option('--limit <n>', 'show at most n sessions (default 50)')
     .action(async (opts: ListOptions, command: Command) => {
       const ctx = createContext(command);
-      const { usageError } = await import('../../core/errors.js');
+      const { usageError } = await import('../../core/errors/errors.js');
       if (opts.expired && opts.all) throw usageError('--expired and --all contradict each other.', 'Use one of them.');
       const { DEFAULT_LIST_LIMIT, listSessions, streamSessions } = await import('../../core/sessions/list.js');
       const input = {
@@ -31,7 +31,7 @@ export function listCommand(): Command {
         limit: opts.limit === undefined ? DEFAULT_LIST_LIMIT : parsePositiveInt(opts.limit, '--limit', 100_000),
       };
       const { database } = ctx.config();
-      const { openReadyClient } = await import('../../core/db/open.js');
+      const { openReadyClient } = await import('../../core/db/readiness.js');
       const client = await openReadyClient(database);
       try {
         const now = new Date();

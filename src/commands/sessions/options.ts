@@ -1,4 +1,4 @@
-import { usageError } from '../../core/errors.js';
+import { usageError } from '../../core/errors/errors.js';
 
 /** `--type` for the sessions commands; anything else is a usage error (exit 2). */
 export function tokenType(value: string | undefined): 'access' | 'refresh' | undefined {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { createContext } from '../../context.js';
 import { parsePositiveInt } from '../options.js';
-import { claimSignals } from '../../core/interrupt.js';
+import { claimSignals } from '../../core/signals/interrupt.js';
 
 interface PurgeOptions {
   dryRun?: boolean;
@@ -31,11 +31,11 @@ export function purgeCommand(): Command {
     .option('--wait', 'wait for a purge that is already running, instead of exiting 75')
     .action(async (opts: PurgeOptions, command: Command) => {
       const ctx = createContext(command);
-      const { usageError, AuthctlError, ExitCode } = await import('../../core/errors.js');
-      const { DEFAULT_BATCH_SIZE, DEFAULT_MAX_LOCK_MS, purgeExpiredSessions } = await import('../../core/sessions/purge.js');
+      const { usageError, AuthctlError, ExitCode } = await import('../../core/errors/errors.js');
+      const { DEFAULT_BATCH_SIZE, DEFAULT_MAX_LOCK_MS, purgeExpiredSessions } = await import('../../core/sessions/purge/purge.js');
       let graceMs = 0;
       if (opts.grace !== undefined) {
-        const { parseDuration } = await import('../../core/timestamps.js');
+        const { parseDuration } = await import('../../core/time/timestamps.js');
         try {
           graceMs = parseDuration(opts.grace);
         } catch (err) {

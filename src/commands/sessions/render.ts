@@ -1,6 +1,6 @@
-import type { Column } from '../../output.js';
+import type { Column } from '../../terminal/output.js';
 import type { SessionSummary } from '../../core/sessions/summary.js';
-import { relativeTime } from '../../core/timestamps.js';
+import { relativeTime } from '../../core/time/timestamps.js';
 
 /** "2026-11-26 20:18Z": minutes are enough in a table, and the Z says it is UTC. */
 export function shortUtc(iso: string): string {

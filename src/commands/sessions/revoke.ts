@@ -15,7 +15,7 @@ interface RevokeOptions {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 async function targetFrom(ids: string[], opts: RevokeOptions): Promise<RevokeTarget> {
-  const { usageError } = await import('../../core/errors.js');
+  const { usageError } = await import('../../core/errors/errors.js');
   const jtis = opts.jti ?? [];
   const kinds = [ids.length + jtis.length > 0, opts.user !== undefined, Boolean(opts.all)].filter(Boolean).length;
   if (kinds === 0) {
@@ -46,10 +46,10 @@ export function revokeCommand(): Command {
       const target = await targetFrom(ids, opts);
       const { database } = ctx.config();
       if (target.kind === 'all' && !opts.dryRun) {
-        const { confirmOrRefuse } = await import('../../password-input.js');
+        const { confirmOrRefuse } = await import('../../terminal/password-input.js');
         await confirmOrRefuse(`Revoke ${target.type ? `every ${target.type} session` : 'every session'} and log everyone out`, ctx.opts.yes);
       }
-      const { openReadyClient } = await import('../../core/db/open.js');
+      const { openReadyClient } = await import('../../core/db/readiness.js');
       const { revokeSessions } = await import('../../core/sessions/revoke.js');
       const client = await openReadyClient(database);
       try {

@@ -7,7 +7,7 @@ export function statsCommand(): Command {
     .action(async (_opts: object, command: Command) => {
       const ctx = createContext(command);
       const { database } = ctx.config();
-      const { openReadyClient } = await import('../../core/db/open.js');
+      const { openReadyClient } = await import('../../core/db/readiness.js');
       const { sessionStats } = await import('../../core/sessions/stats.js');
       const client = await openReadyClient(database);
       try {
@@ -16,7 +16,7 @@ export function statsCommand(): Command {
         const { out } = ctx;
         out.emitJson(stats);
         const { isInstant, shortUtc } = await import('./render.js');
-        const { relativeTime } = await import('../../core/timestamps.js');
+        const { relativeTime } = await import('../../core/time/timestamps.js');
         out.table(
           [...stats.byType, { type: 'total', ...stats.totals }],
           [

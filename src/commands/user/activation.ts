@@ -10,7 +10,7 @@ function activationCommand(name: 'disable' | 'enable'): Command {
   return cmd.action(async (username: string, opts: { force?: boolean }, command: Command) => {
     const ctx = createContext(command);
     const { database } = ctx.config();
-    const { openReadyClient } = await import('../../core/db/open.js');
+    const { openReadyClient } = await import('../../core/db/readiness.js');
     const { setUserActive } = await import('../../core/users/users.js');
     const client = await openReadyClient(database);
     try {

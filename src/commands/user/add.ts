@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { createContext } from '../../context.js';
-import type { NewPasswordOptions } from '../../password-input.js';
+import type { NewPasswordOptions } from '../../terminal/password-input.js';
 import { addPasswordOptions } from '../options.js';
 
 interface AddOptions extends NewPasswordOptions {
@@ -19,18 +19,18 @@ export function addCommand(): Command {
   addPasswordOptions(cmd);
   return cmd.action(async (username: string, opts: AddOptions, command: Command) => {
     const ctx = createContext(command);
-    const { validateEmail, validateFullName, validateUsername } = await import('../../core/validate.js');
+    const { validateEmail, validateFullName, validateUsername } = await import('../../core/users/validate.js');
     validateUsername(username);
     if (opts.email !== undefined) validateEmail(opts.email);
     if (opts.fullName !== undefined) validateFullName(opts.fullName);
     const { database } = ctx.config();
-    const { openReadyClient } = await import('../../core/db/open.js');
+    const { openReadyClient } = await import('../../core/db/readiness.js');
     const { addUser } = await import('../../core/users/users.js');
-    const { prepareNewPassword } = await import('../../password-input.js');
+    const { prepareNewPassword } = await import('../../terminal/password-input.js');
     const client = await openReadyClient(database);
     try {
       // Fail on a taken name before asking for a password nobody will use.
-      const { conflict } = await import('../../core/errors.js');
+      const { conflict } = await import('../../core/errors/errors.js');
       if (await client.user.findUnique({ where: { username } })) {
         throw conflict('USERNAME_TAKEN', `The username "${username}" is already taken.`, 'Choose another username, or change that user with `authctl user reset`.');
       }

@@ -19,11 +19,11 @@ export function listCommand(): Command {
     .action(async (opts: ListOptions, command: Command) => {
       const ctx = createContext(command);
       if (opts.inactive && opts.all) {
-        const { usageError } = await import('../../core/errors.js');
+        const { usageError } = await import('../../core/errors/errors.js');
         throw usageError('--inactive and --all contradict each other.', 'Use one of them.');
       }
       const { database } = ctx.config();
-      const { openReadyClient } = await import('../../core/db/open.js');
+      const { openReadyClient } = await import('../../core/db/readiness.js');
       const { listUsers } = await import('../../core/users/users.js');
       const client = await openReadyClient(database);
       try {

@@ -12,7 +12,7 @@ export function prefsCommand(): Command {
     .argument('[args...]')
     .action(async (username: string, action: string | undefined, args: string[], _opts: object, command: Command) => {
       const ctx = createContext(command);
-      const { usageError } = await import('../../core/errors.js');
+      const { usageError } = await import('../../core/errors/errors.js');
       const verb = (action ?? 'list') as (typeof ACTIONS)[number];
       if (!ACTIONS.includes(verb)) throw usageError(`Unknown prefs action "${action}".`, 'Use list, get <key>, set <key> <value> or unset <key>.');
       const want = { list: 0, get: 1, set: 2, unset: 1 }[verb];
@@ -20,7 +20,7 @@ export function prefsCommand(): Command {
         throw usageError(`prefs ${verb} takes ${want === 0 ? 'no arguments' : want === 1 ? 'a key' : 'a key and a value'}.`, 'Example: authctl user prefs alice set theme dark');
       }
       const { database } = ctx.config();
-      const { openReadyClient } = await import('../../core/db/open.js');
+      const { openReadyClient } = await import('../../core/db/readiness.js');
       const prefs = await import('../../core/users/preferences.js');
       const client = await openReadyClient(database);
       const { out } = ctx;

@@ -1,4 +1,4 @@
-import type { Column, Output } from '../../output.js';
+import type { Column, Output } from '../../terminal/output.js';
 import type { ListedUser, UserSummary } from '../../core/users/users.js';
 
 export const LOGIN_LABEL: Record<UserSummary['login'], string> = {

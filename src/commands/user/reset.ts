@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { createContext } from '../../context.js';
-import type { NewPasswordOptions } from '../../password-input.js';
+import type { NewPasswordOptions } from '../../terminal/password-input.js';
 import { addPasswordOptions } from '../options.js';
 
 interface ResetOptions extends NewPasswordOptions {
@@ -16,9 +16,9 @@ export function resetCommand(): Command {
   return cmd.action(async (username: string, opts: ResetOptions, command: Command) => {
     const ctx = createContext(command);
     const { database } = ctx.config();
-    const { openReadyClient } = await import('../../core/db/open.js');
+    const { openReadyClient } = await import('../../core/db/readiness.js');
     const { findUser, resetPassword } = await import('../../core/users/users.js');
-    const { prepareNewPassword } = await import('../../password-input.js');
+    const { prepareNewPassword } = await import('../../terminal/password-input.js');
     const client = await openReadyClient(database);
     try {
       // An unknown user fails before a password is asked for.

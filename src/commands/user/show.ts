@@ -9,7 +9,7 @@ export function showCommand(): Command {
     .action(async (username: string, _opts: object, command: Command) => {
       const ctx = createContext(command);
       const { database } = ctx.config();
-      const { openReadyClient } = await import('../../core/db/open.js');
+      const { openReadyClient } = await import('../../core/db/readiness.js');
       const { showUser } = await import('../../core/users/users.js');
       const client = await openReadyClient(database);
       try {

@@ -1,6 +1,6 @@
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery } from '@prisma/driver-adapter-utils';
-import type { DatabaseTarget } from '../config.js';
-import { formatAppTimestamp, parseDbTimestamp } from '../timestamps.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { formatAppTimestamp, parseDbTimestamp } from '../time/timestamps.js';
 import { PrismaClient } from '../../generated/sqlite/client.js';
 import { BUSY_TIMEOUT_MS } from './sqlite.js';
 import { rememberProvider } from './sql.js';

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery } from '@prisma/driver-adapter-utils';
-import type { DatabaseTarget } from '../config.js';
-import { databaseError } from '../errors.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { databaseError } from '../errors/errors.js';
 import { MIGRATIONS_DIR, SCHEMA_FILE } from '../../paths.js';
 import type { Migration } from './migrations.js';
 

@@ -1,4 +1,4 @@
-import type { DatabaseTarget } from '../config.js';
+import type { DatabaseTarget } from '../config/config.js';
 import { BASELINE_MIGRATION, type AppliedMigration, type DatabaseState, type Migration } from './migrations.js';
 import { compareShapes, otherTables, type SchemaComparison } from './shape.js';
 import { backupSqlite, openSqlite, type SqliteDb } from './sqlite.js';

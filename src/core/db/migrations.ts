@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DatabaseTarget } from '../config.js';
-import { conflict, databaseError } from '../errors.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { conflict, databaseError } from '../errors/errors.js';
 import { MIGRATIONS_DIR } from '../../paths.js';
 import type { SchemaComparison } from './shape.js';
 

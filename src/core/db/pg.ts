@@ -1,7 +1,7 @@
 import pg from 'pg';
-import type { DatabaseTarget } from '../config.js';
-import { databaseError } from '../errors.js';
-import { scrubSecrets } from '../secrets.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { databaseError } from '../errors/errors.js';
+import { scrubSecrets } from '../config/secrets.js';
 import type { SchemaShape } from './shape.js';
 
 export type PgTarget = Extract<DatabaseTarget, { provider: 'postgresql' }>;

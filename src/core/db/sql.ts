@@ -1,6 +1,6 @@
 import { Prisma } from '../../generated/sqlite/client.js';
-import type { DatabaseTarget } from '../config.js';
-import { sqliteBefore, sqliteKnown, sqliteNotBefore } from '../timestamps.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { sqliteBefore, sqliteKnown, sqliteNotBefore } from '../time/timestamps.js';
 
 export type Provider = DatabaseTarget['provider'];
 

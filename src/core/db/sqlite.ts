@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { databaseError } from '../errors.js';
+import { databaseError } from '../errors/errors.js';
 
 export type SqliteDb = Database.Database;
 

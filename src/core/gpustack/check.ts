@@ -1,5 +1,5 @@
-import { AuthctlError } from '../errors.js';
-import { echoServerText } from '../secrets.js';
+import { AuthctlError } from '../errors/errors.js';
+import { echoServerText } from '../config/secrets.js';
 import { DEFAULT_TUNING, GpustackClient, type ApiVersion, type ClientTuning, type RetryNotice, type ServerVersion } from './client.js';
 import type { PartialGpustackSettings } from './settings.js';
 

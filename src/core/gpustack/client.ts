@@ -1,7 +1,7 @@
 import { createFetch, type FetchContext, type FetchError } from 'ofetch';
-import { redactUrl } from '../config.js';
-import { echoServerText, rememberSecret } from '../secrets.js';
-import { AuthctlError, ExitCode, usageError } from '../errors.js';
+import { redactUrl } from '../config/config.js';
+import { echoServerText, rememberSecret } from '../config/secrets.js';
+import { AuthctlError, ExitCode, usageError } from '../errors/errors.js';
 import { createNodeTransport, TransportTimeoutError, type Transport } from './transport.js';
 
 /** Where GPUStack is and the key to use; the key is never printed or logged. */

@@ -1,4 +1,4 @@
-import { AuthctlError, ExitCode } from '../errors.js';
+import { AuthctlError, ExitCode } from '../errors/errors.js';
 import type { ApiVersion, GpustackClient, GpustackUser, UsersPage } from './client.js';
 
 /** 0.x servers refuse perPage above 100 (422); v2 has no bound, but 100 keeps responses small. */

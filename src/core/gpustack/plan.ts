@@ -1,6 +1,6 @@
 import type { GpustackUser } from './client.js';
 import { APP_SEEDED_ADMIN } from '../users/admin-placeholder.js';
-import { usernameProblem } from '../validate.js';
+import { usernameProblem } from '../users/validate.js';
 
 /** A local `users` row, as far as sync is concerned. */
 export interface LocalUser {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { resolveSetting } from '../config.js';
-import { AuthctlError, ExitCode, usageError } from '../errors.js';
-import { rememberSecret } from '../secrets.js';
+import { resolveSetting } from '../config/config.js';
+import { AuthctlError, ExitCode, usageError } from '../errors/errors.js';
+import { rememberSecret } from '../config/secrets.js';
 import { validateBaseUrl, type GpustackSettings } from './client.js';
 
 export const URL_VARIABLES = ['GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL'];

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { DatabaseTarget } from '../config.js';
-import { type AuditInput, writeAuditPg, writeAuditSqlite } from '../audit.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { type AuditInput, writeAuditPg, writeAuditSqlite } from '../audit/write.js';
 import { openSqlite, type SqliteDb } from '../db/sqlite.js';
-import { formatAppTimestamp } from '../timestamps.js';
+import { formatAppTimestamp } from '../time/timestamps.js';
 import { PLACEHOLDER_ROW } from '../users/admin-placeholder.js';
 import type { LocalUser, SyncPlan } from './plan.js';
 

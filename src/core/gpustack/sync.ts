@@ -1,6 +1,6 @@
-import type { DatabaseTarget } from '../config.js';
-import { acquireJobLock } from '../lock.js';
-import { assertReady } from '../db/open.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { acquireJobLock } from '../locks/job-lock.js';
+import { assertReady } from '../db/readiness.js';
 import { openSyncStore } from './store.js';
 import { DEFAULT_TUNING, GpustackClient, type ApiVersion, type ClientTuning, type GpustackSettings, type RetryNotice } from './client.js';
 import { fetchAllUsers, type PageProgress } from './fetch-users.js';

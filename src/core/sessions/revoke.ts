@@ -1,7 +1,7 @@
-import { writeAudit } from '../audit.js';
+import { writeAudit } from '../audit/write.js';
 import type { AppClient } from '../db/client.js';
 import { Prisma } from '../db/sql.js';
-import { notFound } from '../errors.js';
+import { notFound } from '../errors/errors.js';
 import { findUser } from '../users/users.js';
 import { andAll, countWhere, selectSummaries, type SessionSummary, type TokenType } from './summary.js';
 

@@ -1,6 +1,6 @@
 import type { AppClient } from '../db/client.js';
 import { notBefore, Prisma, providerOf } from '../db/sql.js';
-import { formatAppTimestamp, parseDbTimestamp } from '../timestamps.js';
+import { formatAppTimestamp, parseDbTimestamp } from '../time/timestamps.js';
 import { activeCondition, expiredCondition, SUMMARY_COLUMNS, toSummary, type SessionSummary, type SummaryRow } from './summary.js';
 
 export interface SessionStats {

@@ -1,6 +1,6 @@
 import type { AppClient, TxClient } from '../db/client.js';
 import { before, notBefore, Prisma, providerOf, unknownTimestamp } from '../db/sql.js';
-import { tryParseDbTimestamp } from '../timestamps.js';
+import { tryParseDbTimestamp } from '../time/timestamps.js';
 
 export type TokenType = 'access' | 'refresh';
 export const TOKEN_TYPES: readonly TokenType[] = ['access', 'refresh'];

@@ -1,6 +1,6 @@
 import type { AppClient } from '../db/client.js';
-import { writeAudit } from '../audit.js';
-import { notFound, usageError } from '../errors.js';
+import { writeAudit } from '../audit/write.js';
+import { notFound, usageError } from '../errors/errors.js';
 import { findUser } from './users.js';
 
 type PrefKind = 'string' | 'bool' | 'int' | 'float';

@@ -1,6 +1,6 @@
 import type { AppClient, TxClient, User } from '../db/client.js';
-import { writeAudit } from '../audit.js';
-import { conflict, notFound, refused } from '../errors.js';
+import { writeAudit } from '../audit/write.js';
+import { conflict, notFound, refused } from '../errors/errors.js';
 import { before, Prisma, providerOf } from '../db/sql.js';
 
 /** How a user can log in: with a local password, through GPUStack, both, or not at all. */

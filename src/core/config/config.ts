@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseDotEnv } from './dotenv.js';
-import { databaseError, usageError } from './errors.js';
+import { databaseError, usageError } from '../errors/errors.js';
 import { redactUrl, rememberSecret } from './secrets.js';
 
 export { redactUrl } from './secrets.js';

@@ -1,4 +1,4 @@
-import { AuthctlError, ExitCode } from './errors.js';
+import { AuthctlError, ExitCode } from '../errors/errors.js';
 
 /**
  * Ctrl+C and SIGTERM, for work that must not stop half-way. Outside such

@@ -1,8 +1,8 @@
-import { writeAuditPg } from '../audit.js';
-import type { DatabaseTarget } from '../config.js';
-import { AuthctlError, databaseError } from '../errors.js';
-import { connectPg, pgConnectionError } from '../db/pg.js';
-import { formatAppTimestamp } from '../timestamps.js';
+import { writeAuditPg } from '../../audit/write.js';
+import type { DatabaseTarget } from '../../config/config.js';
+import { AuthctlError, databaseError } from '../../errors/errors.js';
+import { connectPg, pgConnectionError } from '../../db/pg.js';
+import { formatAppTimestamp } from '../../time/timestamps.js';
 import { LOCK_TARGET_SHARE, stoppedError, type PurgeInput, type PurgeResult } from './purge.js';
 
 type PgTarget = Extract<DatabaseTarget, { provider: 'postgresql' }>;

@@ -1,7 +1,7 @@
 import os from 'node:os';
-import type { TxClient } from './db/client.js';
-import type { SqliteDb } from './db/sqlite.js';
-import { formatAppTimestamp } from './timestamps.js';
+import type { TxClient } from '../db/client.js';
+import type { SqliteDb } from '../db/sqlite.js';
+import { formatAppTimestamp } from '../time/timestamps.js';
 
 export interface AuditInput {
   command: string;

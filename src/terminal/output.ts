@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Chalk } from 'chalk';
 import Table from 'cli-table3';
 import stringWidth from 'string-width';
-import { AuthctlError } from './core/errors.js';
+import { AuthctlError } from '../core/errors/errors.js';
 
 /**
  * Characters a terminal acts on instead of showing: C0 controls (tab and

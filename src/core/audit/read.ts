@@ -1,4 +1,4 @@
-import type { AppClient } from './db/client.js';
+import type { AppClient } from '../db/client.js';
 
 export interface AuditRow {
   id: number;

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { writeAuditSqlite } from '../audit.js';
-import { AuthctlError, databaseError } from '../errors.js';
-import { toAuthctlError } from '../error-map.js';
-import type { DatabaseTarget } from '../config.js';
-import type { SqliteDb } from '../db/sqlite.js';
-import { acquireJobLock } from '../lock.js';
-import { sqliteBefore, sqliteKnown } from '../timestamps.js';
+import { writeAuditSqlite } from '../../audit/write.js';
+import { AuthctlError, databaseError } from '../../errors/errors.js';
+import { toAuthctlError } from '../../errors/map.js';
+import type { DatabaseTarget } from '../../config/config.js';
+import type { SqliteDb } from '../../db/sqlite.js';
+import { acquireJobLock } from '../../locks/job-lock.js';
+import { sqliteBefore, sqliteKnown } from '../../time/timestamps.js';
 import type { CheckpointReply, CheckpointRequest } from './checkpoint-worker.js';
 
 export interface PurgeInput {
@@ -103,16 +103,16 @@ export async function purgeExpiredSessions(target: DatabaseTarget, input: PurgeI
   const now = input.now ?? new Date();
   const cutoff = new Date(now.getTime() - input.graceMs);
   if (target.provider === 'sqlite') {
-    const { assertSqliteReady } = await import('../db/open.js');
+    const { assertSqliteReady } = await import('../../db/readiness.js');
     assertSqliteReady(target.file);
   } else {
-    const { assertReady } = await import('../db/open.js');
+    const { assertReady } = await import('../../db/readiness.js');
     await assertReady(target);
   }
   if (input.dryRun) return dryRun(target, cutoff);
   const lock = await acquireJobLock(target, 'purge', input.wait ? Number.POSITIVE_INFINITY : 0, input.signal);
   try {
-    return target.provider === 'sqlite' ? await purgeSqlite(target.file, cutoff, input) : await (await import('./purge-pg.js')).purgePostgres(target, cutoff, input);
+    return target.provider === 'sqlite' ? await purgeSqlite(target.file, cutoff, input) : await (await import('./postgres.js')).purgePostgres(target, cutoff, input);
   } finally {
     await lock.release();
   }
@@ -123,7 +123,7 @@ async function dryRun(target: DatabaseTarget, cutoff: Date): Promise<PurgeResult
   let count: number;
   let skipped = 0;
   if (target.provider === 'sqlite') {
-    const { openSqlite } = await import('../db/sqlite.js');
+    const { openSqlite } = await import('../../db/sqlite.js');
     const db = openSqlite(target.file, { readonly: true });
     try {
       count = countExpiredSqlite(db, cutoff);
@@ -132,8 +132,8 @@ async function dryRun(target: DatabaseTarget, cutoff: Date): Promise<PurgeResult
       db.close();
     }
   } else {
-    const { openClient } = await import('../db/client.js');
-    const { before, Prisma } = await import('../db/sql.js');
+    const { openClient } = await import('../../db/client.js');
+    const { before, Prisma } = await import('../../db/sql.js');
     const client = await openClient(target);
     try {
       const rows = await client.$queryRaw<Array<{ n: number | bigint }>>(
@@ -206,7 +206,7 @@ export function stoppedError(err: unknown, deleted: number): AuthctlError {
  * at the end it truncates the log, so no oversized -wal file is left behind.
  */
 async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promise<PurgeResult> {
-  const { openSqlite, BUSY_TIMEOUT_MS } = await import('../db/sqlite.js');
+  const { openSqlite, BUSY_TIMEOUT_MS } = await import('../../db/sqlite.js');
   const started = performance.now();
   const db = openSqlite(file);
   let checkpointer: Checkpointer | undefined;

@@ -1,20 +1,10 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import type { DatabaseTarget } from './config.js';
-import { busy, cancelled } from './errors.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { cancelled } from '../errors/errors.js';
+import { busyError, type JobLock, type LockedJob } from './job.js';
 
-export type LockedJob = 'migrate' | 'purge' | 'sync';
-
-export interface JobLock {
-  release(): Promise<void>;
-}
-
-export function busyError(job: LockedJob) {
-  return busy(
-    `Another authctl ${job} is running on this database.`,
-    job === 'purge' ? 'Let it finish, or pass --wait to queue behind it.' : 'Let it finish, then run this again.',
-  );
-}
+export type { JobLock, LockedJob } from './job.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,7 +36,7 @@ function stillLinked(file: string, fd: number): boolean {
  */
 export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, waitMs: number, signal?: AbortSignal): Promise<JobLock> {
   if (target.provider !== 'sqlite') {
-    const { acquireAdvisoryLock } = await import('./db/pg-lock.js');
+    const { acquireAdvisoryLock } = await import('./pg-advisory.js');
     return acquireAdvisoryLock(target, job, waitMs, signal);
   }
   const lockFile = `${target.file}.authctl-${job}.lock`;

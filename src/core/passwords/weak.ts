@@ -46,7 +46,7 @@ export async function findWeakPasswords(users: HashedUser[], candidates = DEFAUL
   const workers = Math.min(users.length, Math.max(1, os.availableParallelism()));
   const chunks: HashedUser[][] = Array.from({ length: workers }, () => []);
   users.forEach((user, i) => chunks[i % workers]!.push(user));
-  const script = new URL('./weak-password-worker.js', import.meta.url);
+  const script = new URL('./weak-worker.js', import.meta.url);
   const results = await Promise.all(
     chunks.map(
       (chunk) =>

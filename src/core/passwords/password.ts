@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import { refused, usageError } from './errors.js';
+import { refused, usageError } from '../errors/errors.js';
 
 export const DEFAULT_BCRYPT_ROUNDS = 12;
 export const MIN_BCRYPT_ROUNDS = 10;

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import type { DatabaseTarget } from './config.js';
-import { writeAudit } from './audit.js';
-import { conflict } from './errors.js';
-import { acquireJobLock } from './lock.js';
-import { stopIfInterrupted, withSignalsHeld } from './interrupt.js';
-import { openInspector, type SchemaInspector } from './db/inspector.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { writeAudit } from '../audit/write.js';
+import { conflict } from '../errors/errors.js';
+import { acquireJobLock } from '../locks/job-lock.js';
+import { stopIfInterrupted, withSignalsHeld } from '../signals/interrupt.js';
+import { openInspector, type SchemaInspector } from '../db/inspector.js';
 import {
   assertHistoryMatches,
   BASELINE_MIGRATION,
@@ -14,9 +14,9 @@ import {
   type DatabaseState,
   type Migration,
   type MigrationStatus,
-} from './db/migrations.js';
-import { createSqliteFile, requireParentFolder, sqliteFileExists } from './db/sqlite.js';
-import { findAppRowProblems, repairAppRows, type AppRowRepairs } from './users/repairs.js';
+} from '../db/migrations.js';
+import { createSqliteFile, requireParentFolder, sqliteFileExists } from '../db/sqlite.js';
+import { findAppRowProblems, repairAppRows, type AppRowRepairs } from '../users/repairs.js';
 
 /** How long a second `migrate` waits for the first before exiting busy. */
 const MIGRATE_LOCK_WAIT_MS = 5000;
@@ -96,7 +96,7 @@ async function applyPlan(
   } finally {
     await inspector.close();
   }
-  const { openMigrationEngine } = await import('./db/engine.js');
+  const { openMigrationEngine } = await import('../db/engine.js');
   const engine = await openMigrationEngine(target, migrations);
   try {
     // Each step commits on its own: the empty history table (an adoption
@@ -173,7 +173,7 @@ async function migrateLocked(target: DatabaseTarget, migrations: Migration[], op
   // A dry run on an empty database has no app rows to look at yet.
   if (opts.dryRun && state.kind === 'empty') return { ...plan, dryRun: true, backup: null, repairs: NO_REPAIRS };
 
-  const { openClient } = await import('./db/client.js');
+  const { openClient } = await import('../db/client.js');
   const client = await openClient(target);
   try {
     if (opts.dryRun) {
@@ -256,7 +256,7 @@ export async function initDatabase(target: DatabaseTarget, opts: InitOptions): P
     // A missing folder fails now, before the password is asked for.
     if (!existed) requireParentFolder(target.file);
   } else {
-    const { ensurePgDatabase } = await import('./db/pg.js');
+    const { ensurePgDatabase } = await import('../db/pg.js');
     existed = !(await ensurePgDatabase(target.url));
   }
   if (existed) {
@@ -285,7 +285,7 @@ export async function initDatabase(target: DatabaseTarget, opts: InitOptions): P
       }
       // A Ctrl+C so far removes the file this run created (below).
       stopIfInterrupted();
-      const { openClient } = await import('./db/client.js');
+      const { openClient } = await import('../db/client.js');
       const client = await openClient(target);
       let repairs: AppRowRepairs;
       try {

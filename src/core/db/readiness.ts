@@ -1,5 +1,5 @@
-import type { DatabaseTarget } from '../config.js';
-import { databaseError } from '../errors.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { databaseError } from '../errors/errors.js';
 import type { AppClient } from './client.js';
 import { openInspector } from './inspector.js';
 import { loadMigrations, statusFrom, type DatabaseState, type Migration } from './migrations.js';

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { cancelled, usageError } from './core/errors.js';
+import { cancelled, usageError } from '../core/errors/errors.js';
 import type { Output } from './output.js';
 
 export interface PasswordSourceOptions {
@@ -44,7 +44,7 @@ export async function readNewPassword(
     throw usageError('Choose one password source: --password-stdin, --password-file or --generate-password.');
   }
   if (opts.generatePassword) {
-    const { generatePassword } = await import('./core/password.js');
+    const { generatePassword } = await import('../core/passwords/password.js');
     return { password: generatePassword(), generated: true };
   }
   if (opts.passwordStdin) {
@@ -125,7 +125,7 @@ async function ask<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
 async function promptTwice(label: string, check?: (password: string) => void): Promise<string> {
   const { password } = await import('@inquirer/prompts');
   const { terminalSafe } = await import('./output.js');
-  const { AuthctlError } = await import('./core/errors.js');
+  const { AuthctlError } = await import('../core/errors/errors.js');
   for (;;) {
     const first = await ask((context) => password({ message: `New password for ${terminalSafe(label)}`, mask: false }, context));
     if (first.length > 0 && check) {
@@ -149,7 +149,7 @@ async function promptTwice(label: string, check?: (password: string) => void): P
  */
 export async function confirmOrRefuse(message: string, yes: boolean | undefined): Promise<void> {
   if (yes) return;
-  const { refused } = await import('./core/errors.js');
+  const { refused } = await import('../core/errors/errors.js');
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
     throw refused('CONFIRMATION_REQUIRED', `${message} needs confirmation, and there is no terminal to ask on.`, 'Pass --yes to confirm.');
   }
@@ -177,7 +177,7 @@ export async function prepareNewPassword(
   out: Output,
   user: { username: string; isAdmin: boolean },
 ): Promise<PreparedPassword> {
-  const { checkNewPassword, hashPassword, resolveRounds } = await import('./core/password.js');
+  const { checkNewPassword, hashPassword, resolveRounds } = await import('../core/passwords/password.js');
   const rounds = resolveRounds(opts.rounds, process.env);
   const check = (password: string) => checkNewPassword({ ...user, password, allowWeak: Boolean(opts.allowWeakPassword) });
   const input = await readNewPassword(opts, out, user.username, check);

@@ -1,4 +1,4 @@
-import { usageError } from './errors.js';
+import { usageError } from '../errors/errors.js';
 
 /**
  * Control characters (C0, DEL, C1) and the bidirectional overrides and

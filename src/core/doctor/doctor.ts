@@ -1,13 +1,13 @@
 import fs from 'node:fs';
-import type { DatabaseTarget } from './config.js';
-import { AuthctlError } from './errors.js';
-import { getMigrationStatus } from './setup.js';
-import { type AppClient, openClient } from './db/client.js';
-import { before, Prisma, providerOf } from './db/sql.js';
-import { openSqlite } from './db/sqlite.js';
-import { countUnknownExpiry } from './sessions/summary.js';
-import { describeFinding, findWeakPasswords } from './weak-passwords.js';
-import { findAppRowProblems } from './users/repairs.js';
+import type { DatabaseTarget } from '../config/config.js';
+import { AuthctlError } from '../errors/errors.js';
+import { getMigrationStatus } from '../setup/setup.js';
+import { type AppClient, openClient } from '../db/client.js';
+import { before, Prisma, providerOf } from '../db/sql.js';
+import { openSqlite } from '../db/sqlite.js';
+import { countUnknownExpiry } from '../sessions/summary.js';
+import { describeFinding, findWeakPasswords } from '../passwords/weak.js';
+import { findAppRowProblems } from '../users/repairs.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skipped';
 

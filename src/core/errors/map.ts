@@ -1,5 +1,5 @@
 import { AuthctlError, ExitCode, cancelled, conflict, databaseError } from './errors.js';
-import { scrubSecrets } from './secrets.js';
+import { scrubSecrets } from '../config/secrets.js';
 
 interface CodedError {
   name?: string;

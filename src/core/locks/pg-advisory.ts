@@ -1,6 +1,6 @@
-import { cancelled } from '../errors.js';
-import { busyError, type JobLock, type LockedJob } from '../lock.js';
-import { connectPg, type PgTarget } from './pg.js';
+import { cancelled } from '../errors/errors.js';
+import { busyError, type JobLock, type LockedJob } from './job.js';
+import { connectPg, type PgTarget } from '../db/pg.js';
 
 /** authctl's advisory-lock namespace; the job name picks the lock within it. */
 const LOCK_NAMESPACE = 0x61757468; // "auth"
