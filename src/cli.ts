@@ -2,7 +2,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { AuthctlError, ExitCode } from './core/errors/errors.js';
 import { toAuthctlError } from './core/errors/map.js';
 import { routeSignal } from './core/signals/interrupt.js';
-import { Output, terminalSafe } from './terminal/output.js';
+import { terminalSafe } from './terminal/output.js';
+import { outputFor, type GlobalOptions } from './commands/define.js';
 import { initDbCommand } from './commands/init-db.js';
 import { migrateCommand } from './commands/migrate.js';
 import { gpustackCommand } from './commands/gpustack/index.js';
@@ -54,15 +55,22 @@ export function buildProgram(): Command {
   return program;
 }
 
-function wantsJson(argv: string[]): boolean {
-  return argv.includes('--json');
-}
-
 /** The only place that decides the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  const debug = argv.includes('--debug') || process.env.AUTHCTL_DEBUG === '1';
-  const out = new Output({ json: wantsJson(argv), color: !argv.includes('--no-color') });
+  // The command commander reached; its parsed options (not a scan of argv)
+  // say whether errors are JSON, so `user list -- --json` stays human.
+  let reached: Command = program;
+  const reach = (_parent: Command, sub: Command) => {
+    reached = sub;
+  };
+  const hook = (cmd: Command) => {
+    cmd.hook('preSubcommand', reach);
+    cmd.commands.forEach(hook);
+  };
+  hook(program);
+  const out = () => outputFor(reached);
+  const debug = () => Boolean(reached.optsWithGlobals<GlobalOptions>().debug) || process.env.AUTHCTL_DEBUG === '1';
   // Ctrl+C and SIGTERM cancel with exit 130, unless a command handles them
   // itself (purge stops after its batch) or holds them through a step that
   // must finish (migrate, init-db).
@@ -70,10 +78,10 @@ export async function main(argv: string[]): Promise<number> {
     const route = routeSignal(signal);
     if (route === 'claimed') return;
     if (route === 'held') {
-      out.warn('Stopping after the step in progress; press Ctrl+C again to stop at once.');
+      out().warn('Stopping after the step in progress; press Ctrl+C again to stop at once.');
       return;
     }
-    out.error(new AuthctlError('CANCELLED', `Cancelled (${signal}).`, ExitCode.cancelled));
+    out().error(new AuthctlError('CANCELLED', `Cancelled (${signal}).`, ExitCode.cancelled));
     process.exit(ExitCode.cancelled);
   };
   process.on('SIGINT', onSignal);
@@ -91,16 +99,16 @@ export async function main(argv: string[]): Promise<number> {
         return ExitCode.ok;
       }
       const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      out.error(new AuthctlError('USAGE', message, ExitCode.usage, 'Run with --help for usage.'));
+      out().error(new AuthctlError('USAGE', message, ExitCode.usage, 'Run with --help for usage.'));
       return ExitCode.usage;
     }
     let mapped = toAuthctlError(err);
-    if (mapped.exitCode === ExitCode.internal && !mapped.hint && !debug) {
+    if (mapped.exitCode === ExitCode.internal && !mapped.hint && !debug()) {
       // Part of the error itself, so --json keeps stderr to the one JSON document.
       mapped = new AuthctlError(mapped.code, mapped.message, mapped.exitCode, 'This is a bug in authctl. Run again with --debug (or AUTHCTL_DEBUG=1) for details.');
     }
-    out.error(mapped);
-    if (debug && mapped !== err) {
+    out().error(mapped);
+    if (debug() && mapped !== err) {
       const trace = (err as Error)?.stack ?? String(err);
       process.stderr.write(`${trace.split('\n').map((line) => terminalSafe(line)).join('\n')}\n`);
     }

@@ -142,6 +142,11 @@ export class Output {
     this.stderr.write(this.safe(this.c.yellow('warning: ') + text) + '\n');
   }
 
+  /** Feedback to someone answering a prompt: shown whatever the output mode, since they are at the terminal. */
+  prompt(text: string): void {
+    this.stderr.write(this.safe(text) + '\n');
+  }
+
   /** Progress is for people: only on a TTY, never in JSON or quiet mode. */
   progress(text: string): void {
     if (this.json || this.quiet || !this.stderrIsTTY) return;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
-import { cancelled, usageError } from '../core/errors/errors.js';
+import { usageError } from '../core/errors/errors.js';
 import type { Output } from './output.js';
+import { promptNewPassword } from './prompts.js';
 
 export interface PasswordSourceOptions {
   passwordStdin?: boolean;
@@ -85,78 +86,7 @@ export async function readNewPassword(
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
     throw usageError('No password source, and no terminal to prompt on.', describeSources());
   }
-  return { password: await promptTwice(label, check), generated: false };
-}
-
-interface PromptContext {
-  output: NodeJS.WritableStream;
-  signal: AbortSignal;
-}
-
-/**
- * Runs one prompt on the terminal. Ctrl+C and Ctrl+D (end of input) both
- * cancel it (exit 130). The prompt library handles Ctrl+C itself; Ctrl+D on
- * an empty line closes its readline without settling the prompt, and the
- * process would then just end with exit 0, so this aborts the prompt when a
- * Ctrl+D leaves the terminal closed.
- */
-async function ask<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onKeypress = (_text: string | undefined, key: { ctrl?: boolean; name?: string } | undefined) => {
-    if (!key?.ctrl || key.name !== 'd') return;
-    // readline sees the key after this listener; once it has, a closed prompt has paused stdin.
-    setImmediate(() => {
-      if (process.stdin.readableFlowing !== true) controller.abort();
-    });
-  };
-  process.stdin.on('keypress', onKeypress);
-  try {
-    return await run({ output: process.stderr, signal: controller.signal });
-  } catch (err) {
-    const name = (err as Error).name;
-    if (name === 'ExitPromptError' || name === 'AbortPromptError') throw cancelled();
-    throw err;
-  } finally {
-    process.stdin.off('keypress', onKeypress);
-  }
-}
-
-/** Asks until two entries match and pass `check`; someone at the keyboard can just try another. */
-async function promptTwice(label: string, check?: (password: string) => void): Promise<string> {
-  const { password } = await import('@inquirer/prompts');
-  const { terminalSafe } = await import('./output.js');
-  const { AuthctlError } = await import('../core/errors/errors.js');
-  for (;;) {
-    const first = await ask((context) => password({ message: `New password for ${terminalSafe(label)}`, mask: false }, context));
-    if (first.length > 0 && check) {
-      try {
-        check(first);
-      } catch (err) {
-        if (!(err instanceof AuthctlError)) throw err;
-        process.stderr.write(`${terminalSafe(err.message)} Try another.\n`);
-        continue;
-      }
-    }
-    const second = await ask((context) => password({ message: 'Type it again', mask: false }, context));
-    if (first === second && first.length > 0) return first;
-    process.stderr.write(first.length === 0 ? 'The password is empty; try again.\n' : 'The two entries differ; try again.\n');
-  }
-}
-
-/**
- * Destructive steps need a yes: --yes, or an answer at a prompt. Without a
- * terminal and without --yes they are refused (exit 7).
- */
-export async function confirmOrRefuse(message: string, yes: boolean | undefined): Promise<void> {
-  if (yes) return;
-  const { refused } = await import('../core/errors/errors.js');
-  if (!process.stdin.isTTY || !process.stderr.isTTY) {
-    throw refused('CONFIRMATION_REQUIRED', `${message} needs confirmation, and there is no terminal to ask on.`, 'Pass --yes to confirm.');
-  }
-  const { confirm } = await import('@inquirer/prompts');
-  const { terminalSafe } = await import('./output.js');
-  const ok = await ask((context) => confirm({ message: `${terminalSafe(message)}?`, default: false }, context));
-  if (!ok) throw cancelled();
+  return { password: await promptNewPassword(out, label, check), generated: false };
 }
 
 export interface NewPasswordOptions extends PasswordSourceOptions {

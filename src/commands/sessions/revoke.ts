@@ -46,7 +46,7 @@ export function revokeCommand(): Command {
       const target = await targetFrom(ids, opts);
       const { database } = ctx.config();
       if (target.kind === 'all' && !opts.dryRun) {
-        const { confirmOrRefuse } = await import('../../terminal/password-input.js');
+        const { confirmOrRefuse } = await import('../../terminal/prompts.js');
         await confirmOrRefuse(`Revoke ${target.type ? `every ${target.type} session` : 'every session'} and log everyone out`, ctx.opts.yes);
       }
       const { openReadyClient } = await import('../../core/db/readiness.js');

@@ -1,4 +1,5 @@
 import type { AppClient, TxClient, User } from '../db/client.js';
+import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { conflict, notFound, refused } from '../errors/errors.js';
 import { before, Prisma, providerOf } from '../db/sql.js';
@@ -174,16 +175,17 @@ export interface ListedUser extends UserSummary {
   activeSessions: number;
 }
 
-async function activeSessionCounts(client: AppClient, userIds: number[]): Promise<Map<number, number>> {
+async function activeSessionCounts(db: Db, client: AppClient, userIds: number[]): Promise<Map<number, number>> {
   if (userIds.length === 0) return new Map();
-  const expired = before(providerOf(client), 'expires_at', new Date());
+  const expired = before(db.provider, 'expires_at', new Date());
   const rows = await client.$queryRaw<Array<{ user_id: number; n: number | bigint }>>(
     Prisma.sql`SELECT user_id, count(*) AS n FROM user_sessions WHERE NOT (${expired}) GROUP BY user_id`,
   );
   return new Map(rows.map((r) => [Number(r.user_id), Number(r.n)]));
 }
 
-export async function listUsers(client: AppClient, filter: ListFilter): Promise<ListedUser[]> {
+export async function listUsers(db: Db, filter: ListFilter): Promise<ListedUser[]> {
+  const client = await db.prisma();
   const where: Record<string, unknown> = {};
   if (filter.state === 'active') where.isActive = true;
   if (filter.state === 'inactive') where.isActive = false;
@@ -193,7 +195,7 @@ export async function listUsers(client: AppClient, filter: ListFilter): Promise<
     const needle = filter.search.toLowerCase();
     users = users.filter((u) => [u.username, u.email, u.fullName].some((v) => v?.toLowerCase().includes(needle)));
   }
-  const counts = await activeSessionCounts(client, users.map((u) => u.id));
+  const counts = await activeSessionCounts(db, client, users.map((u) => u.id));
   return users.map((u) => ({ ...summarise(u), activeSessions: counts.get(u.id) ?? 0 }));
 }
 
