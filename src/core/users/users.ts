@@ -1,6 +1,7 @@
 import type { AppClient, TxClient, User } from '../db/client.js';
 import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
+import { createUser } from './create.js';
 import { conflict, notFound, refused } from '../errors/errors.js';
 import { before, Prisma, providerOf } from '../db/sql.js';
 
@@ -71,28 +72,23 @@ export async function addUser(client: AppClient, input: NewUser): Promise<UserSu
     if (input.email && (await tx.user.findUnique({ where: { email: input.email } }))) {
       throw conflict('EMAIL_TAKEN', `The email ${input.email} already belongs to another user.`, 'Use another email, or omit --email.');
     }
-    const now = new Date();
-    const user = await tx.user.create({
-      data: {
+    const user = await createUser(
+      tx,
+      {
         username: input.username,
         email: input.email ?? null,
-        // The app's user model requires a full name: without one the user's
-        // login and the app's user list answer 500. The app's own sync falls
-        // back to the username, and so does authctl.
+        // The app's own sync falls back to the username, and so does authctl.
         fullName: input.fullName || input.username,
         passwordHash: input.passwordHash,
         isAdmin: input.isAdmin,
-        isActive: true,
-        createdAt: now,
-        updatedAt: now,
       },
-    });
-    await writeAudit(tx, {
-      command: 'user add',
-      target: input.username,
-      summary: `added ${input.isAdmin ? 'admin' : 'user'} ${input.username}`,
-      details: { admin: input.isAdmin, email: input.email ?? null, passwordGenerated: input.passwordGenerated, weakPasswordAllowed: input.weakPasswordAllowed },
-    });
+      () => ({
+        command: 'user add',
+        target: input.username,
+        summary: `added ${input.isAdmin ? 'admin' : 'user'} ${input.username}`,
+        details: { admin: input.isAdmin, email: input.email ?? null, passwordGenerated: input.passwordGenerated, weakPasswordAllowed: input.weakPasswordAllowed },
+      }),
+    );
     return summarise(user);
   });
 }
