@@ -6,13 +6,14 @@ import type { DatabaseTarget } from '../config/config.js';
 import { databaseError } from '../errors/errors.js';
 import { MIGRATIONS_DIR, SCHEMA_FILE } from '../../paths.js';
 import type { Migration } from './migrations.js';
+import { BUSY_TIMEOUT_MS } from './sqlite.js';
 
 /**
  * Prisma's own schema engine, run in-process from its WebAssembly build. It
  * needs no native binary and no network, and it keeps `_prisma_migrations`
  * exactly as `prisma migrate deploy` does.
  */
-export interface MigrationEngine {
+interface MigrationEngine {
   applyMigrations(): Promise<string[]>;
   markApplied(name: string): Promise<void>;
   close(): Promise<void>;
@@ -125,7 +126,7 @@ async function adapterFactory(target: DatabaseTarget) {
   let begin: string;
   if (target.provider === 'sqlite') {
     const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
-    inner = new PrismaBetterSqlite3({ url: target.file, timeout: 5000 });
+    inner = new PrismaBetterSqlite3({ url: target.file, timeout: BUSY_TIMEOUT_MS });
     begin = 'BEGIN IMMEDIATE';
   } else {
     const { PrismaPg } = await import('@prisma/adapter-pg');
@@ -182,7 +183,12 @@ export async function openMigrationEngine(target: DatabaseTarget, migrations: Mi
     const id = /id#(\d+)/.exec(message)?.[1];
     const inner = id ? registry.consumeError(Number(id))?.error : undefined;
     const detail = inner ? JSON.stringify(inner) : message;
-    return databaseError('MIGRATION_FAILED', `Applying migrations failed: ${detail}`, 'The database file was backed up before; see the .bak- file beside it.');
+    // Only a SQLite file is backed up first.
+    const hint =
+      target.provider === 'sqlite'
+        ? 'The database file was backed up before; see the .bak- file beside it.'
+        : 'Migrations applied before the failed one stay applied; fix the cause, then run `authctl migrate` again.';
+    return databaseError('MIGRATION_FAILED', `Applying migrations failed: ${detail}`, hint);
   };
 
   return {
