@@ -1,18 +1,27 @@
-import { Command } from 'commander';
-import { createContext } from '../context.js';
 import { AuthctlError, ExitCode } from '../core/errors/errors.js';
+import type { DoctorReport } from '../core/doctor/doctor.js';
+import { defineCommand } from './define.js';
 
-export function doctorCommand(): Command {
-  return new Command('doctor')
-    .description('health and security checks; exits 8 when any check fails')
-    .option('--url <url>', 'GPUStack server URL to check (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')
-    .option('--token-file <path>', 'read the GPUStack API key from this file (env GPUSTACK_API_TOKEN, GPUSTACK_API_KEY, .env)')
-    .action(async (opts: { url?: string; tokenFile?: string }, command: Command) => {
-      const ctx = createContext(command);
-      const { database, env, dotEnv } = ctx.config();
+interface DoctorInput {
+  url?: string;
+  tokenFile?: string;
+}
+
+export const doctorCommand = () =>
+  defineCommand<DoctorInput, DoctorReport>({
+    name: 'doctor',
+    description: 'health and security checks; exits 8 when any check fails',
+    options: (cmd) =>
+      cmd
+        .option('--url <url>', 'GPUStack server URL to check (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')
+        .option('--token-file <path>', 'read the GPUStack API key from this file (env GPUSTACK_API_TOKEN, GPUSTACK_API_KEY, .env)'),
+    parse: ({ opts }) => ({ url: opts.url as string | undefined, tokenFile: opts.tokenFile as string | undefined }),
+    needs: 'database',
+    run: async ({ db, config }, input) => {
       const { runDoctor } = await import('../core/doctor/doctor.js');
       const { resolveGpustackSettings } = await import('../core/gpustack/settings.js');
-      const settings = resolveGpustackSettings({ url: opts.url, tokenFile: opts.tokenFile, env, dotEnv });
+      const { env, dotEnv } = config;
+      const settings = resolveGpustackSettings({ url: input.url, tokenFile: input.tokenFile, env, dotEnv });
       // A bad tuning variable is a usage error before any check runs, not a failed check.
       const tuning = settings.baseUrl ? (await import('../core/gpustack/client.js')).tuningFromEnv(env) : undefined;
       const gpustack = settings.baseUrl
@@ -21,18 +30,19 @@ export function doctorCommand(): Command {
             return doctorGpustackCheck(settings, tuning);
           }
         : null;
-      const report = await runDoctor(database, { gpustack });
-      const { out } = ctx;
-      out.emitJson(report);
+      return runDoctor(db, { gpustack });
+    },
+    render: (report, out) => {
       const mark = { ok: out.c.green('ok'), warn: out.c.yellow('warn'), fail: out.c.red('fail'), skipped: out.c.dim('skipped') };
       out.table(report.checks, [
         { header: 'check', value: (c) => c.name },
         { header: 'status', value: (c) => mark[c.status] },
         { header: 'detail', value: (c) => (c.hint ? [c.detail, c.hint] : c.detail) },
       ]);
-      if (!report.ok) {
-        const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.name);
-        throw new AuthctlError('CHECK_FAILED', `${failed.length} check(s) failed: ${failed.join(', ')}.`, ExitCode.checkFailed, 'Each failed row above says what to do.');
-      }
-    });
-}
+    },
+    failure: (report) => {
+      if (report.ok) return null;
+      const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.name);
+      return new AuthctlError('CHECK_FAILED', `${failed.length} check(s) failed: ${failed.join(', ')}.`, ExitCode.checkFailed, 'Each failed row above says what to do.');
+    },
+  });

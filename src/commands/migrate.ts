@@ -1,19 +1,22 @@
-import { Command } from 'commander';
-import { createContext } from '../context.js';
 import { AuthctlError, ExitCode } from '../core/errors/errors.js';
+import type { MigrationStatus } from '../core/db/migrations.js';
+import type { MigrateResult } from '../core/setup/migrate.js';
+import { MIGRATE_LOCK } from '../core/setup/lock.js';
 import { PLACEHOLDER_NOTICE } from '../core/users/admin-placeholder.js';
+import { defineCommand } from './define.js';
 
-function statusCommand(): Command {
-  return new Command('status')
-    .description('list applied and pending migrations and drift; exit 0 only when up to date')
-    .action(async (_opts: object, command: Command) => {
-      const ctx = createContext(command);
-      const { database } = ctx.config();
-      const { getMigrationStatus } = await import('../core/setup/setup.js');
+const statusCommand = () =>
+  defineCommand<void, MigrationStatus>({
+    name: 'status',
+    description: 'list applied and pending migrations and drift; exit 0 only when up to date',
+    parse: () => undefined,
+    needs: 'database',
+    run: async ({ db }) => {
+      const { getMigrationStatus } = await import('../core/setup/status.js');
+      return getMigrationStatus(db);
+    },
+    render: async (status, out) => {
       const { describeState } = await import('../core/db/migrations.js');
-      const status = await getMigrationStatus(database);
-      const { out } = ctx;
-      out.emitJson(status);
       out.line(`Database: ${describeState({ kind: status.state } as never)}`);
       for (const name of status.applied) out.line(`  ${out.c.green('applied')}  ${name}`);
       for (const name of status.pending) out.line(`  ${out.c.yellow('pending')}  ${name}`);
@@ -22,35 +25,34 @@ function statusCommand(): Command {
       for (const name of status.failed) out.line(`  ${out.c.red('failed')}   ${name} (started, never finished)`);
       for (const line of status.drift) out.line(`  ${out.c.red('drift')}    ${line}`);
       if (status.appTables.length > 0) out.line(out.c.dim(`App tables, not managed by authctl: ${status.appTables.join(', ')}`));
-      if (status.upToDate) {
-        out.success('Up to date.');
-        return;
-      }
+      if (status.upToDate) out.success('Up to date.');
+    },
+    failure: (status) => {
+      if (status.upToDate) return null;
       const hint =
         status.state === 'app-unmanaged'
           ? "Run `authctl migrate` to adopt the app's tables."
           : status.drift.length > 0
             ? 'The schema was changed outside authctl; restore it or compare with a backup.'
             : 'Run `authctl migrate` to apply the pending migrations.';
-      throw new AuthctlError('NOT_UP_TO_DATE', 'The database is not up to date.', ExitCode.checkFailed, hint);
-    });
-}
+      return new AuthctlError('NOT_UP_TO_DATE', 'The database is not up to date.', ExitCode.checkFailed, hint);
+    },
+  });
 
-export function migrateCommand(): Command {
-  return new Command('migrate')
-    .description("apply pending migrations; adopts a database the app created")
-    .option('--dry-run', 'list what would be applied and change nothing')
-    .addCommand(statusCommand())
-    .action(async (opts: { dryRun?: boolean }, command: Command) => {
-      const ctx = createContext(command);
-      const { database } = ctx.config();
-      const { migrateDatabase } = await import('../core/setup/setup.js');
-      const result = await migrateDatabase(database, {
-        dryRun: Boolean(opts.dryRun),
-        onBackup: (file) => ctx.out.info(`Backed up the database to ${file}`),
-      });
-      const { out } = ctx;
-      out.emitJson({ dryRun: result.dryRun, adopt: result.adopt, apply: result.apply, backup: result.backup, repairs: result.repairs });
+export function migrateCommand() {
+  return defineCommand<{ dryRun: boolean }, MigrateResult>({
+    name: 'migrate',
+    description: 'apply pending migrations; adopts a database the app created',
+    options: (cmd) => cmd.option('--dry-run', 'list what would be applied and change nothing'),
+    parse: ({ opts }) => ({ dryRun: Boolean(opts.dryRun) }),
+    needs: 'database',
+    // Dry runs too: what they report must not change under them.
+    lock: () => MIGRATE_LOCK,
+    run: async ({ db, out }, { dryRun }) => {
+      const { migrateDatabase } = await import('../core/setup/migrate.js');
+      return migrateDatabase(db, { dryRun, onBackup: (file) => out.info(`Backed up the database to ${file}`) });
+    },
+    render: (result, out) => {
       const { fullNamesSet, reservedAdmin } = result.repairs;
       const schema = result.adopt || result.apply.length > 0;
       if (schema) {
@@ -67,5 +69,6 @@ export function migrateCommand(): Command {
       }
       if (!schema && fullNamesSet === 0 && !reservedAdmin) out.success('Already up to date. Nothing to do.');
       else if (!result.dryRun) out.success(schema ? 'Migrated.' : 'Repaired.');
-    });
+    },
+  }).addCommand(statusCommand());
 }

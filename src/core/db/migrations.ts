@@ -16,13 +16,6 @@ export interface Migration {
 /** The name of the migration that creates exactly the app's own tables. */
 export const BASELINE_MIGRATION = '20261126000000_app_baseline';
 
-/**
- * The app's auth tables, the ones authctl manages alongside its own
- * `authctl_audit` and Prisma's `_prisma_migrations`. Every other table in
- * the database is the app's alone.
- */
-export const APP_TABLES = ['user_preferences', 'user_sessions', 'users'];
-
 export function loadMigrations(provider: DatabaseTarget['provider']): Migration[] {
   const dir = MIGRATIONS_DIR[provider];
   return fs
@@ -99,7 +92,7 @@ export function statusFrom(
 }
 
 /** Refuses to migrate a database whose history does not belong to these migrations. */
-export function assertHistoryMatches(status: MigrationStatus): void {
+export function assertHistoryMatches(status: MigrationStatus, provider: DatabaseTarget['provider']): void {
   if (status.unknown.length > 0 || status.edited.length > 0) {
     const parts = [
       status.unknown.length ? `applied migrations this authctl does not have: ${status.unknown.join(', ')}` : '',
@@ -115,7 +108,9 @@ export function assertHistoryMatches(status: MigrationStatus): void {
     throw databaseError(
       'MIGRATION_FAILED_BEFORE',
       `Migration ${status.failed.join(', ')} started earlier and never finished.`,
-      '`authctl migrate` settles it when the schema shows it was applied whole or not at all; otherwise restore the backup made before that run (a .bak- file beside a SQLite database), then run `authctl migrate` again.',
+      `\`authctl migrate\` settles it when the schema shows it was applied whole or not at all; otherwise restore ${
+        provider === 'sqlite' ? 'the backup made before that run (the .bak- file beside the database)' : 'the database from a backup taken before that run'
+      }, then run \`authctl migrate\` again.`,
     );
   }
 }

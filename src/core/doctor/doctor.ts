@@ -1,15 +1,14 @@
 import fs from 'node:fs';
-import type { DatabaseTarget } from '../config/config.js';
-import { AuthctlError } from '../errors/errors.js';
-import { getMigrationStatus } from '../setup/setup.js';
-import { type AppClient, openClient } from '../db/client.js';
-import { before, Prisma, providerOf } from '../db/sql.js';
+import type { AuthctlError } from '../errors/errors.js';
+import { getMigrationStatus } from '../setup/status.js';
+import type { AppClient } from '../db/client.js';
+import type { Db } from '../db/handle.js';
+import { before, Prisma } from '../db/sql.js';
 import { openSqlite } from '../db/sqlite.js';
 import { countUnknownExpiry } from '../sessions/summary.js';
 import { describeFinding, findWeakPasswords } from '../passwords/weak.js';
 import { findAppRowProblems } from '../users/repairs.js';
-
-export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skipped';
+import type { CheckStatus } from './check.js';
 
 export interface CheckResult {
   id: string;
@@ -25,17 +24,17 @@ export interface DoctorReport {
 }
 
 /** Above this many expired, unpurged sessions the backlog is worth a warning. */
-export const EXPIRED_BACKLOG_WARN = 10_000;
+const EXPIRED_BACKLOG_WARN = 10_000;
 
-export interface DoctorOptions {
+interface DoctorOptions {
   /** The GPUStack check, when GPUStack is configured; null when it is not. */
   gpustack: (() => Promise<CheckResult>) | null;
-  expiredWarnThreshold?: number;
 }
 
 const isMissingTable = (err: unknown) => /no such table|does not exist|P2021/i.test(String((err as Error)?.message ?? err) + String((err as { code?: string })?.code ?? ''));
 
-export async function runDoctor(target: DatabaseTarget, opts: DoctorOptions): Promise<DoctorReport> {
+export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorReport> {
+  const { target } = db;
   const checks: CheckResult[] = [];
   const skip = (id: string, name: string, why: string) => checks.push({ id, name, status: 'skipped', detail: why });
 
@@ -44,7 +43,7 @@ export async function runDoctor(target: DatabaseTarget, opts: DoctorOptions): Pr
     // Prove the file is a database before Prisma opens it: a driver would
     // otherwise create a missing file.
     if (target.provider === 'sqlite') openSqlite(target.file, { readonly: true }).close();
-    client = await openClient(target);
+    client = await db.prisma();
     checks.push({ id: 'database', name: 'database opens', status: 'ok', detail: target.display });
   } catch (err) {
     const e = err as AuthctlError;
@@ -52,11 +51,7 @@ export async function runDoctor(target: DatabaseTarget, opts: DoctorOptions): Pr
   }
 
   if (client) {
-    try {
-      await runDatabaseChecks(target, client, checks, skip, opts);
-    } finally {
-      await client.$disconnect();
-    }
+    await runDatabaseChecks(db, client, checks, skip);
   } else {
     for (const [id, name] of DATABASE_CHECKS) {
       if (target.provider === 'sqlite' || (id !== 'file-mode' && id !== 'journal-mode')) skip(id, name, 'the database did not open');
@@ -82,14 +77,13 @@ const DATABASE_CHECKS = [
 ] as const;
 
 async function runDatabaseChecks(
-  target: DatabaseTarget,
+  db: Db,
   client: AppClient,
   checks: CheckResult[],
   skip: (id: string, name: string, why: string) => void,
-  opts: DoctorOptions,
 ): Promise<void> {
   try {
-    const status = await getMigrationStatus(target);
+    const status = await getMigrationStatus(db);
     const problems = [
       status.pending.length ? `${status.pending.length} pending` : '',
       status.drift.length ? `${status.drift.length} drift finding(s)` : '',
@@ -166,6 +160,7 @@ async function runDatabaseChecks(
     skip('app-rows', 'every user can be served by the app', 'no users table');
   }
 
+  const { target } = db;
   if (target.provider === 'sqlite') {
     const journal = String((await client.$queryRaw<Array<{ journal_mode: string }>>(Prisma.sql`PRAGMA journal_mode`))[0]?.journal_mode ?? '').toLowerCase();
     checks.push({
@@ -193,12 +188,11 @@ async function runDatabaseChecks(
 
   try {
     const rows = await client.$queryRaw<Array<{ n: number | bigint }>>(
-      Prisma.sql`SELECT count(*) AS n FROM user_sessions WHERE ${before(providerOf(client), 'expires_at', new Date())}`,
+      Prisma.sql`SELECT count(*) AS n FROM user_sessions WHERE ${before(db.provider, 'expires_at', new Date())}`,
     );
     const backlog = Number(rows[0]?.n ?? 0);
-    const threshold = opts.expiredWarnThreshold ?? EXPIRED_BACKLOG_WARN;
     checks.push(
-      backlog <= threshold
+      backlog <= EXPIRED_BACKLOG_WARN
         ? { id: 'expired-sessions', name: 'expired-session backlog', status: 'ok', detail: `${backlog} expired session(s)` }
         : {
             id: 'expired-sessions',
