@@ -10,7 +10,7 @@ import { describeFinding, findWeakPasswords } from '../passwords/weak.js';
 import { findAppRowProblems } from '../users/repairs.js';
 import type { CheckStatus } from './check.js';
 
-export interface CheckResult {
+interface CheckResult {
   id: string;
   name: string;
   status: CheckStatus;

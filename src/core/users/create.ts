@@ -2,7 +2,7 @@ import type { TxClient, User } from '../db/client.js';
 import { writeAudit, type AuditInput } from '../audit/write.js';
 
 /** A new user as authctl writes it: active, with a local password. */
-export interface NewUserRow {
+interface NewUserRow {
   username: string;
   email: string | null;
   /** The app's user model requires one: without it the user's login and the app's user list answer 500. */
