@@ -3,6 +3,7 @@ import type { ResolvedConfig } from '../core/config/config.js';
 import type { AuthctlError } from '../core/errors/errors.js';
 import type { Db } from '../core/db/handle.js';
 import type { LockedJob } from '../core/locks/job.js';
+import { claimSignals } from '../core/signals/interrupt.js';
 import { Output } from '../terminal/output.js';
 
 /** The options every command accepts, before or after its name. */
@@ -44,6 +45,8 @@ export interface RunContext {
   db: Db;
   /** --yes: confirmations are answered yes. */
   yes: boolean;
+  /** For a `stoppable` command: aborted by the first Ctrl+C or SIGTERM, with the signal's name as reason. */
+  signal?: AbortSignal;
 }
 
 export interface CommandSpec<I, R> {
@@ -58,6 +61,12 @@ export interface CommandSpec<I, R> {
   needs: Needs;
   /** The job lock to hold while `run` runs (jobs that must not run twice at once). */
   lock?: (input: I) => LockRequest | null;
+  /**
+   * The command stops cleanly on Ctrl+C and SIGTERM (after the step in
+   * progress): the runner claims them before any work, a signal cancels the
+   * lock wait (exit 130) and aborts `ctx.signal`, until the result is out.
+   */
+  stoppable?: (input: I) => boolean;
   run: (ctx: RunContext, input: I) => Promise<R>;
   /** Prints the result for people; with --json the result itself is printed instead. */
   render: (result: R, out: Output, input: I) => void | Promise<void>;
@@ -119,12 +128,13 @@ export function defineCommand<I, R>(spec: CommandSpec<I, R>): Command {
 async function execute(spec: CommandSpec<unknown, unknown>, input: unknown, command: Command): Promise<void> {
   const out = outputFor(command);
   const globals = command.optsWithGlobals<GlobalOptions>();
-  const { resolveConfig } = await import('../core/config/config.js');
-  const config = resolveConfig({ databaseUrl: globals.databaseUrl });
-  out.banner(config.database.display);
+  const stop = spec.stoppable?.(input) ? stopOnSignals() : undefined;
   let db: Db | undefined;
   let release: (() => Promise<void>) | undefined;
   try {
+    const { resolveConfig } = await import('../core/config/config.js');
+    const config = resolveConfig({ databaseUrl: globals.databaseUrl });
+    out.banner(config.database.display);
     if (spec.needs !== 'config') {
       if (spec.needs === 'ready') {
         const { assertReady } = await import('../core/db/readiness.js');
@@ -136,10 +146,10 @@ async function execute(spec: CommandSpec<unknown, unknown>, input: unknown, comm
     const lock = spec.lock?.(input);
     if (lock) {
       const { acquireJobLock } = await import('../core/locks/job-lock.js');
-      const held = await acquireJobLock(config.database, lock.job, lock.waitMs);
+      const held = await acquireJobLock(config.database, lock.job, lock.waitMs, stop?.signal);
       release = () => held.release();
     }
-    const result = await spec.run({ out, config, db: db as Db, yes: Boolean(globals.yes) }, input);
+    const result = await spec.run({ out, config, db: db as Db, yes: Boolean(globals.yes), signal: stop?.signal }, input);
     if (out.json) out.emitJson(result);
     else await spec.render(result, out, input);
     const failure = spec.failure?.(result, input);
@@ -147,5 +157,25 @@ async function execute(spec: CommandSpec<unknown, unknown>, input: unknown, comm
   } finally {
     await release?.();
     await db?.close();
+    stop?.release();
   }
+}
+
+/** Takes Ctrl+C and SIGTERM from the entry point (which would cancel at once) until `release`. */
+function stopOnSignals(): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    if (!controller.signal.aborted) controller.abort(signal);
+  };
+  const giveBack = claimSignals();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    release() {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      giveBack();
+    },
+  };
 }

@@ -1,60 +1,59 @@
-import { Command } from 'commander';
-import { createContext } from '../../context.js';
+import { usageError } from '../../core/errors/errors.js';
+import type { ListSessionsInput, SessionList, SessionListStream } from '../../core/sessions/list.js';
+import { defineCommand } from '../define.js';
 import { parsePositiveInt } from '../options.js';
 import { tokenType } from './options.js';
+import { sessionColumns } from './render.js';
 
-interface ListOptions {
-  user?: string;
-  type?: string;
-  expired?: boolean;
-  all?: boolean;
-  limit?: string;
-}
+/** Sessions shown without --limit. */
+const DEFAULT_LIMIT = 50;
 
-export function listCommand(): Command {
-  return new Command('list')
-    .description('list active sessions (see --expired, --all); never shows the token')
-    .option('--user <name>', "only this user's sessions")
-    .option('--type <type>', 'only access or refresh sessions')
-    .option('--expired', 'only expired sessions')
-    .option('--all', 'active and expired sessions')
-    .option('--limit <n>', 'show at most n sessions (default 50)')
-    .action(async (opts: ListOptions, command: Command) => {
-      const ctx = createContext(command);
-      const { usageError } = await import('../../core/errors/errors.js');
+/**
+ * With --json, the whole list (the JSON document); for people, the rows as
+ * they are read, so a long table is drawn a page at a time.
+ */
+export type SessionListResult = SessionList | (SessionListStream & { now: Date });
+
+export const listCommand = () =>
+  defineCommand<ListSessionsInput, SessionListResult>({
+    name: 'list',
+    description: 'list active sessions (see --expired, --all); never shows the token',
+    options: (cmd) =>
+      cmd
+        .option('--user <name>', "only this user's sessions")
+        .option('--type <type>', 'only access or refresh sessions')
+        .option('--expired', 'only expired sessions')
+        .option('--all', 'active and expired sessions')
+        .option('--limit <n>', 'show at most n sessions (default 50)'),
+    parse: ({ opts }) => {
       if (opts.expired && opts.all) throw usageError('--expired and --all contradict each other.', 'Use one of them.');
-      const { DEFAULT_LIST_LIMIT, listSessions, streamSessions } = await import('../../core/sessions/list.js');
-      const input = {
-        user: opts.user,
-        type: tokenType(opts.type),
-        state: opts.all ? ('all' as const) : opts.expired ? ('expired' as const) : ('active' as const),
-        limit: opts.limit === undefined ? DEFAULT_LIST_LIMIT : parsePositiveInt(opts.limit, '--limit', 100_000),
+      return {
+        user: opts.user as string | undefined,
+        type: tokenType(opts.type as string | undefined),
+        state: opts.all ? 'all' : opts.expired ? 'expired' : 'active',
+        limit: opts.limit === undefined ? DEFAULT_LIMIT : parsePositiveInt(opts.limit as string, '--limit', 100_000),
       };
-      const { database } = ctx.config();
-      const { openReadyClient } = await import('../../core/db/readiness.js');
-      const client = await openReadyClient(database);
-      try {
-        const now = new Date();
-        const { out } = ctx;
-        if (out.json) {
-          out.emitJson(await listSessions(client, { ...input, now }));
-          return;
-        }
-        // The table is drawn from the rows as they arrive, one page at a time.
-        const stream = await streamSessions(client, { ...input, now });
-        const { sessionColumns } = await import('./render.js');
-        const listed = await out.streamTable(stream.sessions, sessionColumns(now), `No ${input.state === 'all' ? '' : `${input.state} `}sessions match.`);
-        const totals = await stream.totals(listed);
-        if (totals.more) {
-          out.line(out.c.dim(`Showing ${listed} of ${totals.total}; pass --limit ${totals.total} to see them all.`));
-        }
-        if (totals.unknownExpiry > 0 && input.state !== 'all') {
-          out.line(
-            out.c.dim(`${totals.unknownExpiry} session(s) have an expiry stored in a form authctl cannot read; \`sessions list --all\` shows them.`),
-          );
-        }
-      } finally {
-        await client.$disconnect();
+    },
+    needs: 'ready',
+    run: async ({ db, out }, input) => {
+      const { listSessions, streamSessions } = await import('../../core/sessions/list.js');
+      const now = new Date();
+      if (out.json) return listSessions(db, { ...input, now });
+      return { ...(await streamSessions(db, { ...input, now })), now };
+    },
+    render: async (result, out, input) => {
+      const now = 'now' in result ? result.now : new Date();
+      const listed = await out.streamTable(
+        result.sessions,
+        sessionColumns(now),
+        `No ${input.state === 'all' ? '' : `${input.state} `}sessions match.`,
+      );
+      const totals = 'totals' in result ? await result.totals(listed) : result;
+      if (totals.more) {
+        out.line(out.c.dim(`Showing ${listed} of ${totals.total}; pass --limit ${totals.total} to see them all.`));
       }
-    });
-}
+      if (totals.unknownExpiry > 0 && input.state !== 'all') {
+        out.line(out.c.dim(`${totals.unknownExpiry} session(s) have an expiry stored in a form authctl cannot read; \`sessions list --all\` shows them.`));
+      }
+    },
+  });

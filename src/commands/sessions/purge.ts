@@ -1,15 +1,50 @@
-import { Command } from 'commander';
-import { createContext } from '../../context.js';
+import { AuthctlError, ExitCode, usageError } from '../../core/errors/errors.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_LOCK_MS } from '../../core/sessions/purge/shared.js';
+import { parseDuration } from '../../core/time/timestamps.js';
+import { defineCommand } from '../define.js';
 import { parsePositiveInt } from '../options.js';
-import { claimSignals } from '../../core/signals/interrupt.js';
 
-interface PurgeOptions {
-  dryRun?: boolean;
-  batchSize?: string;
-  maxLock?: string;
-  grace?: string;
-  wait?: boolean;
+export interface PurgeCommandInput {
+  dryRun: boolean;
+  graceMs: number;
+  batchSize: number;
+  maxLockMs: number;
+  /** Wait for a purge that is already running instead of exiting 75. */
+  wait: boolean;
 }
+
+/** `--dry-run --json`: what a purge would delete. */
+export interface PurgeDryRunResult {
+  dryRun: true;
+  cutoff: string;
+  wouldDelete: number;
+  deleted: 0;
+  remaining: number | null;
+  batches: 0;
+  ms: number;
+  skipped: number;
+}
+
+/** Which signal stopped the run, for the error after the summary; symbol-keyed, so not part of the JSON. */
+const STOPPED_BY = Symbol('stoppedBy');
+
+/** `--json`: what the purge did, also when an error or a signal stopped it part way. */
+export interface PurgeRunResult {
+  deleted: number;
+  remaining: number | null;
+  batches: number;
+  ms: number;
+  cutoff: string;
+  interrupted: boolean;
+  switchedToWal: boolean;
+  skipped: number;
+  /** Printed as its toJSON(): code, message, exitCode, hint. */
+  error?: AuthctlError;
+  audited?: boolean;
+  [STOPPED_BY]?: string;
+}
+
+export type PurgeCommandResult = PurgeDryRunResult | PurgeRunResult;
 
 /** Below this many rows a purge is over before a progress bar would help. */
 const PROGRESS_MIN_ROWS = 5000;
@@ -21,99 +56,98 @@ function bar(done: number, total: number): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.floor(share * 100)}% ${done}/${total} expired sessions purged`;
 }
 
-export function purgeCommand(): Command {
-  return new Command('purge')
-    .description('delete expired sessions in short transactions (for cron); exits 75 if another purge runs')
-    .option('--dry-run', 'count what would be deleted and change nothing')
-    .option('--grace <duration>', 'only sessions expired longer ago than this (e.g. 30m, 12h, 7d)')
-    .option('--batch-size <n>', 'at most n rows per transaction (default 20000)')
-    .option('--max-lock <ms>', 'longest a transaction may hold the write lock, in ms (default 200)')
-    .option('--wait', 'wait for a purge that is already running, instead of exiting 75')
-    .action(async (opts: PurgeOptions, command: Command) => {
-      const ctx = createContext(command);
-      const { usageError, AuthctlError, ExitCode } = await import('../../core/errors/errors.js');
-      const { DEFAULT_BATCH_SIZE, DEFAULT_MAX_LOCK_MS, purgeExpiredSessions } = await import('../../core/sessions/purge/purge.js');
-      let graceMs = 0;
-      if (opts.grace !== undefined) {
-        const { parseDuration } = await import('../../core/time/timestamps.js');
-        try {
-          graceMs = parseDuration(opts.grace);
-        } catch (err) {
-          throw usageError(`--grace: ${(err as Error).message}.`);
-        }
-      }
-      const batchSize = opts.batchSize === undefined ? DEFAULT_BATCH_SIZE : parsePositiveInt(opts.batchSize, '--batch-size', 1_000_000);
-      const maxLockMs = opts.maxLock === undefined ? DEFAULT_MAX_LOCK_MS : parsePositiveInt(opts.maxLock, '--max-lock', 60_000);
-      const { database } = ctx.config();
-      const { out } = ctx;
+function graceFrom(value: string | undefined): number {
+  if (value === undefined) return 0;
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw usageError(`--grace: ${(err as Error).message}.`);
+  }
+}
 
-      // Ctrl+C and SIGTERM finish the current batch, then stop cleanly: the
-      // lock is released and everything committed so far stays deleted.
-      const controller = new AbortController();
-      let stoppedBy: NodeJS.Signals | null = null;
-      const stop = (signal: NodeJS.Signals) => {
-        stoppedBy ??= signal;
-        controller.abort();
-      };
-      const giveBack = claimSignals();
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+const skippedNote = (skipped: number) =>
+  `${skipped} session(s) with an expires_at in no timestamp form authctl can read were left alone; \`authctl doctor\` counts them.`;
+
+const summaryLine = ({ deleted, batches, ms, remaining }: PurgeRunResult) =>
+  `Purged ${deleted} expired session(s) in ${batches} batch(es), ${(ms / 1000).toFixed(1)} s; ${remaining ?? 'an unknown number of'} expired remain.`;
+
+export const purgeCommand = () =>
+  defineCommand<PurgeCommandInput, PurgeCommandResult>({
+    name: 'purge',
+    description: 'delete expired sessions in short transactions (for cron); exits 75 if another purge runs',
+    options: (cmd) =>
+      cmd
+        .option('--dry-run', 'count what would be deleted and change nothing')
+        .option('--grace <duration>', 'only sessions expired longer ago than this (e.g. 30m, 12h, 7d)')
+        .option('--batch-size <n>', 'at most n rows per transaction (default 20000)')
+        .option('--max-lock <ms>', 'longest a transaction may hold the write lock, in ms (default 200)')
+        .option('--wait', 'wait for a purge that is already running, instead of exiting 75'),
+    parse: ({ opts }) => ({
+      dryRun: Boolean(opts.dryRun),
+      graceMs: graceFrom(opts.grace as string | undefined),
+      batchSize: opts.batchSize === undefined ? DEFAULT_BATCH_SIZE : parsePositiveInt(opts.batchSize as string, '--batch-size', 1_000_000),
+      maxLockMs: opts.maxLock === undefined ? DEFAULT_MAX_LOCK_MS : parsePositiveInt(opts.maxLock as string, '--max-lock', 60_000),
+      wait: Boolean(opts.wait),
+    }),
+    needs: 'ready',
+    // A dry run changes nothing: it takes no lock, and Ctrl+C cancels it at once.
+    lock: (input) => (input.dryRun ? null : { job: 'purge', waitMs: input.wait ? Number.POSITIVE_INFINITY : 0 }),
+    // Ctrl+C and SIGTERM finish the current batch, then stop cleanly: the
+    // lock is released and everything committed so far stays deleted.
+    stoppable: (input) => !input.dryRun,
+    run: async ({ db, out, signal }, input) => {
+      const { purgeExpiredSessions } = await import('../../core/sessions/purge/purge.js');
       let showProgress = false;
       try {
-        const result = await purgeExpiredSessions(database, {
-          graceMs,
-          batchSize,
-          maxLockMs,
-          wait: Boolean(opts.wait),
-          dryRun: Boolean(opts.dryRun),
-          signal: controller.signal,
+        const result = await purgeExpiredSessions(db, {
+          ...input,
+          signal,
           onProgress: ({ deleted, total }) => {
             showProgress ||= total > PROGRESS_MIN_ROWS;
             if (showProgress) out.progress(bar(deleted, total));
           },
         });
-        if (showProgress) out.progressDone();
-        if (result.switchedToWal) {
-          out.info('Switched the database to WAL journal mode, so the app can keep reading and writing while authctl purges.');
-        }
-        const skippedNote = result.skipped
-          ? `${result.skipped} session(s) with an expires_at in no timestamp form authctl can read were left alone; \`authctl doctor\` counts them.`
-          : null;
-        if (result.dryRun) {
-          out.emitJson({ dryRun: true, cutoff: result.cutoff, wouldDelete: result.deleted, deleted: 0, remaining: result.remaining, batches: 0, ms: result.ms, skipped: result.skipped });
-          out.line(`Would purge ${result.deleted} session(s) that expired before ${result.cutoff}. Nothing changed.`);
-          if (skippedNote) out.warn(skippedNote);
-          return;
-        }
-        const { deleted, remaining, batches, ms, skipped, error } = result;
-        // Whatever ended the run, say what it did: with --json, stdout is this summary even when it failed.
-        out.emitJson({
-          deleted, remaining, batches, ms, cutoff: result.cutoff, interrupted: result.interrupted, switchedToWal: result.switchedToWal, skipped,
-          ...(error ? { error: error.toJSON(), audited: result.audited } : {}),
-        });
-        const summary = `Purged ${deleted} expired session(s) in ${batches} batch(es), ${(ms / 1000).toFixed(1)} s; ${remaining ?? 'an unknown number of'} expired remain.`;
-        if (skippedNote) out.warn(skippedNote);
-        if (error) {
-          out.line(summary);
-          if (!result.audited) out.warn('The audit row for this run could not be written.');
-          throw error;
-        }
-        if (result.interrupted) {
-          out.line(summary);
-          throw new AuthctlError(
-            'INTERRUPTED',
-            `Stopped by ${stoppedBy ?? 'a signal'} after the current batch; the ${deleted} deletion(s) so far are committed.`,
-            ExitCode.cancelled,
-            'Run `authctl sessions purge` again to finish.',
-          );
-        }
-        if (deleted === 0) out.success(`No expired sessions. Nothing to do (${remaining} remain).`);
-        else out.success(summary);
+        const { cutoff, deleted, remaining, batches, ms, skipped, error } = result;
+        if (result.dryRun) return { dryRun: true, cutoff, wouldDelete: deleted, deleted: 0, remaining, batches: 0, ms, skipped };
+        return {
+          deleted, remaining, batches, ms, cutoff, interrupted: result.interrupted, switchedToWal: result.switchedToWal, skipped,
+          ...(error ? { error, audited: result.audited } : {}),
+          ...(result.interrupted && typeof signal?.reason === 'string' ? { [STOPPED_BY]: signal.reason } : {}),
+        };
       } finally {
         if (showProgress) out.progressDone();
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        giveBack();
       }
-    });
-}
+    },
+    render: (result, out) => {
+      if ('wouldDelete' in result) {
+        out.line(`Would purge ${result.wouldDelete} session(s) that expired before ${result.cutoff}. Nothing changed.`);
+        if (result.skipped) out.warn(skippedNote(result.skipped));
+        return;
+      }
+      if (result.switchedToWal) {
+        out.info('Switched the database to WAL journal mode, so the app can keep reading and writing while authctl purges.');
+      }
+      if (result.skipped) out.warn(skippedNote(result.skipped));
+      if (result.error) {
+        out.line(summaryLine(result));
+        if (!result.audited) out.warn('The audit row for this run could not be written.');
+      } else if (result.interrupted) {
+        out.line(summaryLine(result));
+      } else if (result.deleted === 0) {
+        out.success(`No expired sessions. Nothing to do (${result.remaining} remain).`);
+      } else {
+        out.success(summaryLine(result));
+      }
+    },
+    failure: (result) => {
+      if ('wouldDelete' in result) return null;
+      if (result.error) return result.error;
+      if (!result.interrupted) return null;
+      return new AuthctlError(
+        'INTERRUPTED',
+        `Stopped by ${result[STOPPED_BY] ?? 'a signal'} after the current batch; the ${result.deleted} deletion(s) so far are committed.`,
+        ExitCode.cancelled,
+        'Run `authctl sessions purge` again to finish.',
+      );
+    },
+  });

@@ -1,4 +1,4 @@
-import type { AppClient } from '../db/client.js';
+import type { Db } from '../db/handle.js';
 import { Prisma } from '../db/sql.js';
 import { findUser } from '../users/users.js';
 import {
@@ -13,8 +13,6 @@ import {
 } from './summary.js';
 
 export type SessionState = 'active' | 'expired' | 'all';
-
-export const DEFAULT_LIST_LIMIT = 50;
 
 export interface ListSessionsInput {
   user?: string;
@@ -49,11 +47,12 @@ export interface SessionListStream {
 }
 
 /** Sessions matching the filters, newest first, as they are read from the database. */
-export async function streamSessions(client: AppClient, input: ListSessionsInput): Promise<SessionListStream> {
+export async function streamSessions(db: Db, input: ListSessionsInput): Promise<SessionListStream> {
   const now = input.now ?? new Date();
+  const client = await db.prisma();
   const conditions: Prisma.Sql[] = [];
-  if (input.state === 'active') conditions.push(activeCondition(client, now));
-  if (input.state === 'expired') conditions.push(expiredCondition(client, now));
+  if (input.state === 'active') conditions.push(activeCondition(db.provider, now));
+  if (input.state === 'expired') conditions.push(expiredCondition(db.provider, now));
   if (input.user !== undefined) conditions.push(Prisma.sql`s.user_id = ${(await findUser(client, input.user)).id}`);
   if (input.type) conditions.push(Prisma.sql`s.token_type = ${input.type}`);
   const where = andAll(conditions);
@@ -62,14 +61,14 @@ export async function streamSessions(client: AppClient, input: ListSessionsInput
     sessions: iterateSummaries(client, where, now, input.limit),
     async totals(listed) {
       const total = listed < input.limit ? listed : await countWhere(client, where);
-      return { total, more: total > listed, unknownExpiry: await countUnknownExpiry(client) };
+      return { total, more: total > listed, unknownExpiry: await countUnknownExpiry(client, db.provider) };
     },
   };
 }
 
 /** Sessions matching the filters, newest first, all in memory. */
-export async function listSessions(client: AppClient, input: ListSessionsInput): Promise<SessionList> {
-  const stream = await streamSessions(client, input);
+export async function listSessions(db: Db, input: ListSessionsInput): Promise<SessionList> {
+  const stream = await streamSessions(db, input);
   const sessions: SessionSummary[] = [];
   for await (const s of stream.sessions) sessions.push(s);
   return { state: input.state, sessions, ...(await stream.totals(sessions.length)) };

@@ -1,5 +1,5 @@
 import { writeAudit } from '../audit/write.js';
-import type { AppClient } from '../db/client.js';
+import type { Db } from '../db/handle.js';
 import { Prisma } from '../db/sql.js';
 import { notFound } from '../errors/errors.js';
 import { findUser } from '../users/users.js';
@@ -40,9 +40,10 @@ function describeTarget(target: RevokeTarget): string {
  * Revoking a session is deleting its row: the app refuses a request whose
  * session row is gone. Named sessions must all exist, or nothing is deleted.
  */
-export async function revokeSessions(client: AppClient, input: RevokeInput): Promise<RevokeResult> {
+export async function revokeSessions(db: Db, input: RevokeInput): Promise<RevokeResult> {
   const now = input.now ?? new Date();
   const { target } = input;
+  const client = await db.prisma();
   return client.$transaction(async (tx) => {
     const conditions: Prisma.Sql[] = [];
     if (target.kind === 'ids') {

@@ -1,5 +1,6 @@
 import type { AppClient } from '../db/client.js';
-import { notBefore, Prisma, providerOf } from '../db/sql.js';
+import type { Db, Provider } from '../db/handle.js';
+import { notBefore, Prisma } from '../db/sql.js';
 import { formatAppTimestamp, parseDbTimestamp } from '../time/timestamps.js';
 import { activeCondition, expiredCondition, SUMMARY_COLUMNS, toSummary, type SessionSummary, type SummaryRow } from './summary.js';
 
@@ -19,17 +20,19 @@ export interface SessionStats {
 const DAYS = 14;
 
 /** The UTC calendar day of a timestamp column, as YYYY-MM-DD; SQLite's date() applies any offset the text carries. */
-function dayOf(client: object, column: string): Prisma.Sql {
-  return providerOf(client) === 'postgresql'
+function dayOf(provider: Provider, column: string): Prisma.Sql {
+  return provider === 'postgresql'
     ? Prisma.sql`to_char(${Prisma.raw(column)}, 'YYYY-MM-DD')`
     : Prisma.sql`date(${Prisma.raw(column)})`;
 }
 
-export async function sessionStats(client: AppClient, now = new Date()): Promise<SessionStats> {
-  const expired = expiredCondition(client, now);
+export async function sessionStats(db: Db, now = new Date()): Promise<SessionStats> {
+  const { provider } = db;
+  const client = await db.prisma();
+  const expired = expiredCondition(provider, now);
   // 0 active, 1 expired, 2 an expiry in no known form.
   const rows = await client.$queryRaw<Array<{ token_type: string; expired: number | bigint | boolean; n: number | bigint }>>(
-    Prisma.sql`SELECT s.token_type, CASE WHEN ${expired} THEN 1 WHEN ${activeCondition(client, now)} THEN 0 ELSE 2 END AS expired, count(*) AS n
+    Prisma.sql`SELECT s.token_type, CASE WHEN ${expired} THEN 1 WHEN ${activeCondition(provider, now)} THEN 0 ELSE 2 END AS expired, count(*) AS n
                FROM user_sessions s GROUP BY 1, 2 ORDER BY 1`,
   );
   let unknownExpiry = 0;
@@ -50,18 +53,18 @@ export async function sessionStats(client: AppClient, now = new Date()): Promise
   };
   totals.all = totals.active + totals.expired;
 
-  const oldestExpired = await oldestExpiry(client, expired);
+  const oldestExpired = await oldestExpiry(client, provider, expired);
 
   const top = await client.$queryRaw<Array<{ user_id: number | bigint; username: string | null; n: number | bigint }>>(
     Prisma.sql`SELECT s.user_id, u.username, count(*) AS n FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id
-               WHERE ${activeCondition(client, now)} GROUP BY s.user_id, u.username ORDER BY 3 DESC, 1 LIMIT 10`,
+               WHERE ${activeCondition(provider, now)} GROUP BY s.user_id, u.username ORDER BY 3 DESC, 1 LIMIT 10`,
   );
 
   const firstDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (DAYS - 1)));
-  const day = dayOf(client, 's.created_at');
+  const day = dayOf(provider, 's.created_at');
   const perDayRows = await client.$queryRaw<Array<{ day: string; token_type: string; n: number | bigint }>>(
     Prisma.sql`SELECT ${day} AS day, s.token_type, count(*) AS n FROM user_sessions s
-               WHERE ${notBefore(providerOf(client), 's.created_at', firstDay)} GROUP BY 1, 2`,
+               WHERE ${notBefore(provider, 's.created_at', firstDay)} GROUP BY 1, 2`,
   );
   const perDay: SessionStats['perDay'] = [];
   for (let i = 0; i < DAYS; i++) {
@@ -72,7 +75,7 @@ export async function sessionStats(client: AppClient, now = new Date()): Promise
   }
 
   // Oldest by creation; ids grow with time, and created_at text differs between forms.
-  const oldest = await selectOldestActive(client, now);
+  const oldest = await selectOldestActive(client, provider, now);
   return {
     byType,
     totals,
@@ -84,10 +87,10 @@ export async function sessionStats(client: AppClient, now = new Date()): Promise
   };
 }
 
-async function selectOldestActive(client: AppClient, now: Date): Promise<SessionSummary | null> {
+async function selectOldestActive(client: AppClient, provider: Provider, now: Date): Promise<SessionSummary | null> {
   const rows = await client.$queryRaw<SummaryRow[]>(
     Prisma.sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id
-               WHERE ${activeCondition(client, now)} ORDER BY s.id LIMIT 1`,
+               WHERE ${activeCondition(provider, now)} ORDER BY s.id LIMIT 1`,
   );
   return rows[0] ? toSummary(rows[0], now) : null;
 }
@@ -96,8 +99,8 @@ async function selectOldestActive(client: AppClient, now: Date): Promise<Session
  * The earliest expiry among expired rows. On SQLite the text forms and
  * offsets do not sort as instants, so the minimum is taken of julianday().
  */
-async function oldestExpiry(client: AppClient, expired: Prisma.Sql): Promise<Date | null> {
-  if (providerOf(client) === 'postgresql') {
+async function oldestExpiry(client: AppClient, provider: Provider, expired: Prisma.Sql): Promise<Date | null> {
+  if (provider === 'postgresql') {
     const rows = await client.$queryRaw<Array<{ m: string | Date | null }>>(
       Prisma.sql`SELECT min(s.expires_at) AS m FROM user_sessions s WHERE ${expired}`,
     );

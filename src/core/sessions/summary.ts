@@ -1,9 +1,9 @@
 import type { AppClient, TxClient } from '../db/client.js';
-import { before, notBefore, Prisma, providerOf, unknownTimestamp } from '../db/sql.js';
+import type { Provider } from '../db/handle.js';
+import { before, notBefore, Prisma, unknownTimestamp } from '../db/sql.js';
 import { tryParseDbTimestamp } from '../time/timestamps.js';
 
 export type TokenType = 'access' | 'refresh';
-export const TOKEN_TYPES: readonly TokenType[] = ['access', 'refresh'];
 
 /**
  * What authctl shows of a session. It deliberately has no token field: the
@@ -124,18 +124,18 @@ export async function countWhere(client: AppClient | TxClient, where: Prisma.Sql
 }
 
 /** `s.expires_at` is in the past, in whichever form a SQLite row holds it. */
-export function expiredCondition(client: object, now: Date): Prisma.Sql {
-  return before(providerOf(client), 's.expires_at', now);
+export function expiredCondition(provider: Provider, now: Date): Prisma.Sql {
+  return before(provider, 's.expires_at', now);
 }
 
 /** `s.expires_at` is now or later; rows whose expiry is in no known form are neither active nor expired. */
-export function activeCondition(client: object, now: Date): Prisma.Sql {
-  return notBefore(providerOf(client), 's.expires_at', now);
+export function activeCondition(provider: Provider, now: Date): Prisma.Sql {
+  return notBefore(provider, 's.expires_at', now);
 }
 
 /** `s.expires_at` holds a value in no timestamp form authctl can read (SQLite only). */
-export function unknownExpiryCondition(client: object): Prisma.Sql {
-  return unknownTimestamp(providerOf(client), 's.expires_at');
+function unknownExpiryCondition(provider: Provider): Prisma.Sql {
+  return unknownTimestamp(provider, 's.expires_at');
 }
 
 /**
@@ -143,9 +143,9 @@ export function unknownExpiryCondition(client: object): Prisma.Sql {
  * as an integer or free text: the purge skips them and doctor reports them.
  * PostgreSQL stores real timestamps, so there it is always 0.
  */
-export async function countUnknownExpiry(client: AppClient | TxClient): Promise<number> {
-  if (providerOf(client) === 'postgresql') return 0;
-  return countWhere(client, unknownExpiryCondition(client));
+export async function countUnknownExpiry(client: AppClient | TxClient, provider: Provider): Promise<number> {
+  if (provider === 'postgresql') return 0;
+  return countWhere(client, unknownExpiryCondition(provider));
 }
 
 export function andAll(conditions: Prisma.Sql[]): Prisma.Sql {

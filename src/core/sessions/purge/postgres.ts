@@ -3,9 +3,10 @@ import type { DatabaseTarget } from '../../config/config.js';
 import { AuthctlError, databaseError } from '../../errors/errors.js';
 import { connectPg, pgConnectionError } from '../../db/pg.js';
 import { formatAppTimestamp } from '../../time/timestamps.js';
-import { LOCK_TARGET_SHARE, stoppedError, type PurgeInput, type PurgeResult } from './purge.js';
+import { LOCK_TARGET_SHARE, stoppedError, type PurgeInput, type PurgeResult } from './shared.js';
 
 type PgTarget = Extract<DatabaseTarget, { provider: 'postgresql' }>;
+type PgClient = Awaited<ReturnType<typeof connectPg>>;
 
 const FIRST_CHUNK = 1000;
 /**
@@ -54,8 +55,7 @@ export async function purgePostgres(target: PgTarget, cutoff: Date, input: Purge
     // Naive UTC text, compared as `timestamp without time zone` like the
     // app's values, whatever the server's or session's TimeZone.
     const at = formatAppTimestamp(cutoff);
-    const count = async () =>
-      Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM user_sessions WHERE expires_at < $1::timestamp', [at])).rows[0]?.n ?? 0);
+    const count = () => countExpired(client, at);
     const total = await count();
     const targetMs = Math.max(1, input.maxLockMs * LOCK_TARGET_SHARE);
     let deleted = 0;
@@ -103,6 +103,23 @@ export async function purgePostgres(target: PgTarget, cutoff: Date, input: Purge
       audited = false;
     }
     return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal: false, skipped: 0, error, audited };
+  } catch (err) {
+    throw pgError(target, err);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Expired sessions by this cutoff (naive UTC text), as the batches judge them. */
+async function countExpired(client: PgClient, at: string): Promise<number> {
+  return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM user_sessions WHERE expires_at < $1::timestamp', [at])).rows[0]?.n ?? 0);
+}
+
+/** The dry run's count: what a purge with this cutoff would delete. PostgreSQL stores real timestamps, so none is skipped. */
+export async function countPostgres(target: PgTarget, cutoff: Date): Promise<{ expired: number; skipped: number }> {
+  const client = await connectPg(target.url);
+  try {
+    return { expired: await countExpired(client, formatAppTimestamp(cutoff)), skipped: 0 };
   } catch (err) {
     throw pgError(target, err);
   } finally {
