@@ -2,7 +2,7 @@ import type { AuditRow } from '../core/audit/read.js';
 import { defineCommand } from './define.js';
 import { parsePositiveInt } from './options.js';
 
-export interface AuditResult {
+interface AuditResult {
   entries: AuditRow[];
   total: number;
 }

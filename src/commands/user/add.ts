@@ -13,7 +13,7 @@ interface AddInput {
   password: NewPasswordOptions;
 }
 
-export interface UserAddResult {
+interface UserAddResult {
   user: UserSummary;
   /** Only when authctl generated it: shown this once. */
   password?: string;

@@ -12,7 +12,7 @@ type PrefsListResult = { username: string; preferences: PreferenceRow[] };
 type PrefsGetResult = { username: string } & PreferenceRow;
 type PrefsSetResult = { username: string } & PreferenceRow & { previous: string | null; changed: boolean };
 type PrefsUnsetResult = { username: string; key: string; previous: string | null };
-export type PrefsResult = PrefsListResult | PrefsGetResult | PrefsSetResult | PrefsUnsetResult;
+type PrefsResult = PrefsListResult | PrefsGetResult | PrefsSetResult | PrefsUnsetResult;
 
 const ARITY = { list: 0, get: 1, set: 2, unset: 1 } as const;
 

@@ -10,7 +10,7 @@ interface ResetInput {
   password: NewPasswordOptions;
 }
 
-export interface UserResetResult extends ResetResult {
+interface UserResetResult extends ResetResult {
   /** Only when authctl generated it: shown this once. */
   password?: string;
 }

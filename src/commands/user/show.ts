@@ -2,7 +2,7 @@ import type { UserDetails } from '../../core/users/users.js';
 import { defineCommand } from '../define.js';
 import { printUserSummary } from './render.js';
 
-export interface UserShowResult {
+interface UserShowResult {
   user: UserDetails;
 }
 
