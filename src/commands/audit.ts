@@ -1,32 +1,32 @@
-import { Command } from 'commander';
-import { createContext } from '../context.js';
+import type { AuditRow } from '../core/audit/read.js';
+import { defineCommand } from './define.js';
 import { parsePositiveInt } from './options.js';
 
-export function auditCommand(): Command {
-  return new Command('audit')
-    .description('what authctl changed, newest first')
-    .option('--limit <n>', 'how many entries', '20')
-    .action(async (opts: { limit: string }, command: Command) => {
-      const ctx = createContext(command);
-      const limit = parsePositiveInt(opts.limit, '--limit');
-      const { database } = ctx.config();
-      const { openReadyClient } = await import('../core/db/readiness.js');
-      const { readAuditLog } = await import('../core/audit/read.js');
-      const client = await openReadyClient(database);
-      try {
-        const { entries, total } = await readAuditLog(client, limit);
-        const { out } = ctx;
-        out.emitJson({ entries, total });
-        out.table(entries, [
-          { header: 'when (UTC)', value: (e) => e.at.replace('T', ' ').replace(/\.\d+Z$/, '') },
-          { header: 'who', value: (e) => `${e.osUser}@${e.host}` },
-          { header: 'command', value: (e) => e.command },
-          { header: 'target', value: (e) => e.target },
-          { header: 'summary', value: (e) => e.summary },
-        ], 'authctl has changed nothing yet.');
-        if (total > entries.length) out.line(out.c.dim(`Showing ${entries.length} of ${total}; use --limit to see more.`));
-      } finally {
-        await client.$disconnect();
-      }
-    });
+interface AuditResult {
+  entries: AuditRow[];
+  total: number;
 }
+
+export const auditCommand = () =>
+  defineCommand<{ limit: number }, AuditResult>({
+    name: 'audit',
+    description: 'what authctl changed, newest first',
+    options: (cmd) => cmd.option('--limit <n>', 'how many entries', '20'),
+    parse: ({ opts }) => ({ limit: parsePositiveInt(opts.limit as string, '--limit') }),
+    needs: 'ready',
+    run: async ({ db }, { limit }) => {
+      const { readAuditLog } = await import('../core/audit/read.js');
+      const { entries, total } = await readAuditLog(db, limit);
+      return { entries, total };
+    },
+    render: ({ entries, total }, out) => {
+      out.table(entries, [
+        { header: 'when (UTC)', value: (e) => e.at.replace('T', ' ').replace(/\.\d+Z$/, '') },
+        { header: 'who', value: (e) => `${e.osUser}@${e.host}` },
+        { header: 'command', value: (e) => e.command },
+        { header: 'target', value: (e) => e.target },
+        { header: 'summary', value: (e) => e.summary },
+      ], 'authctl has changed nothing yet.');
+      if (total > entries.length) out.line(out.c.dim(`Showing ${entries.length} of ${total}; use --limit to see more.`));
+    },
+  });

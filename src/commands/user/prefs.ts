@@ -1,59 +1,78 @@
-import { Command } from 'commander';
-import { createContext } from '../../context.js';
+import { usageError } from '../../core/errors/errors.js';
+import type { PreferenceRow } from '../../core/users/preferences.js';
+import { defineCommand } from '../define.js';
 
-const ACTIONS = ['list', 'get', 'set', 'unset'] as const;
+type PrefsInput =
+  | { username: string; action: 'list' }
+  | { username: string; action: 'get' | 'unset'; key: string }
+  | { username: string; action: 'set'; key: string; value: string };
 
-export function prefsCommand(): Command {
-  return new Command('prefs')
-    .description('list, get, set or unset a user preference')
-    .usage('<username> [list | get <key> | set <key> <value> | unset <key>]')
-    .argument('<username>')
-    .argument('[action]', 'list (default), get, set or unset')
-    .argument('[args...]')
-    .action(async (username: string, action: string | undefined, args: string[], _opts: object, command: Command) => {
-      const ctx = createContext(command);
-      const { usageError } = await import('../../core/errors/errors.js');
-      const verb = (action ?? 'list') as (typeof ACTIONS)[number];
-      if (!ACTIONS.includes(verb)) throw usageError(`Unknown prefs action "${action}".`, 'Use list, get <key>, set <key> <value> or unset <key>.');
-      const want = { list: 0, get: 1, set: 2, unset: 1 }[verb];
-      if (args.length !== want) {
-        throw usageError(`prefs ${verb} takes ${want === 0 ? 'no arguments' : want === 1 ? 'a key' : 'a key and a value'}.`, 'Example: authctl user prefs alice set theme dark');
-      }
-      const { database } = ctx.config();
-      const { openReadyClient } = await import('../../core/db/readiness.js');
+/** The JSON of each action, as `user prefs` has always printed it. */
+type PrefsListResult = { username: string; preferences: PreferenceRow[] };
+type PrefsGetResult = { username: string } & PreferenceRow;
+type PrefsSetResult = { username: string } & PreferenceRow & { previous: string | null; changed: boolean };
+type PrefsUnsetResult = { username: string; key: string; previous: string | null };
+type PrefsResult = PrefsListResult | PrefsGetResult | PrefsSetResult | PrefsUnsetResult;
+
+const ARITY = { list: 0, get: 1, set: 2, unset: 1 } as const;
+
+function parsePrefs(username: string, action: string | undefined, args: string[]): PrefsInput {
+  const verb = action ?? 'list';
+  if (!Object.hasOwn(ARITY, verb)) throw usageError(`Unknown prefs action "${action}".`, 'Use list, get <key>, set <key> <value> or unset <key>.');
+  const want = ARITY[verb as keyof typeof ARITY];
+  if (args.length !== want) {
+    throw usageError(`prefs ${verb} takes ${want === 0 ? 'no arguments' : want === 1 ? 'a key' : 'a key and a value'}.`, 'Example: authctl user prefs alice set theme dark');
+  }
+  if (verb === 'list') return { username, action: 'list' };
+  if (verb === 'set') return { username, action: 'set', key: args[0]!, value: args[1]! };
+  return { username, action: verb as 'get' | 'unset', key: args[0]! };
+}
+
+export const prefsCommand = () =>
+  defineCommand<PrefsInput, PrefsResult>({
+    name: 'prefs',
+    description: 'list, get, set or unset a user preference',
+    arguments: [{ name: '<username>' }, { name: '[action]', description: 'list (default), get, set or unset' }, { name: '[args...]' }],
+    options: (cmd) => cmd.usage('<username> [list | get <key> | set <key> <value> | unset <key>]'),
+    parse: ({ args }) => parsePrefs(args[0] as string, args[1] as string | undefined, args[2] as string[]),
+    needs: 'ready',
+    run: async ({ db, out }, input): Promise<PrefsResult> => {
       const prefs = await import('../../core/users/preferences.js');
-      const client = await openReadyClient(database);
-      const { out } = ctx;
-      try {
-        if (verb === 'list') {
-          const rows = await prefs.listPreferences(client, username);
-          out.emitJson({ username, preferences: rows });
-          out.table(rows, [
+      const { username } = input;
+      if (input.action === 'list') return { username, preferences: await prefs.listPreferences(db, username) };
+      const { key } = input;
+      if ((input.action === 'set' || input.action === 'get') && !prefs.isKnownPreference(key)) {
+        out.warn(`"${key}" is not a preference the app knows; it will ignore it.`);
+      }
+      if (input.action === 'get') return { username, ...(await prefs.getPreference(db, username, key)) };
+      if (input.action === 'set') {
+        const result = await prefs.setPreference(db, username, key, input.value);
+        return { username, ...result.row, previous: result.previous, changed: result.changed };
+      }
+      const { previous } = await prefs.unsetPreference(db, username, key);
+      return { username, key, previous };
+    },
+    render: (result, out, input) => {
+      switch (input.action) {
+        case 'list': {
+          const { username, preferences } = result as PrefsListResult;
+          out.table(preferences, [
             { header: 'preference', value: (p) => p.key },
             { header: 'value', value: (p) => p.value },
             { header: 'known to the app', value: (p) => (p.known ? 'yes' : 'no') },
           ], `${username} has no preferences set.`);
           return;
         }
-        const key = args[0]!;
-        if ((verb === 'set' || verb === 'get') && !prefs.isKnownPreference(key)) {
-          out.warn(`"${key}" is not a preference the app knows; it will ignore it.`);
+        case 'get':
+          out.line((result as PrefsGetResult).value ?? '');
+          return;
+        case 'set': {
+          const { username, key, value, changed } = result as PrefsSetResult;
+          out.success(changed ? `Set ${key} = ${value} for "${username}".` : `${key} is already ${value}. Nothing to do.`);
+          return;
         }
-        if (verb === 'get') {
-          const row = await prefs.getPreference(client, username, key);
-          out.emitJson({ username, ...row });
-          out.line(row.value ?? '');
-        } else if (verb === 'set') {
-          const result = await prefs.setPreference(client, username, key, args[1]!);
-          out.emitJson({ username, ...result.row, previous: result.previous, changed: result.changed });
-          out.success(result.changed ? `Set ${key} = ${result.row.value} for "${username}".` : `${key} is already ${result.row.value}. Nothing to do.`);
-        } else {
-          const result = await prefs.unsetPreference(client, username, key);
-          out.emitJson({ username, key, previous: result.previous });
-          out.success(`Removed ${key} from "${username}".`);
-        }
-      } finally {
-        await client.$disconnect();
+        case 'unset':
+          out.success(`Removed ${input.key} from "${input.username}".`);
       }
-    });
-}
+    },
+  });

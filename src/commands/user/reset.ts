@@ -1,43 +1,49 @@
-import { Command } from 'commander';
-import { createContext } from '../../context.js';
+import type { ResetResult } from '../../core/users/users.js';
 import type { NewPasswordOptions } from '../../terminal/password-input.js';
+import { defineCommand } from '../define.js';
 import { addPasswordOptions } from '../options.js';
+import { newPasswordInput, renderNewPassword } from './password.js';
 
-interface ResetOptions extends NewPasswordOptions {
-  keepSessions?: boolean;
+interface ResetInput {
+  username: string;
+  keepSessions: boolean;
+  password: NewPasswordOptions;
 }
 
-export function resetCommand(): Command {
-  const cmd = new Command('reset')
-    .description("set a new password; revokes the user's sessions unless --keep-sessions")
-    .argument('<username>')
-    .option('--keep-sessions', 'leave the user logged in where they are');
-  addPasswordOptions(cmd);
-  return cmd.action(async (username: string, opts: ResetOptions, command: Command) => {
-    const ctx = createContext(command);
-    const { database } = ctx.config();
-    const { openReadyClient } = await import('../../core/db/readiness.js');
-    const { findUser, resetPassword } = await import('../../core/users/users.js');
-    const { prepareNewPassword } = await import('../../terminal/password-input.js');
-    const client = await openReadyClient(database);
-    try {
+interface UserResetResult extends ResetResult {
+  /** Only when authctl generated it: shown this once. */
+  password?: string;
+}
+
+export const resetCommand = () =>
+  defineCommand<ResetInput, UserResetResult>({
+    name: 'reset',
+    description: "set a new password; revokes the user's sessions unless --keep-sessions",
+    arguments: [{ name: '<username>' }],
+    options: (cmd) => addPasswordOptions(cmd.option('--keep-sessions', 'leave the user logged in where they are')),
+    parse: ({ args, opts }) => ({
+      username: args[0] as string,
+      keepSessions: Boolean(opts.keepSessions),
+      password: newPasswordInput(opts),
+    }),
+    needs: 'ready',
+    run: async ({ db, out }, input) => {
+      const { getUser, resetPassword } = await import('../../core/users/users.js');
+      const { prepareNewPassword } = await import('../../terminal/password-input.js');
       // An unknown user fails before a password is asked for.
-      const existing = await findUser(client, username);
-      const password = await prepareNewPassword(opts, ctx.out, { username, isAdmin: existing.isAdmin });
-      const result = await resetPassword(client, username, {
+      const existing = await getUser(db, input.username);
+      const password = await prepareNewPassword(input.password, out, { username: input.username, isAdmin: existing.isAdmin });
+      const result = await resetPassword(db, input.username, {
         passwordHash: password.hash,
-        keepSessions: Boolean(opts.keepSessions),
+        keepSessions: input.keepSessions,
         passwordGenerated: password.generated !== null,
         weakPasswordAllowed: password.weakAllowed,
       });
-      const { out } = ctx;
-      out.emitJson({ user: result.user, revokedSessions: result.revokedSessions, ...(password.generated ? { password: password.generated } : {}) });
-      out.success(`New password set for "${username}".`);
-      out.line(opts.keepSessions ? 'Existing sessions were kept.' : `Revoked ${result.revokedSessions} session(s).`);
-      if (password.weakAllowed) out.warn('The password policy was overridden with --allow-weak-password; this is recorded in the audit log.');
-      if (password.generated) out.secret(`Password for ${username} (shown once)`, password.generated);
-    } finally {
-      await client.$disconnect();
-    }
+      return { user: result.user, revokedSessions: result.revokedSessions, ...(password.generated ? { password: password.generated } : {}) };
+    },
+    render: (result, out, input) => {
+      out.success(`New password set for "${input.username}".`);
+      out.line(input.keepSessions ? 'Existing sessions were kept.' : `Revoked ${result.revokedSessions} session(s).`);
+      renderNewPassword(out, input.username, input.password, result.password);
+    },
   });
-}

@@ -1,4 +1,4 @@
-import type { AppClient } from '../db/client.js';
+import type { Db } from '../db/handle.js';
 
 export interface AuditRow {
   id: number;
@@ -12,7 +12,8 @@ export interface AuditRow {
 }
 
 /** The newest entries first. */
-export async function readAuditLog(client: AppClient, limit: number): Promise<{ entries: AuditRow[]; total: number }> {
+export async function readAuditLog(db: Db, limit: number): Promise<{ entries: AuditRow[]; total: number }> {
+  const client = await db.prisma();
   const [rows, total] = await Promise.all([
     client.auditEntry.findMany({ orderBy: [{ at: 'desc' }, { id: 'desc' }], take: limit }),
     client.auditEntry.count(),

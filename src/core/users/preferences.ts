@@ -1,4 +1,4 @@
-import type { AppClient } from '../db/client.js';
+import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { notFound, usageError } from '../errors/errors.js';
 import { findUser } from './users.js';
@@ -69,14 +69,16 @@ export interface PreferenceRow {
   updatedAt: string;
 }
 
-export async function listPreferences(client: AppClient, username: string): Promise<PreferenceRow[]> {
+export async function listPreferences(db: Db, username: string): Promise<PreferenceRow[]> {
+  const client = await db.prisma();
   const user = await findUser(client, username);
   const rows = await client.userPreference.findMany({ where: { userId: user.id }, orderBy: { preferenceKey: 'asc' } });
   return rows.map((r) => ({ key: r.preferenceKey, value: r.preferenceValue, known: isKnownPreference(r.preferenceKey), updatedAt: r.updatedAt.toISOString() }));
 }
 
-export async function getPreference(client: AppClient, username: string, key: string): Promise<PreferenceRow> {
+export async function getPreference(db: Db, username: string, key: string): Promise<PreferenceRow> {
   validateKey(key);
+  const client = await db.prisma();
   const user = await findUser(client, username);
   const row = await client.userPreference.findUnique({ where: { userId_preferenceKey: { userId: user.id, preferenceKey: key } } });
   if (!row) {
@@ -86,13 +88,14 @@ export async function getPreference(client: AppClient, username: string, key: st
 }
 
 export async function setPreference(
-  client: AppClient,
+  db: Db,
   username: string,
   key: string,
   raw: string,
 ): Promise<{ row: PreferenceRow; previous: string | null; changed: boolean }> {
   validateKey(key);
   const value = encodePreference(key, raw);
+  const client = await db.prisma();
   return client.$transaction(async (tx) => {
     const user = await findUser(tx, username);
     const existing = await tx.userPreference.findUnique({ where: { userId_preferenceKey: { userId: user.id, preferenceKey: key } } });
@@ -113,8 +116,9 @@ export async function setPreference(
   });
 }
 
-export async function unsetPreference(client: AppClient, username: string, key: string): Promise<{ previous: string | null }> {
+export async function unsetPreference(db: Db, username: string, key: string): Promise<{ previous: string | null }> {
   validateKey(key);
+  const client = await db.prisma();
   return client.$transaction(async (tx) => {
     const user = await findUser(tx, username);
     const existing = await tx.userPreference.findUnique({ where: { userId_preferenceKey: { userId: user.id, preferenceKey: key } } });

@@ -3,7 +3,7 @@ import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { createUser } from './create.js';
 import { conflict, notFound, refused } from '../errors/errors.js';
-import { before, Prisma, providerOf } from '../db/sql.js';
+import { before, Prisma } from '../db/sql.js';
 
 /** How a user can log in: with a local password, through GPUStack, both, or not at all. */
 export type LoginMethod = 'password' | 'gpustack' | 'password+gpustack' | 'none';
@@ -53,6 +53,22 @@ export async function findUser(client: AppClient | TxClient, username: string): 
   return user;
 }
 
+/** The user as `user show` and the password prompts see it; fails with USER_NOT_FOUND. */
+export async function getUser(db: Db, username: string): Promise<UserSummary> {
+  return summarise(await findUser(await db.prisma(), username));
+}
+
+/** The error `user add` fails with when the username belongs to someone. */
+function usernameTaken(username: string) {
+  return conflict('USERNAME_TAKEN', `The username "${username}" is already taken.`, 'Choose another username, or change that user with `authctl user reset`.');
+}
+
+/** Fails as addUser would on a taken name, so a command can check before it asks for a password. */
+export async function assertUsernameFree(db: Db, username: string): Promise<void> {
+  const client = await db.prisma();
+  if (await client.user.findUnique({ where: { username }, select: { id: true } })) throw usernameTaken(username);
+}
+
 export interface NewUser {
   username: string;
   email?: string;
@@ -64,7 +80,8 @@ export interface NewUser {
   weakPasswordAllowed: boolean;
 }
 
-export async function addUser(client: AppClient, input: NewUser): Promise<UserSummary> {
+export async function addUser(db: Db, input: NewUser): Promise<UserSummary> {
+  const client = await db.prisma();
   return client.$transaction(async (tx) => {
     if (await tx.user.findUnique({ where: { username: input.username } })) {
       throw conflict('USERNAME_TAKEN', `The username "${input.username}" is already taken.`, 'Choose another username, or change that user with `authctl user reset`.');
@@ -99,10 +116,11 @@ export interface ResetResult {
 }
 
 export async function resetPassword(
-  client: AppClient,
+  db: Db,
   username: string,
   change: { passwordHash: string; keepSessions: boolean; passwordGenerated: boolean; weakPasswordAllowed: boolean },
 ): Promise<ResetResult> {
+  const client = await db.prisma();
   return client.$transaction(async (tx) => {
     const existing = await findUser(tx, username);
     const user = await tx.user.update({ where: { id: existing.id }, data: { passwordHash: change.passwordHash, updatedAt: new Date() } });
@@ -124,11 +142,12 @@ export interface ActivationResult {
 }
 
 export async function setUserActive(
-  client: AppClient,
+  db: Db,
   username: string,
   active: boolean,
   opts: { force: boolean },
 ): Promise<ActivationResult> {
+  const client = await db.prisma();
   return client.$transaction(async (tx) => {
     const existing = await findUser(tx, username);
     if (!active && existing.isAdmin && existing.isActive && !opts.force) {
@@ -202,9 +221,10 @@ export interface UserDetails extends UserSummary {
   legacyPreferences: unknown;
 }
 
-export async function showUser(client: AppClient, username: string): Promise<UserDetails> {
+export async function showUser(db: Db, username: string): Promise<UserDetails> {
+  const client = await db.prisma();
   const user = await findUser(client, username);
-  const expired = before(providerOf(client), 'expires_at', new Date());
+  const expired = before(db.provider, 'expires_at', new Date());
   const rows = await client.$queryRaw<Array<{ token_type: string; expired: number | bigint | boolean; n: number | bigint }>>(
     Prisma.sql`SELECT token_type, (${expired}) AS expired, count(*) AS n FROM user_sessions WHERE user_id = ${user.id} GROUP BY token_type, 2`,
   );
