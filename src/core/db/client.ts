@@ -3,7 +3,6 @@ import type { DatabaseTarget } from '../config/config.js';
 import { formatAppTimestamp, parseDbTimestamp } from '../time/timestamps.js';
 import { PrismaClient } from '../../generated/sqlite/client.js';
 import { BUSY_TIMEOUT_MS } from './sqlite.js';
-import { rememberProvider } from './sql.js';
 
 export type AppClient = PrismaClient;
 export type { User, UserSession, UserPreference, AuditEntry } from '../../generated/sqlite/client.js';
@@ -79,7 +78,7 @@ export async function openClient(target: DatabaseTarget): Promise<AppClient> {
     const adapter = withAppTimestamps(new PrismaBetterSqlite3({ url: target.file, timeout: BUSY_TIMEOUT_MS }));
     const client = new PrismaClient({ adapter });
     await client.$connect();
-    return rememberProvider(client, 'sqlite');
+    return client;
   }
   // Both generated clients expose the same models; PostgreSQL's adapter already
   // writes timestamps as naive UTC, which is what the app stores there.
@@ -96,5 +95,5 @@ export async function openClient(target: DatabaseTarget): Promise<AppClient> {
     const { pgConnectionError } = await import('./pg.js');
     throw pgConnectionError(target.url, (err as { cause?: unknown }).cause ?? err);
   }
-  return rememberProvider(client, 'postgresql');
+  return client;
 }

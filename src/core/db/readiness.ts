@@ -1,10 +1,7 @@
 import type { DatabaseTarget } from '../config/config.js';
 import { databaseError } from '../errors/errors.js';
-import type { AppClient } from './client.js';
 import { openInspector } from './inspector.js';
 import { loadMigrations, statusFrom, type DatabaseState, type Migration } from './migrations.js';
-import { openSqlite } from './sqlite.js';
-import { inspectSqliteState } from './sqlite-state.js';
 
 /**
  * Refuses, with exit 5 and the next step, a database that authctl cannot work
@@ -43,23 +40,4 @@ function readinessError(state: DatabaseState, migrations: Migration[]): void {
       'Run `authctl migrate status` to see why, then `authctl migrate`.',
     );
   }
-}
-
-/** The same check for SQLite, synchronously, for code that holds a raw handle. */
-export function assertSqliteReady(file: string): void {
-  const migrations = loadMigrations('sqlite');
-  const db = openSqlite(file, { readonly: true });
-  try {
-    readinessError(inspectSqliteState(db, migrations), migrations);
-  } finally {
-    db.close();
-  }
-}
-
-/** A Prisma client on a database that is initialised and fully migrated. */
-export async function openReadyClient(target: DatabaseTarget): Promise<AppClient> {
-  await assertReady(target);
-  // Loaded here, not at the top, so jobs that only need the readiness check skip Prisma's start-up cost.
-  const { openClient } = await import('./client.js');
-  return openClient(target);
 }

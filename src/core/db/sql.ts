@@ -2,19 +2,7 @@ import { Prisma } from '../../generated/sqlite/client.js';
 import type { DatabaseTarget } from '../config/config.js';
 import { sqliteBefore, sqliteKnown, sqliteNotBefore } from '../time/timestamps.js';
 
-export type Provider = DatabaseTarget['provider'];
-
-const providers = new WeakMap<object, Provider>();
-
-/** Remembers which provider a client talks to, so core code can stay provider-free. */
-export function rememberProvider<T extends object>(client: T, provider: Provider): T {
-  providers.set(client, provider);
-  return client;
-}
-
-export function providerOf(client: object): Provider {
-  return providers.get(client) ?? 'sqlite';
-}
+import type { Provider } from './handle.js';
 
 /** SQL text with `?` placeholders as a Prisma fragment. */
 function withParams(cond: { sql: string; params: string[] }): Prisma.Sql {

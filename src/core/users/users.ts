@@ -84,7 +84,7 @@ export async function addUser(db: Db, input: NewUser): Promise<UserSummary> {
   const client = await db.prisma();
   return client.$transaction(async (tx) => {
     if (await tx.user.findUnique({ where: { username: input.username } })) {
-      throw conflict('USERNAME_TAKEN', `The username "${input.username}" is already taken.`, 'Choose another username, or change that user with `authctl user reset`.');
+      throw usernameTaken(input.username);
     }
     if (input.email && (await tx.user.findUnique({ where: { email: input.email } }))) {
       throw conflict('EMAIL_TAKEN', `The email ${input.email} already belongs to another user.`, 'Use another email, or omit --email.');
