@@ -1,7 +1,5 @@
 import { Prisma } from '../../generated/sqlite/client.js';
-import type { DatabaseTarget } from '../config/config.js';
 import { sqliteBefore, sqliteKnown, sqliteNotBefore } from '../time/timestamps.js';
-
 import type { Provider } from './handle.js';
 
 /** SQL text with `?` placeholders as a Prisma fragment. */
