@@ -5,7 +5,7 @@ import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { hasStackTrace, type CliResult } from '../support/cli.js';
 import { appLogins, type AppSession, appTimestamp, cli, describeProviders, fakeJwt, fillAppDatabase, holdJobLock, insertSession, isoTimestamp, type TestDb, unparseable } from '../support/db.js';
-import { countSessions, startPurge, untilDeleting } from '../support/sessions.js';
+import { countSessions, startPurge, untilDeleting, watchLockTries } from '../support/sessions.js';
 
 interface Fixture {
   db: TestDb;
@@ -299,8 +299,14 @@ describe('sessions purge', () => {
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(JSON.parse(busy.stderr)).toMatchObject({ error: { exitCode: 75 } });
       expect(await sessionRows(db)).toEqual(before);
-      waiting = startPurge(db, ['--wait', '--json']);
-      await new Promise((r) => setTimeout(r, 2500));
+      const lock = await watchLockTries(db, 'purge');
+      try {
+        waiting = startPurge(db, ['--wait', '--json']);
+        // A second try at the lock: the run queues rather than failing busy.
+        await lock.tries(2);
+      } finally {
+        lock.stop();
+      }
       expect(waiting.child.exitCode).toBeNull();
       expect(await sessionRows(db)).toEqual(before);
     } finally {
@@ -316,8 +322,14 @@ describe('sessions purge', () => {
     const before = await sessionRows(db);
     const release = await holdJobLock(db, 'purge');
     try {
-      const waiting = startPurge(db, ['--wait']);
-      await new Promise((r) => setTimeout(r, 2000));
+      const lock = await watchLockTries(db, 'purge');
+      let waiting: ReturnType<typeof startPurge>;
+      try {
+        waiting = startPurge(db, ['--wait']);
+        await lock.tries(2);
+      } finally {
+        lock.stop();
+      }
       expect(waiting.child.exitCode).toBeNull();
       const signalled = Date.now();
       waiting.child.kill('SIGINT');
