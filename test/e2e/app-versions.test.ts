@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { appTimestamp, independentBcrypt, independentVerify } from '../support/app-db.js';
 import { hasStackTrace } from '../support/cli.js';
-import { addConversations, cli, describeProviders, fillAppDatabase, startNewestApp, unparseable, type TestDb } from '../support/db.js';
+import { addConversations, appTimestamp, cli, describeProviders, fillAppDatabase, independentBcrypt, independentVerify, startNewestApp, type TestDb, unparseable } from '../support/db.js';
 
 /**
  * authctl against the app as it is from v2.3.0 to the newest version: its

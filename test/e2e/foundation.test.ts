@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { createAppDatabase, independentBcrypt, independentVerify, isoTimestamp, appTimestamp, unparseableTimestamps } from '../support/app-db.js';
+import { appTimestamp, fillAppDatabase, independentBcrypt, independentVerify, isoTimestamp, sqliteDbAt, unparseable } from '../support/db.js';
 import { hasStackTrace, runCli, tempDir } from '../support/cli.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -71,7 +71,7 @@ describe('init-db', () => {
     expect(admin).toMatchObject({ username: 'admin', is_admin: 1, is_active: 1, gpustack_user_id: null });
     expect(admin.password_hash).toMatch(/^\$2b\$12\$/);
     expect(independentVerify(PASSWORD, admin.password_hash as string)).toBe(true);
-    expect(unparseableTimestamps(db)).toEqual([]);
+    expect(await unparseable(sqliteDbAt(file))).toEqual([]);
     const audit = db.prepare('SELECT * FROM authctl_audit').all() as Array<Record<string, unknown>>;
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ command: 'init-db', target: 'admin' });
@@ -160,10 +160,10 @@ describe('init-db', () => {
 });
 
 describe('adopting an app-made SQLite file', () => {
-  function appFixture(cwd: string) {
+  async function appFixture(cwd: string) {
     const file = path.join(cwd, 'gpustack_ui.db');
     const now = Date.now();
-    const db = createAppDatabase(file, {
+    await fillAppDatabase(sqliteDbAt(file), {
       users: [
         { username: 'admin', passwordHash: independentBcrypt('admin', 12), isAdmin: true, fullName: 'Default Admin' },
         { username: 'alice', email: 'alice@example.com', passwordHash: independentBcrypt('alice-password', 10), fullName: 'Alice' },
@@ -176,16 +176,15 @@ describe('adopting an app-made SQLite file', () => {
       ],
       prefs: [{ userId: 2, key: 'theme', value: 'dark' }],
     });
-    db.close();
     return file;
   }
 
   it('backs the file up next to itself before adopting, and the backup holds every row', async () => {
     const cwd = tempDir();
-    const file = appFixture(cwd);
+    const file = await appFixture(cwd);
     const before = dump(file);
     // The fixture holds one ISO row on purpose (written by some older tool); it must survive as is.
-    const isoRowsBefore = unparseableTimestamps(new Database(file, { readonly: true }));
+    const isoRowsBefore = await unparseable(sqliteDbAt(file));
     expect(isoRowsBefore).toHaveLength(1);
 
     const status = await runCli(['migrate', 'status'], { cwd });
@@ -204,7 +203,7 @@ describe('adopting an app-made SQLite file', () => {
     expect(dump(backup!)).toEqual(before);
     expect(dump(file)).toEqual(before);
     const db = new Database(file, { readonly: true });
-    expect(unparseableTimestamps(db)).toEqual(isoRowsBefore);
+    expect(await unparseable(sqliteDbAt(file))).toEqual(isoRowsBefore);
     const applied = db.prepare('SELECT migration_name FROM _prisma_migrations ORDER BY migration_name').pluck().all();
     expect(applied).toEqual(['20261126000000_app_baseline', '20261126000100_authctl_audit']);
     expect(db.prepare('SELECT count(*) FROM authctl_audit').pluck().get()).toBe(1);

@@ -2,9 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appTimestamp, fakeJwt } from '../support/app-db.js';
 import { hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
-import { cli, describeProviders, holdJobLock, unparseable, type ProviderName, type TestDb } from '../support/db.js';
+import { appTimestamp, cli, describeProviders, fakeJwt, holdJobLock, type ProviderName, type TestDb, unparseable } from '../support/db.js';
 import { ADMIN_KEY, INFERENCE_KEY, makeUser, makeUsers, startGpustackStandIn, type GpustackStandIn } from '../support/gpustack-server.js';
 
 // Fast retries and timeouts, so fault tests do not sleep through production backoff.

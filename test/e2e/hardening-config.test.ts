@@ -4,9 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { appTimestamp, createAppDatabase, fakeJwt } from '../support/app-db.js';
 import { BIN, hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
-import { cli, describeProviders, type TestDb } from '../support/db.js';
+import { appTimestamp, cli, describeProviders, fakeJwt, fillAppDatabase, sqliteDbAt, type TestDb } from '../support/db.js';
 import { ADMIN_KEY, startGpustackStandIn, type GpustackStandIn } from '../support/gpustack-server.js';
 
 const QUICK = { AUTHCTL_BCRYPT_ROUNDS: '10' };
@@ -375,7 +374,7 @@ describeProviders('read-only databases', ({ provider, newDb, cloneDb }) => {
       const db = await cloneDb(template);
       const appDir = tempDir();
       const appFile = path.join(appDir, 'gpustack_ui.db');
-      createAppDatabase(appFile, { users: [{ username: 'admin', isAdmin: true }], sessions: [{ userId: 1, expiresAt: appTimestamp(new Date(Date.now() - 3_600_000)) }] }).close();
+      await fillAppDatabase(sqliteDbAt(appFile), { users: [{ username: 'admin', isAdmin: true }], sessions: [{ userId: 1, expiresAt: appTimestamp(new Date(Date.now() - 3_600_000)) }] });
       await db.query('UPDATE user_sessions SET expires_at = ?', appTimestamp(new Date(Date.now() - 3_600_000)));
       const runs: Array<{ file: string; args: string[] }> = [
         { file: db.url.replace(/^sqlite:\/\/\//, ''), args: ['sessions', 'purge'] },

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { appTimestamp, fakeJwt } from '../support/app-db.js';
 import { hasStackTrace, type CliResult } from '../support/cli.js';
-import { cli, describeProviders, fillAppDatabase, newSqliteDb, type TestDb } from '../support/db.js';
+import { appTimestamp, cli, describeProviders, fakeJwt, fillAppDatabase, newSqliteDb, type TestDb } from '../support/db.js';
 import { countSessions, startPurge, untilDeleting } from '../support/sessions.js';
 
 const MIN = 60_000;

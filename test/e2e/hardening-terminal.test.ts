@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appTimestamp, fakeJwt, independentVerify } from '../support/app-db.js';
 import { hasStackTrace } from '../support/cli.js';
-import { cli, describeProviders, type TestDb } from '../support/db.js';
+import { appTimestamp, cli, describeProviders, fakeJwt, independentVerify, insertSession, type TestDb } from '../support/db.js';
 import { CTRL_C, CTRL_D, ptyMissing, runOnPty, type PtyStep } from '../support/pty.js';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
@@ -28,12 +27,13 @@ async function tableNames(db: TestDb): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-async function insertSession(db: TestDb, userId: number, fields: { jti: string; ip: string; userAgent: string }): Promise<void> {
+/** One live session with the given jti, IP and user agent. */
+function addSession(db: TestDb, userId: number, fields: { jti: string; ip: string; userAgent: string }): Promise<void> {
   const now = new Date();
-  await db.query(
-    'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    userId, fakeJwt().slice(0, 255), fields.jti, 'access', appTimestamp(new Date(now.getTime() + 3_600_000)), appTimestamp(now), appTimestamp(now), fields.ip, fields.userAgent,
-  );
+  return insertSession(db, {
+    userId, token: fakeJwt().slice(0, 255), jti: fields.jti, ipAddress: fields.ip, userAgent: fields.userAgent,
+    expiresAt: appTimestamp(new Date(now.getTime() + 3_600_000)), createdAt: appTimestamp(now),
+  });
 }
 
 describeProviders('hardening: terminal', ({ provider, newDb }) => {
@@ -43,7 +43,7 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
     const r = await cli(db, ['init-db', '--password-stdin'], { input: ADMIN_PASSWORD, env: FAST });
     expect(r.code, r.stderr).toBe(0);
     const [admin] = await db.query<{ id: number }>("SELECT id FROM users WHERE username = 'admin'");
-    await insertSession(db, admin!.id, { jti: 'jti-1', ip: '10.0.0.1', userAgent: 'Mozilla/5.0' });
+    await addSession(db, admin!.id, { jti: 'jti-1', ip: '10.0.0.1', userAgent: 'Mozilla/5.0' });
     return db;
   }
 
@@ -75,7 +75,7 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
     );
     const [row] = await db.query<{ id: number }>("SELECT id FROM users WHERE username = 'mallory'");
     const userId = row!.id;
-    await insertSession(db, userId, { jti: 'jti-\x1b[1Ahidden', ip: '10.0.0.1\x1b[K', userAgent: '\x1b[2J\x1b[H Mozilla/5.0' });
+    await addSession(db, userId, { jti: 'jti-\x1b[1Ahidden', ip: '10.0.0.1\x1b[K', userAgent: '\x1b[2J\x1b[H Mozilla/5.0' });
     await db.query(
       'INSERT INTO user_preferences (user_id, preference_key, preference_value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
       userId, 'theme\x1b[8m', 'dark\x1b[2J\x7f\u2066', now, now,

@@ -2,9 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { expect, it } from 'vitest';
-import { appTimestamp, independentBcrypt } from '../support/app-db.js';
 import { startCli, type CliResult } from '../support/cli.js';
-import { cli, describeProviders, fillAppDatabase, type TestDb } from '../support/db.js';
+import { appTimestamp, cli, describeProviders, fillAppDatabase, independentBcrypt, type TestDb } from '../support/db.js';
 
 /**
  * migrate and init-db stopped at many points of a run, by Ctrl+C, SIGTERM

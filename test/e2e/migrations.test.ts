@@ -3,9 +3,8 @@ import fs from 'node:fs';
 import pg from 'pg';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { appTimestamp, independentBcrypt, isoTimestamp } from '../support/app-db.js';
 import { hasStackTrace, runCli, tempDir } from '../support/cli.js';
-import { cli, describeProviders, fillAppDatabase, type TestDb } from '../support/db.js';
+import { appTimestamp, cli, describeProviders, fillAppDatabase, independentBcrypt, isoTimestamp, type TestDb } from '../support/db.js';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
 

@@ -3,10 +3,9 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { appLogins, appTimestamp, fakeJwt, isoTimestamp, type AppSession } from '../support/app-db.js';
 import { hasStackTrace, type CliResult } from '../support/cli.js';
-import { cli, describeProviders, fillAppDatabase, holdJobLock, unparseable, type TestDb } from '../support/db.js';
-import { countSessions, startPurge, untilDeleting } from '../support/sessions.js';
+import { appLogins, type AppSession, appTimestamp, cli, describeProviders, fakeJwt, fillAppDatabase, holdJobLock, insertSession, isoTimestamp, type TestDb, unparseable } from '../support/db.js';
+import { countSessions, startPurge, untilDeleting, watchLockTries } from '../support/sessions.js';
 
 interface Fixture {
   db: TestDb;
@@ -21,16 +20,6 @@ interface Fixture {
 
 const MIN = 60_000;
 
-
-const SESSION_COLUMNS = 'user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent';
-
-async function insertSession(db: TestDb, s: AppSession): Promise<void> {
-  await db.query(
-    `INSERT INTO user_sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    s.userId, s.token, s.jti, s.tokenType ?? 'access', s.expiresAt, s.createdAt, s.createdAt, '10.1.2.3',
-    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
-  );
-}
 
 async function sessionIds(db: TestDb): Promise<number[]> {
   return (await db.query<{ id: number }>('SELECT id FROM user_sessions ORDER BY id')).map((r) => Number(r.id));
@@ -310,8 +299,14 @@ describe('sessions purge', () => {
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(JSON.parse(busy.stderr)).toMatchObject({ error: { exitCode: 75 } });
       expect(await sessionRows(db)).toEqual(before);
-      waiting = startPurge(db, ['--wait', '--json']);
-      await new Promise((r) => setTimeout(r, 2500));
+      const lock = await watchLockTries(db, 'purge');
+      try {
+        waiting = startPurge(db, ['--wait', '--json']);
+        // A second try at the lock: the run queues rather than failing busy.
+        await lock.tries(2);
+      } finally {
+        lock.stop();
+      }
       expect(waiting.child.exitCode).toBeNull();
       expect(await sessionRows(db)).toEqual(before);
     } finally {
@@ -327,8 +322,14 @@ describe('sessions purge', () => {
     const before = await sessionRows(db);
     const release = await holdJobLock(db, 'purge');
     try {
-      const waiting = startPurge(db, ['--wait']);
-      await new Promise((r) => setTimeout(r, 2000));
+      const lock = await watchLockTries(db, 'purge');
+      let waiting: ReturnType<typeof startPurge>;
+      try {
+        waiting = startPurge(db, ['--wait']);
+        await lock.tries(2);
+      } finally {
+        lock.stop();
+      }
       expect(waiting.child.exitCode).toBeNull();
       const signalled = Date.now();
       waiting.child.kill('SIGINT');

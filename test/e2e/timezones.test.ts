@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { appTimestamp } from '../support/app-db.js';
 import type { CliOptions } from '../support/cli.js';
-import { cli, describeProviders, type TestDb } from '../support/db.js';
+import { appTimestamp, cli, describeProviders, type TestDb } from '../support/db.js';
 
 /**
  * The app stores naive UTC. Whatever time zone the operator's machine is in,

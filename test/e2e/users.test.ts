@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { appLogins, appTimestamp, independentBcrypt, independentVerify, isoTimestamp } from '../support/app-db.js';
 import { hasStackTrace, runCli, tempDir } from '../support/cli.js';
-import { cli, describeProviders, fillAppDatabase, unparseable, type TestDb } from '../support/db.js';
+import { appLogins, appTimestamp, cli, describeProviders, fillAppDatabase, independentBcrypt, independentVerify, isoTimestamp, type TestDb, unparseable } from '../support/db.js';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
 const ADMIN_PASSWORD = 'an admin passphrase';

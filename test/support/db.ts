@@ -1,12 +1,167 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { APP_CHAT_DDL, APP_DATETIME, APP_DDL, appTimestamp, appUuid, fakeJwt, type AppConversation, type AppSession, type AppUser, type AppVersion } from './app-db.js';
 import { runCli, tempDir, type CliOptions } from './cli.js';
 import { postgresMissing, startPostgres, type PgServer } from './postgres.js';
+
+/**
+ * The DDL the GPUStack UI app's SQLAlchemy create_all produces on SQLite,
+ * kept here independently of authctl's migrations so tests can tell whether
+ * those reproduce it.
+ */
+const APP_DDL = `
+CREATE TABLE users (
+  id INTEGER NOT NULL, username VARCHAR(255) NOT NULL, email VARCHAR(255),
+  password_hash VARCHAR(255), full_name VARCHAR(255),
+  is_admin BOOLEAN NOT NULL, is_active BOOLEAN NOT NULL,
+  gpustack_user_id INTEGER, preferences TEXT,
+  created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, last_login DATETIME,
+  PRIMARY KEY (id), UNIQUE (gpustack_user_id));
+CREATE UNIQUE INDEX ix_users_email ON users (email);
+CREATE INDEX idx_email_active ON users (email, is_active);
+CREATE UNIQUE INDEX ix_users_username ON users (username);
+CREATE INDEX idx_username_active ON users (username, is_active);
+CREATE TABLE user_sessions (
+  id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+  session_token VARCHAR(255) NOT NULL, jti VARCHAR(255) NOT NULL,
+  token_type VARCHAR(20) NOT NULL,
+  expires_at DATETIME NOT NULL, created_at DATETIME NOT NULL,
+  last_accessed DATETIME NOT NULL, ip_address VARCHAR(45), user_agent TEXT,
+  PRIMARY KEY (id), FOREIGN KEY(user_id) REFERENCES users (id));
+CREATE UNIQUE INDEX ix_user_sessions_jti ON user_sessions (jti);
+CREATE INDEX idx_user_expires ON user_sessions (user_id, expires_at);
+CREATE UNIQUE INDEX ix_user_sessions_session_token ON user_sessions (session_token);
+CREATE INDEX idx_user_token_type ON user_sessions (user_id, token_type);
+CREATE INDEX idx_expires_at ON user_sessions (expires_at);
+CREATE INDEX ix_user_sessions_expires_at ON user_sessions (expires_at);
+CREATE TABLE user_preferences (
+  id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+  preference_key VARCHAR(255) NOT NULL, preference_value TEXT,
+  created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
+  PRIMARY KEY (id), CONSTRAINT uq_user_preference UNIQUE (user_id, preference_key),
+  FOREIGN KEY(user_id) REFERENCES users (id));
+CREATE INDEX idx_user_preference_key ON user_preferences (user_id, preference_key);
+`;
+
+/**
+ * The chat-history tables the app's create_all adds from v2.3.0 on (SQLite
+ * DDL). Every app start creates them when they are missing, so a database
+ * authctl made gains them the first time the app starts on it.
+ */
+const APP_CHAT_DDL = `
+CREATE TABLE conversations (
+  id UUID NOT NULL, user_id INTEGER NOT NULL, title VARCHAR(255),
+  model_used VARCHAR(100), created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
+  PRIMARY KEY (id), FOREIGN KEY(user_id) REFERENCES users (id));
+CREATE TABLE messages (
+  id UUID NOT NULL, conversation_id UUID NOT NULL, role VARCHAR(20) NOT NULL,
+  content TEXT NOT NULL, message_metadata JSON, created_at DATETIME NOT NULL,
+  PRIMARY KEY (id), FOREIGN KEY(conversation_id) REFERENCES conversations (id));
+`;
+
+/** The app versions whose schema the tests build: the first one authctl supports, and the newest. */
+export type AppVersion = 'v2.2.0' | 'v2.5.4';
+
+/** A conversation the app stored for a user, with its messages. */
+export interface AppConversation {
+  userId: number;
+  title: string;
+  messages: string[];
+}
+
+/** SQLAlchemy's UUID on SQLite: 32 hex digits, no dashes. */
+const appUuid = () => randomBytes(16).toString('hex');
+
+const two = (n: number) => String(n).padStart(2, '0');
+
+/** SQLAlchemy's DATETIME text on SQLite: naive UTC with microseconds. */
+export function appTimestamp(d: Date): string {
+  return `${d.getUTCFullYear()}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, '0')}${String(Math.floor(Math.random() * 1000)).padStart(3, '0')}`;
+}
+
+/** Prisma's default SQLite DateTime text. */
+export function isoTimestamp(d: Date): string {
+  return d.toISOString().replace('Z', '+00:00');
+}
+
+/** The app's parser: only `YYYY-MM-DD HH:MM:SS[.ffffff]` loads; anything else raises. */
+export const APP_DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$/;
+
+/** bcrypt through the system's libxcrypt (via Python), independent of bcryptjs. */
+export function independentBcrypt(password: string, rounds = 12): string {
+  const r = spawnSync('python3', ['-W', 'ignore', '-c', `import crypt,sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=${2 ** rounds})))`], { input: password, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return r.stdout.trim();
+}
+
+export function independentVerify(password: string, hash: string): boolean {
+  const r = spawnSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; h=sys.argv[1]; print(crypt.crypt(sys.stdin.read(), h) == h)', hash], { input: password, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return r.stdout.trim() === 'True';
+}
+
+export interface AppUser {
+  username: string;
+  passwordHash?: string | null;
+  email?: string | null;
+  fullName?: string | null;
+  isAdmin?: boolean;
+  isActive?: boolean;
+  gpustackUserId?: number | null;
+}
+
+export interface AppSession {
+  userId: number;
+  tokenType?: 'access' | 'refresh';
+  expiresAt: string;
+  createdAt?: string;
+  token?: string;
+  jti?: string;
+  ipAddress?: string;
+  userAgent?: string;
+}
+
+/** A JWT-sized fake token, as the app stores in session_token. */
+export function fakeJwt(): string {
+  return `eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.${randomBytes(150).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * The app logging users in on its own connection to a SQLite file: `perTick`
+ * new sessions (valid for an hour) every `everyMs`, until stopped. Failed
+ * inserts are counted, not thrown.
+ */
+export function appLogins(file: string, opts: { everyMs: number; perTick?: number; journalMode?: 'wal' }) {
+  const app = new Database(file, { timeout: 5000 });
+  if (opts.journalMode) app.pragma(`journal_mode = ${opts.journalMode}`);
+  const login = app.prepare(
+    "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?)",
+  );
+  const at = appTimestamp(new Date(Date.now() + 3_600_000));
+  const counts = { logins: 0, failures: 0 };
+  const timer = setInterval(() => {
+    for (let i = 0; i < (opts.perTick ?? 1); i++) {
+      try {
+        login.run(randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), at, at, at);
+        counts.logins++;
+      } catch {
+        counts.failures++;
+      }
+    }
+  }, opts.everyMs);
+  return {
+    counts,
+    stop(): void {
+      clearInterval(timer);
+      app.close();
+    },
+  };
+}
+
 
 export type ProviderName = 'sqlite' | 'postgresql';
 
@@ -28,10 +183,10 @@ export interface TestDb {
 }
 
 /** The app's create_all DDL on PostgreSQL, kept independent of authctl's migrations. */
-export const APP_DDL_PG = APP_DDL.replace(/id INTEGER NOT NULL, (username|user_id)/g, 'id SERIAL NOT NULL, $1').replace(/DATETIME/g, 'TIMESTAMP WITHOUT TIME ZONE');
+const APP_DDL_PG = APP_DDL.replace(/id INTEGER NOT NULL, (username|user_id)/g, 'id SERIAL NOT NULL, $1').replace(/DATETIME/g, 'TIMESTAMP WITHOUT TIME ZONE');
 
 /** The chat-history tables on PostgreSQL: UUID and JSON columns, naive timestamps. */
-export const APP_CHAT_DDL_PG = APP_CHAT_DDL.replace(/DATETIME/g, 'TIMESTAMP WITHOUT TIME ZONE');
+const APP_CHAT_DDL_PG = APP_CHAT_DDL.replace(/DATETIME/g, 'TIMESTAMP WITHOUT TIME ZONE');
 
 // Return timestamps as the stored text and 64-bit counts as numbers, like SQLite.
 pg.types.setTypeParser(1114, (v: string) => v);
@@ -103,6 +258,11 @@ export function newSqliteDb(): TestDb {
   return sqliteDb(path.join(cwd, 'gpustack_ui.db'), cwd);
 }
 
+/** The SQLite database in `file` (which need not exist yet), with the CLI run from its folder. */
+export function sqliteDbAt(file: string): TestDb {
+  return sqliteDb(file, path.dirname(file));
+}
+
 /** Runs the real CLI against a test database, from its working directory. */
 export function cli(db: TestDb, args: string[], opts: Partial<CliOptions> = {}) {
   return runCli(args, { cwd: db.cwd, ...opts, env: { ...db.env, ...opts.env } });
@@ -137,6 +297,19 @@ export async function addConversations(db: TestDb, conversations: AppConversatio
   }
 }
 
+/** What the app stores for a browser login. */
+const APP_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36';
+
+/** Stores one session as the app does; what `s` leaves out gets the app's usual values. */
+export async function insertSession(db: TestDb, s: AppSession): Promise<void> {
+  const now = appTimestamp(new Date());
+  await db.query(
+    'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    s.userId, s.token ?? fakeJwt(), s.jti ?? randomBytes(16).toString('hex'), s.tokenType ?? 'access',
+    s.expiresAt, s.createdAt ?? now, s.createdAt ?? now, s.ipAddress ?? '10.1.2.3', s.userAgent ?? APP_USER_AGENT,
+  );
+}
+
 /** Fills a TestDb as the app would: its DDL, its value formats. */
 export async function fillAppDatabase(db: TestDb, content: AppContent): Promise<void> {
   await db.exec(db.provider === 'sqlite' ? APP_DDL : APP_DDL_PG);
@@ -149,13 +322,8 @@ export async function fillAppDatabase(db: TestDb, content: AppContent): Promise<
       u.username, u.email ?? null, u.passwordHash ?? null, u.fullName ?? null, bool(Boolean(u.isAdmin)), bool(u.isActive !== false), u.gpustackUserId ?? null, '{"theme": "dark"}', now, now,
     );
   }
-  for (const s of content.sessions ?? []) {
-    await db.query(
-      'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      s.userId, s.token ?? (db.provider === 'sqlite' ? fakeJwt() : fakeJwt().slice(0, 255)), s.jti ?? randomBytes(16).toString('hex'), s.tokenType ?? 'access',
-      s.expiresAt, s.createdAt ?? now, s.createdAt ?? now, '10.1.2.3', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0',
-    );
-  }
+  // The app's VARCHAR(255) session_token on PostgreSQL holds a cut-down token until adoption widens it.
+  for (const s of content.sessions ?? []) await insertSession(db, db.provider === 'sqlite' || s.token ? s : { ...s, token: fakeJwt().slice(0, 255) });
   for (const p of content.prefs ?? []) {
     await db.query('INSERT INTO user_preferences (user_id, preference_key, preference_value, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', p.userId, p.key, p.value, now, now);
   }

@@ -66,7 +66,6 @@ export interface StandInOptions {
 
 export const ADMIN_KEY = 'gpustack_0a1b2c3d4e5f6a7b_00112233445566778899aabbccddeeff';
 export const INFERENCE_KEY = 'gpustack_f0e1d2c3b4a59687_ffeeddccbbaa99887766554433221100';
-export const NON_ADMIN_KEY = 'gpustack_1111111111111111_22222222222222222222222222222222';
 
 const SORTABLE = new Set(['username', 'is_admin', 'full_name', 'source', 'is_active', 'created_at', 'updated_at']);
 const PROXY_502 = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n</body>\r\n</html>\r\n';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkNewPassword, generatePassword, hashPassword, policyViolation, resolveRounds, verifyPassword } from '../../src/core/passwords/password.js';
-import { independentBcrypt, independentVerify } from '../support/app-db.js';
+import { independentBcrypt, independentVerify } from '../support/db.js';
 
 describe('password policy', () => {
   it('needs 12 characters for an admin and 8 for anyone else', () => {

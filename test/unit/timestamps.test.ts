@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { formatAppTimestamp, MAX_DURATION_MS, parseDbTimestamp, parseDuration, sqliteBefore, sqliteKnown, sqliteNotBefore, tryParseDbTimestamp } from '../../src/core/time/timestamps.js';
-import { APP_DATETIME, isoTimestamp } from '../support/app-db.js';
+import { APP_DATETIME, isoTimestamp } from '../support/db.js';
 
 describe('formatAppTimestamp', () => {
   it("writes the app's naive UTC form with microseconds", () => {
