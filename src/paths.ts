@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The package root: this file is compiled to dist/paths.js. */
-export const PACKAGE_ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const PACKAGE_ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 export const MIGRATIONS_DIR = {
   sqlite: path.join(PACKAGE_ROOT, 'prisma', 'migrations'),

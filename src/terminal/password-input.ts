@@ -26,7 +26,7 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function describeSources(): string {
+function describeSources(): string {
   return 'Pass --password-stdin, --password-file <path> or --generate-password, or run it in a terminal to be prompted.';
 }
 
@@ -34,7 +34,7 @@ export function describeSources(): string {
  * Gets a new password from exactly one source. A value on the command line is
  * never accepted: argv is visible to every local user.
  */
-export async function readNewPassword(
+async function readNewPassword(
   opts: PasswordSourceOptions,
   out: Output,
   label: string,

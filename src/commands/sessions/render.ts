@@ -8,7 +8,7 @@ export function shortUtc(iso: string): string {
 }
 
 /** The browser and OS are what an operator needs to recognise a session. */
-export function shortUserAgent(ua: string | null): string {
+function shortUserAgent(ua: string | null): string {
   if (!ua) return '';
   const browser = /(Edg|OPR|Chrome|Firefox|Version)\/(\d+)/.exec(ua);
   const os = /(Windows|Mac OS X|Android|iPhone|iPad|Linux)/.exec(ua);

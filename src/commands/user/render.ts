@@ -1,7 +1,7 @@
 import type { Column, Output } from '../../terminal/output.js';
 import type { ListedUser, UserSummary } from '../../core/users/users.js';
 
-export const LOGIN_LABEL: Record<UserSummary['login'], string> = {
+const LOGIN_LABEL: Record<UserSummary['login'], string> = {
   password: 'local password',
   gpustack: 'GPUStack only',
   'password+gpustack': 'local password + GPUStack',

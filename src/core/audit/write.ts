@@ -19,7 +19,7 @@ function osUser(): string {
   }
 }
 
-export function auditActor(): { osUser: string; host: string } {
+function auditActor(): { osUser: string; host: string } {
   return { osUser: osUser(), host: os.hostname() };
 }
 

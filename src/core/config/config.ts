@@ -6,7 +6,7 @@ import { redactUrl, rememberSecret } from './secrets.js';
 
 export { redactUrl } from './secrets.js';
 
-export const DEFAULT_DATABASE_URL = 'sqlite:///./gpustack_ui.db';
+const DEFAULT_DATABASE_URL = 'sqlite:///./gpustack_ui.db';
 
 export type DatabaseTarget =
   | { provider: 'sqlite'; file: string; url: string; display: string }

@@ -7,7 +7,7 @@ import type { SchemaShape } from './shape.js';
 export type PgTarget = Extract<DatabaseTarget, { provider: 'postgresql' }>;
 
 /** Where a PostgreSQL URL points, without its password. */
-export function describePgTarget(url: string): { host: string; port: string; database: string } {
+function describePgTarget(url: string): { host: string; port: string; database: string } {
   const u = new URL(url);
   return { host: u.hostname || 'localhost', port: u.port || '5432', database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres' };
 }

@@ -38,7 +38,7 @@ export function openSqlite(file: string, opts: { readonly?: boolean } = {}): Sql
   }
 }
 
-export function sqliteOpenError(file: string, err: unknown) {
+function sqliteOpenError(file: string, err: unknown) {
   const message = err instanceof Error ? err.message : String(err);
   if (/not a database|file is encrypted/i.test(message)) {
     return databaseError('DATABASE_INVALID', `${file} is not a SQLite database.`, 'Check DATABASE_URL (or -d).');

@@ -2,14 +2,14 @@ import { randomInt } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { refused, usageError } from '../errors/errors.js';
 
-export const DEFAULT_BCRYPT_ROUNDS = 12;
-export const MIN_BCRYPT_ROUNDS = 10;
-export const MAX_BCRYPT_ROUNDS = 15;
+const DEFAULT_BCRYPT_ROUNDS = 12;
+const MIN_BCRYPT_ROUNDS = 10;
+const MAX_BCRYPT_ROUNDS = 15;
 /** bcrypt reads only the first 72 bytes; anything longer would be silently ignored. */
-export const MAX_PASSWORD_BYTES = 72;
-export const MIN_LENGTH_ADMIN = 12;
-export const MIN_LENGTH_USER = 8;
-export const GENERATED_LENGTH = 20;
+const MAX_PASSWORD_BYTES = 72;
+const MIN_LENGTH_ADMIN = 12;
+const MIN_LENGTH_USER = 8;
+const GENERATED_LENGTH = 20;
 
 /**
  * Default and very common passwords. doctor tries each of these (and the

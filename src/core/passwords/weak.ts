@@ -22,7 +22,7 @@ export interface WeakPasswordFinding {
  * every start, and the two its setup script (`database/init_db.py
  * --test-users`) creates on request.
  */
-export const APP_DEFAULT_ACCOUNTS = [
+const APP_DEFAULT_ACCOUNTS = [
   { username: 'admin', password: 'admin', origin: 'seeded by the app' },
   { username: 'testuser', password: 'testpass', origin: "created by the app's setup script" },
   { username: 'admin2', password: 'admin123', origin: "created by the app's setup script" },

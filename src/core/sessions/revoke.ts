@@ -18,7 +18,7 @@ export interface RevokeInput {
 }
 
 /** At most this many revoked sessions are itemised; the count is always exact. */
-export const REVOKE_LISTED_MAX = 100;
+const REVOKE_LISTED_MAX = 100;
 
 export interface RevokeResult {
   dryRun: boolean;

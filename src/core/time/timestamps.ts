@@ -19,11 +19,6 @@ export function formatAppTimestamp(date: Date): string {
   );
 }
 
-/** Prisma's ISO form, as its SQLite adapter writes it. */
-export function formatIsoTimestamp(date: Date): string {
-  return date.toISOString().replace('Z', '+00:00');
-}
-
 /**
  * The forms SQLite's own date functions read: a date, optionally a time
  * (`T` or a space between), fractions of any length, and an offset `Z` or

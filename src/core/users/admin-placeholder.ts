@@ -7,7 +7,7 @@
  */
 export const APP_SEEDED_ADMIN = 'admin';
 
-export const PLACEHOLDER_FULL_NAME = 'Reserved (keeps the app from seeding admin/admin)';
+const PLACEHOLDER_FULL_NAME = 'Reserved (keeps the app from seeding admin/admin)';
 
 /** The placeholder's column values, for code that writes raw SQL. */
 export const PLACEHOLDER_ROW = {

@@ -6,7 +6,7 @@ import { findUser } from './users.js';
 type PrefKind = 'string' | 'bool' | 'int' | 'float';
 
 /** The keys the app knows, with the Python type it stores through str(). */
-export const KNOWN_PREFERENCES: Record<string, PrefKind> = {
+const KNOWN_PREFERENCES: Record<string, PrefKind> = {
   theme: 'string',
   language: 'string',
   default_model: 'string',

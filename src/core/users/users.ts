@@ -22,14 +22,14 @@ export interface UserSummary {
   lastLogin: string | null;
 }
 
-export function loginMethod(user: Pick<User, 'passwordHash' | 'gpustackUserId'>): LoginMethod {
+function loginMethod(user: Pick<User, 'passwordHash' | 'gpustackUserId'>): LoginMethod {
   const local = Boolean(user.passwordHash);
   const remote = user.gpustackUserId !== null;
   return local && remote ? 'password+gpustack' : local ? 'password' : remote ? 'gpustack' : 'none';
 }
 
 /** Never includes the password hash. */
-export function summarise(user: User): UserSummary {
+function summarise(user: User): UserSummary {
   return {
     id: user.id,
     username: user.username,

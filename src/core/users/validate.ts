@@ -8,7 +8,7 @@ import { usageError } from '../errors/errors.js';
 const CONTROL = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
 
 /** The longest username the app's login form accepts (its user-creation form also asks for at least 3). */
-export const MAX_USERNAME_LENGTH = 50;
+const MAX_USERNAME_LENGTH = 50;
 
 /**
  * Why the app's login form could not take a username that comes from
@@ -49,7 +49,7 @@ export function validateEmail(email: string): string {
 }
 
 /** The longest full name the app's user-creation form accepts. */
-export const MAX_FULL_NAME_LENGTH = 100;
+const MAX_FULL_NAME_LENGTH = 100;
 
 /** A full name the app's forms accept: 1 to 100 characters, not blank, no control characters. */
 export function validateFullName(fullName: string): string {
