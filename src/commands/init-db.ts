@@ -3,7 +3,7 @@ import { PLACEHOLDER_NOTICE } from '../core/users/admin-placeholder.js';
 import { validateUsername } from '../core/users/validate.js';
 import type { NewPasswordOptions } from '../terminal/password-input.js';
 import { defineCommand } from './define.js';
-import { addPasswordOptions } from './options.js';
+import { addPasswordOptions, newPasswordInput } from './options.js';
 
 interface InitDbInput {
   adminUsername: string;
@@ -48,13 +48,7 @@ export const initDbCommand = () =>
     options: (cmd) => addPasswordOptions(cmd.option('--admin-username <name>', 'username of the first admin', 'admin')),
     parse: ({ opts }) => ({
       adminUsername: validateUsername(opts.adminUsername as string),
-      password: {
-        passwordStdin: opts.passwordStdin as boolean | undefined,
-        passwordFile: opts.passwordFile as string | undefined,
-        generatePassword: opts.generatePassword as boolean | undefined,
-        allowWeakPassword: opts.allowWeakPassword as boolean | undefined,
-        rounds: opts.rounds as string | undefined,
-      },
+      password: newPasswordInput(opts),
     }),
     needs: 'database',
     run: async ({ db, out }, { adminUsername, password }) => {

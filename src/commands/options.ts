@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { AuthctlError, ExitCode } from '../core/errors/errors.js';
+import type { NewPasswordOptions } from '../terminal/password-input.js';
 
 /** The password-source options shared by init-db, user add and user reset. */
 export function addPasswordOptions(cmd: Command): Command {
@@ -9,6 +10,17 @@ export function addPasswordOptions(cmd: Command): Command {
     .option('--generate-password', 'generate a 20-character password and show it once')
     .option('--allow-weak-password', 'accept a password the policy refuses (recorded in the audit log)')
     .addOption(new Option('--rounds <n>', 'bcrypt cost, 10 to 15 (default 12, or AUTHCTL_BCRYPT_ROUNDS)'));
+}
+
+/** The password-source options of init-db, `user add` and `user reset`, as commander parsed them. */
+export function newPasswordInput(opts: Record<string, unknown>): NewPasswordOptions {
+  return {
+    passwordStdin: opts.passwordStdin as boolean | undefined,
+    passwordFile: opts.passwordFile as string | undefined,
+    generatePassword: opts.generatePassword as boolean | undefined,
+    allowWeakPassword: opts.allowWeakPassword as boolean | undefined,
+    rounds: opts.rounds as string | undefined,
+  };
 }
 
 /** Parses a whole number from 1 to `max` given to an option, or fails with exit 2. */

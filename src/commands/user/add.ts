@@ -3,7 +3,8 @@ import { validateEmail, validateFullName, validateUsername } from '../../core/us
 import type { NewPasswordOptions } from '../../terminal/password-input.js';
 import { defineCommand } from '../define.js';
 import { addPasswordOptions } from '../options.js';
-import { newPasswordInput, renderNewPassword } from './password.js';
+import { newPasswordInput } from '../options.js';
+import { renderNewPassword } from './password.js';
 
 interface AddInput {
   username: string;

@@ -1,17 +1,6 @@
 import type { NewPasswordOptions } from '../../terminal/password-input.js';
 import type { Output } from '../../terminal/output.js';
 
-/** The password-source options of `user add` and `user reset`, as commander parsed them. */
-export function newPasswordInput(opts: Record<string, unknown>): NewPasswordOptions {
-  return {
-    passwordStdin: opts.passwordStdin as boolean | undefined,
-    passwordFile: opts.passwordFile as string | undefined,
-    generatePassword: opts.generatePassword as boolean | undefined,
-    allowWeakPassword: opts.allowWeakPassword as boolean | undefined,
-    rounds: opts.rounds as string | undefined,
-  };
-}
-
 /** The weak-password notice, and a generated password shown once. */
 export function renderNewPassword(out: Output, username: string, input: NewPasswordOptions, generated: string | undefined): void {
   if (input.allowWeakPassword) out.warn('The password policy was overridden with --allow-weak-password; this is recorded in the audit log.');

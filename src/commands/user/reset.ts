@@ -2,7 +2,8 @@ import type { ResetResult } from '../../core/users/users.js';
 import type { NewPasswordOptions } from '../../terminal/password-input.js';
 import { defineCommand } from '../define.js';
 import { addPasswordOptions } from '../options.js';
-import { newPasswordInput, renderNewPassword } from './password.js';
+import { newPasswordInput } from '../options.js';
+import { renderNewPassword } from './password.js';
 
 interface ResetInput {
   username: string;
