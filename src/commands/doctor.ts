@@ -14,7 +14,7 @@ export function doctorCommand(): Command {
       const { resolveGpustackSettings } = await import('../core/gpustack/settings.js');
       const settings = resolveGpustackSettings({ url: opts.url, tokenFile: opts.tokenFile, env, dotEnv });
       // A bad tuning variable is a usage error before any check runs, not a failed check.
-      const tuning = settings.baseUrl ? (await import('../core/gpustack/client.js')).tuningFromEnv(env) : undefined;
+      const tuning = settings.baseUrl ? (await import('../core/gpustack/tuning.js')).tuningFromEnv(env) : undefined;
       const gpustack = settings.baseUrl
         ? async () => {
             const { doctorGpustackCheck } = await import('../core/gpustack/check.js');
