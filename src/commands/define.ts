@@ -24,13 +24,14 @@ export interface RawInput {
 
 /**
  * What a command needs before it runs:
+ * - `none`: nothing; DATABASE_URL is neither read nor announced (`gpustack check`);
  * - `config`: the resolved configuration (DATABASE_URL, the environment, .env);
  * - `database`: also a handle on the database, which may not exist yet or be
  *   behind (init-db, migrate, doctor look at it as it is);
  * - `ready`: a handle on a database that is initialised and fully migrated,
  *   checked once here (exit 5 with the next step otherwise).
  */
-export type Needs = 'config' | 'database' | 'ready';
+export type Needs = 'none' | 'config' | 'database' | 'ready';
 
 export interface LockRequest {
   job: LockedJob;
@@ -38,7 +39,10 @@ export interface LockRequest {
   waitMs: number;
 }
 
-/** What the runner gives a command's `run`. `db` is there when the command needs a database. */
+/**
+ * What the runner gives a command's `run`. `config` is there unless the
+ * command needs nothing; `db` is there when it needs a database.
+ */
 export interface RunContext {
   out: Output;
   config: ResolvedConfig;
@@ -129,13 +133,16 @@ async function execute(spec: CommandSpec<unknown, unknown>, input: unknown, comm
   const out = outputFor(command);
   const globals = command.optsWithGlobals<GlobalOptions>();
   const stop = spec.stoppable?.(input) ? stopOnSignals() : undefined;
+  let config: ResolvedConfig | undefined;
   let db: Db | undefined;
   let release: (() => Promise<void>) | undefined;
   try {
-    const { resolveConfig } = await import('../core/config/config.js');
-    const config = resolveConfig({ databaseUrl: globals.databaseUrl });
-    out.banner(config.database.display);
-    if (spec.needs !== 'config') {
+    if (spec.needs !== 'none') {
+      const { resolveConfig } = await import('../core/config/config.js');
+      config = resolveConfig({ databaseUrl: globals.databaseUrl });
+      out.banner(config.database.display);
+    }
+    if (config && spec.needs !== 'config') {
       if (spec.needs === 'ready') {
         const { assertReady } = await import('../core/db/readiness.js');
         await assertReady(config.database);
@@ -144,12 +151,12 @@ async function execute(spec: CommandSpec<unknown, unknown>, input: unknown, comm
       db = openDb(config.database);
     }
     const lock = spec.lock?.(input);
-    if (lock) {
+    if (lock && config) {
       const { acquireJobLock } = await import('../core/locks/job-lock.js');
       const held = await acquireJobLock(config.database, lock.job, lock.waitMs, stop?.signal);
       release = () => held.release();
     }
-    const result = await spec.run({ out, config, db: db as Db, yes: Boolean(globals.yes), signal: stop?.signal }, input);
+    const result = await spec.run({ out, config: config as ResolvedConfig, db: db as Db, yes: Boolean(globals.yes), signal: stop?.signal }, input);
     if (out.json) out.emitJson(result);
     else await spec.render(result, out, input);
     const failure = spec.failure?.(result, input);

@@ -23,7 +23,7 @@ export const doctorCommand = () =>
       const { env, dotEnv } = config;
       const settings = resolveGpustackSettings({ url: input.url, tokenFile: input.tokenFile, env, dotEnv });
       // A bad tuning variable is a usage error before any check runs, not a failed check.
-      const tuning = settings.baseUrl ? (await import('../core/gpustack/client.js')).tuningFromEnv(env) : undefined;
+      const tuning = settings.baseUrl ? (await import('../core/gpustack/tuning.js')).tuningFromEnv(env) : undefined;
       const gpustack = settings.baseUrl
         ? async () => {
             const { doctorGpustackCheck } = await import('../core/gpustack/check.js');

@@ -3,7 +3,7 @@ import { parseDatabaseUrl, readDotEnv } from '../../src/core/config/config.js';
 import { parseDotEnv } from '../../src/core/config/dotenv.js';
 import { toAuthctlError } from '../../src/core/errors/map.js';
 import { echoServerText, redactUrl, scrubSecrets } from '../../src/core/config/secrets.js';
-import { tuningFromEnv } from '../../src/core/gpustack/client.js';
+import { tuningFromEnv } from '../../src/core/gpustack/tuning.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../support/cli.js';

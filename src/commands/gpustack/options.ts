@@ -1,10 +1,17 @@
 import type { Command } from 'commander';
 import type { Output } from '../../terminal/output.js';
 import type { RetryNotice } from '../../core/gpustack/client.js';
+import { validateBaseUrl } from '../../core/gpustack/base-url.js';
+import { readTokenFile, resolveGpustackSettings, type PartialGpustackSettings } from '../../core/gpustack/settings.js';
+import { tuningFromEnv, type ClientTuning } from '../../core/gpustack/tuning.js';
 
-export interface ConnectionOptions {
+/** How to reach GPUStack, as far as argv and the tuning variables say. */
+export interface ConnectionInput {
+  /** --url, checked and normalised; an empty --url stays empty (nothing configured, no fallback). */
   url?: string;
-  tokenFile?: string;
+  /** The key read from --token-file. */
+  token?: string;
+  tuning: ClientTuning;
 }
 
 /** The key is read from a file or the environment, never from argv, which every local user can see. */
@@ -12,6 +19,23 @@ export function addConnectionOptions(cmd: Command): Command {
   return cmd
     .option('--url <url>', 'GPUStack server URL (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')
     .option('--token-file <path>', 'read the GPUStack API key from this file (env GPUSTACK_API_TOKEN, GPUSTACK_API_KEY, .env)');
+}
+
+/**
+ * Checks --token-file, --url and the AUTHCTL_GPUSTACK_* tuning variables
+ * before anything else runs (exit 2; a URL is shown redacted). The
+ * environment's GPUSTACK_* settings are resolved later, in {@link settingsFor}.
+ */
+export function parseConnection(opts: Record<string, unknown>): ConnectionInput {
+  const url = opts.url as string | undefined;
+  const tokenFile = opts.tokenFile as string | undefined;
+  const token = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
+  return { url: url ? validateBaseUrl(url) : url, token, tuning: tuningFromEnv(process.env) };
+}
+
+/** --url and --token-file beat the environment, which beats .env. */
+export function settingsFor(input: ConnectionInput, env: NodeJS.ProcessEnv, dotEnv: Record<string, string>): PartialGpustackSettings {
+  return resolveGpustackSettings({ url: input.url, token: input.token, env, dotEnv });
 }
 
 export function reportRetry(out: Output) {

@@ -1,17 +1,17 @@
-import { Command } from 'commander';
-import { createContext } from '../../context.js';
-import type { Output } from '../../terminal/output.js';
-import type { MaxDisable, SyncPlan } from '../../core/gpustack/plan.js';
+import { refused, usageError } from '../../core/errors/errors.js';
+import type { ApiVersion } from '../../core/gpustack/client.js';
+import type { GuardVerdict, MaxDisable, SyncPlan } from '../../core/gpustack/plan.js';
+import type { SyncOutcome, SyncResult } from '../../core/gpustack/sync.js';
 import { PLACEHOLDER_NOTICE } from '../../core/users/admin-placeholder.js';
-import type { SyncResult } from '../../core/gpustack/sync.js';
-import { usageError } from '../../core/errors/errors.js';
-import { addConnectionOptions, reportRetry, type ConnectionOptions } from './options.js';
+import type { Output } from '../../terminal/output.js';
+import { defineCommand } from '../define.js';
+import { addConnectionOptions, parseConnection, reportRetry, settingsFor, type ConnectionInput } from './options.js';
 
-interface SyncCommandOptions extends ConnectionOptions {
-  dryRun?: boolean;
-  maxDisable?: string;
-  linkByUsername?: boolean;
-  force?: boolean;
+export interface SyncInput extends ConnectionInput {
+  dryRun: boolean;
+  force: boolean;
+  linkByUsername: boolean;
+  maxDisable?: MaxDisable;
 }
 
 /** `5` is a count, `25%` a share of the linked users. */
@@ -21,6 +21,48 @@ export function parseMaxDisable(text: string): MaxDisable {
   const m = /^(\d+(?:\.\d+)?)%$/.exec(t);
   if (m && Number(m[1]) <= 100) return { kind: 'percent', value: Number(m[1]) };
   throw usageError(`--max-disable "${text}" is not a count or a percentage from 0% to 100%.`, 'Use a whole number such as 5, or a percentage such as 10%.');
+}
+
+/** What `gpustack sync` prints with --json; people get the same, rendered. --json always carries the whole plan. */
+export interface SyncReport {
+  outcome: SyncOutcome;
+  dryRun: boolean;
+  applied: boolean;
+  server: string;
+  serverVersion: string | null;
+  api: ApiVersion;
+  upstreamUsers: number;
+  /** Pages of the user list read. */
+  pages: number;
+  counts: { create: number; update: number; disable: number; conflicts: number; unchanged: number; sessionsRevoked: number };
+  reserveAdmin: boolean;
+  guard: GuardVerdict & { forced: boolean };
+  plan: Pick<SyncPlan, 'create' | 'update' | 'disable' | 'conflicts'>;
+}
+
+function toReport(result: SyncResult): SyncReport {
+  const { plan } = result;
+  return {
+    outcome: result.outcome,
+    dryRun: result.outcome === 'dry-run',
+    applied: result.outcome === 'applied',
+    server: result.server,
+    serverVersion: result.serverVersion,
+    api: result.api,
+    upstreamUsers: result.upstreamUsers,
+    pages: result.pages,
+    counts: {
+      create: plan.create.length,
+      update: plan.update.length,
+      disable: plan.disable.length,
+      conflicts: plan.conflicts.length,
+      unchanged: plan.unchanged,
+      sessionsRevoked: plan.sessionsRevoked,
+    },
+    reserveAdmin: plan.reserveAdmin,
+    guard: { ...result.guard, forced: result.forced },
+    plan: { create: plan.create, update: plan.update, disable: plan.disable, conflicts: plan.conflicts },
+  };
 }
 
 /** Rows shown in human output; --json always carries the whole plan. */
@@ -35,7 +77,7 @@ interface PlanRow {
 
 const show = (v: unknown) => (v === null || v === undefined ? '(none)' : typeof v === 'string' ? `"${v}"` : String(v));
 
-function planRows(plan: SyncPlan): PlanRow[] {
+function planRows(plan: SyncReport['plan']): PlanRow[] {
   const rows: PlanRow[] = [];
   for (const c of plan.create) {
     rows.push({ action: 'create', gpustackId: c.gpustackId, username: c.username, detail: `${c.isAdmin ? 'admin' : 'user'}${c.isActive ? '' : ', inactive'}` });
@@ -52,38 +94,18 @@ function planRows(plan: SyncPlan): PlanRow[] {
   return rows;
 }
 
-function render(out: Output, result: SyncResult): void {
-  const { plan } = result;
-  out.emitJson({
-    outcome: result.outcome,
-    dryRun: result.outcome === 'dry-run',
-    applied: result.outcome === 'applied',
-    server: result.server,
-    serverVersion: result.serverVersion,
-    api: result.api,
-    upstreamUsers: result.upstreamUsers,
-    counts: {
-      create: plan.create.length,
-      update: plan.update.length,
-      disable: plan.disable.length,
-      conflicts: plan.conflicts.length,
-      unchanged: plan.unchanged,
-      sessionsRevoked: plan.sessionsRevoked,
-    },
-    reserveAdmin: plan.reserveAdmin,
-    guard: { ...result.guard, forced: result.forced },
-    plan: { create: plan.create, update: plan.update, disable: plan.disable, conflicts: plan.conflicts },
-  });
+function render(report: SyncReport, out: Output): void {
+  const { plan, counts } = report;
   out.line(
-    `GPUStack ${result.serverVersion ?? '(version unknown)'} at ${result.server} (/${result.api}/users): ${result.upstreamUsers} user(s) in ${result.pages} page(s).`,
+    `GPUStack ${report.serverVersion ?? '(version unknown)'} at ${report.server} (/${report.api}/users): ${report.upstreamUsers} user(s) in ${report.pages} page(s).`,
   );
-  const verb = result.outcome === 'applied' ? '' : 'would be ';
+  const verb = report.applied ? '' : 'would be ';
   out.line(
-    `${plan.create.length} ${verb}created, ${plan.update.length} ${verb}updated, ${plan.disable.length} ${verb}disabled ` +
-      `(${plan.sessionsRevoked} session(s) ${verb}revoked), ${plan.unchanged} unchanged, ${plan.conflicts.length} conflict(s).`,
+    `${counts.create} ${verb}created, ${counts.update} ${verb}updated, ${counts.disable} ${verb}disabled ` +
+      `(${counts.sessionsRevoked} session(s) ${verb}revoked), ${counts.unchanged} unchanged, ${counts.conflicts} conflict(s).`,
   );
-  if (plan.reserveAdmin) {
-    if (result.outcome === 'applied') out.warn(PLACEHOLDER_NOTICE);
+  if (report.reserveAdmin) {
+    if (report.applied) out.warn(PLACEHOLDER_NOTICE);
     else out.line('No user would be named "admin" afterwards: a disabled placeholder with that name would be kept, so the app cannot seed admin/admin.');
   }
   const rows = planRows(plan);
@@ -105,50 +127,60 @@ function render(out: Output, result: SyncResult): void {
       { header: 'why', value: (c) => c.detail },
     ]);
   }
-  if (result.outcome === 'applied') out.success(result.forced ? 'Applied (the guard was overridden with --force).' : 'Applied in one transaction.');
-  else if (result.outcome === 'no-change') out.success('Already in sync. Nothing changed.');
-  else if (result.outcome === 'dry-run') out.success('Dry run: nothing was changed.');
+  if (report.outcome === 'applied') out.success(report.guard.forced ? 'Applied (the guard was overridden with --force).' : 'Applied in one transaction.');
+  else if (report.outcome === 'no-change') out.success('Already in sync. Nothing changed.');
+  else if (report.outcome === 'dry-run') out.success('Dry run: nothing was changed.');
 }
 
-export function gpustackSyncCommand(): Command {
-  const cmd = new Command('sync').description("mirror GPUStack's users into the app: create, update, disable (never delete)");
-  addConnectionOptions(cmd);
-  return cmd
-    .option('--dry-run', 'print the plan and change nothing')
-    .option('--max-disable <n|pct%>', 'refuse a plan that disables more users than this (default 10% of linked users)')
-    .option('--link-by-username', 'link a local-only user to the GPUStack user with the same username')
-    .option('--force', 'apply even when the guard refuses the plan')
-    .action(async (opts: SyncCommandOptions, command: Command) => {
-      const ctx = createContext(command);
-      const maxDisable = opts.maxDisable !== undefined ? parseMaxDisable(opts.maxDisable) : undefined;
-      const { database, env, dotEnv } = ctx.config();
-      const { resolveGpustackSettings, requireGpustackSettings } = await import('../../core/gpustack/settings.js');
-      const { tuningFromEnv } = await import('../../core/gpustack/client.js');
+export const gpustackSyncCommand = () =>
+  defineCommand<SyncInput, SyncReport>({
+    name: 'sync',
+    description: "mirror GPUStack's users into the app: create, update, disable (never delete)",
+    options: (cmd) =>
+      addConnectionOptions(cmd)
+        .option('--dry-run', 'print the plan and change nothing')
+        .option('--max-disable <n|pct%>', 'refuse a plan that disables more users than this (default 10% of linked users)')
+        .option('--link-by-username', 'link a local-only user to the GPUStack user with the same username')
+        .option('--force', 'apply even when the guard refuses the plan'),
+    parse: ({ opts }) => {
+      const maxDisable = opts.maxDisable !== undefined ? parseMaxDisable(opts.maxDisable as string) : undefined;
+      return {
+        ...parseConnection(opts),
+        dryRun: Boolean(opts.dryRun),
+        force: Boolean(opts.force),
+        linkByUsername: Boolean(opts.linkByUsername),
+        maxDisable,
+      };
+    },
+    needs: 'ready',
+    // A dry run writes nothing, so it may run beside a sync.
+    lock: (input) => (input.dryRun ? null : { job: 'sync', waitMs: 0 }),
+    run: async ({ out, config, db }, input) => {
+      const { requireGpustackSettings } = await import('../../core/gpustack/settings.js');
       const { syncGpustack } = await import('../../core/gpustack/sync.js');
-      const { refused } = await import('../../core/errors/errors.js');
-      const settings = requireGpustackSettings(resolveGpustackSettings({ url: opts.url, tokenFile: opts.tokenFile, env, dotEnv }));
-      const { out } = ctx;
-      let result: SyncResult;
+      const settings = requireGpustackSettings(settingsFor(input, config.env, config.dotEnv));
       try {
-        result = await syncGpustack(database, settings, {
-          dryRun: Boolean(opts.dryRun),
-          force: Boolean(opts.force),
-          linkByUsername: Boolean(opts.linkByUsername),
-          maxDisable,
-          tuning: tuningFromEnv(env),
+        const result = await syncGpustack(db, settings, {
+          dryRun: input.dryRun,
+          force: input.force,
+          linkByUsername: input.linkByUsername,
+          maxDisable: input.maxDisable,
+          tuning: input.tuning,
           onRetry: reportRetry(out),
           onPage: (p) => out.progress(`Reading GPUStack users: page ${p.page}/${p.totalPages} (${p.users}/${p.total})`),
         });
+        return toReport(result);
       } finally {
         out.progressDone();
       }
-      render(out, result);
-      if (result.outcome === 'refused') {
-        throw refused(
-          'SYNC_GUARD',
-          `Sync refused, nothing was changed: ${result.guard.reason}.`,
-          'Check GPUStack and the plan above; if it is right, run again with --force or a higher --max-disable.',
-        );
-      }
-    });
-}
+    },
+    render: (report, out) => render(report, out),
+    failure: (report) =>
+      report.outcome === 'refused'
+        ? refused(
+            'SYNC_GUARD',
+            `Sync refused, nothing was changed: ${report.guard.reason}.`,
+            'Check GPUStack and the plan above; if it is right, run again with --force or a higher --max-disable.',
+          )
+        : null,
+  });

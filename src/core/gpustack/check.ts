@@ -1,9 +1,10 @@
 import { AuthctlError } from '../errors/errors.js';
 import { echoServerText } from '../config/secrets.js';
-import { DEFAULT_TUNING, GpustackClient, type ApiVersion, type ClientTuning, type RetryNotice, type ServerVersion } from './client.js';
+import type { CheckStatus } from '../doctor/check.js';
+import { GpustackClient, type ApiVersion, type RetryNotice } from './client.js';
+import type { ServerVersion } from './payload.js';
 import type { PartialGpustackSettings } from './settings.js';
-
-export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+import { DEFAULT_TUNING, type ClientTuning } from './tuning.js';
 
 export interface GpustackCheck {
   id: 'configured' | 'reachable' | 'version' | 'api' | 'credential' | 'list-users';
@@ -29,12 +30,12 @@ function failed(check: Omit<GpustackCheck, 'status' | 'detail'>, err: unknown): 
   return { ...check, status: 'fail', detail: err.message, hint: err.hint, code: err.code };
 }
 
-const skipped = (id: GpustackCheck['id'], label: string, detail: string): GpustackCheck => ({ id, label, status: 'skip', detail });
+const skipped = (id: GpustackCheck['id'], label: string, detail: string): GpustackCheck => ({ id, label, status: 'skipped', detail });
 
 /**
  * Checks, in order, that GPUStack answers, which version and user API it has,
  * that the key is accepted, and that it may list users. Never throws for an
- * expected failure: each check reports ok, warn, fail or skip, so `doctor`
+ * expected failure: each check reports ok, warn, fail or skipped, so `doctor`
  * can show the same lines.
  */
 export async function checkGpustack(
@@ -47,7 +48,7 @@ export async function checkGpustack(
     report.checks.push({
       id: 'configured',
       label: 'configured',
-      status: 'skip',
+      status: 'skipped',
       detail: 'no GPUStack server configured',
       hint: 'Set GPUSTACK_API_BASE (in the environment or .env) or pass --url.',
     });
@@ -139,7 +140,7 @@ export async function checkGpustack(
 export async function doctorGpustackCheck(
   settings: PartialGpustackSettings,
   tuning: ClientTuning = DEFAULT_TUNING,
-): Promise<{ id: 'gpustack'; name: string; status: 'ok' | 'warn' | 'fail' | 'skipped'; detail: string; hint?: string }> {
+): Promise<{ id: 'gpustack'; name: string; status: CheckStatus; detail: string; hint?: string }> {
   const name = 'GPUStack reachable, credential accepted';
   const report = await checkGpustack(settings, tuning);
   if (!report.configured) return { id: 'gpustack', name, status: 'skipped', detail: 'GPUStack is not configured (GPUSTACK_API_BASE)' };

@@ -1,5 +1,6 @@
 import { AuthctlError, ExitCode } from '../errors/errors.js';
-import type { ApiVersion, GpustackClient, GpustackUser, UsersPage } from './client.js';
+import type { ApiVersion, GpustackClient } from './client.js';
+import type { GpustackUser, UsersPage } from './payload.js';
 
 /** 0.x servers refuse perPage above 100 (422); v2 has no bound, but 100 keeps responses small. */
 export const PAGE_SIZE = 100;

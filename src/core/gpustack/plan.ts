@@ -1,4 +1,4 @@
-import type { GpustackUser } from './client.js';
+import type { GpustackUser } from './payload.js';
 import { APP_SEEDED_ADMIN } from '../users/admin-placeholder.js';
 import { usernameProblem } from '../users/validate.js';
 

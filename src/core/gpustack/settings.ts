@@ -2,16 +2,24 @@ import fs from 'node:fs';
 import { resolveSetting } from '../config/config.js';
 import { AuthctlError, ExitCode, usageError } from '../errors/errors.js';
 import { rememberSecret } from '../config/secrets.js';
-import { validateBaseUrl, type GpustackSettings } from './client.js';
+import { validateBaseUrl } from './base-url.js';
 
-export const URL_VARIABLES = ['GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL'];
-export const TOKEN_VARIABLES = ['GPUSTACK_API_TOKEN', 'GPUSTACK_API_KEY'];
+/** Where GPUStack is and the key to use; the key is never printed or logged. */
+export interface GpustackSettings {
+  baseUrl: string;
+  token: string;
+}
+
+const URL_VARIABLES = ['GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL'];
+const TOKEN_VARIABLES = ['GPUSTACK_API_TOKEN', 'GPUSTACK_API_KEY'];
 
 export interface GpustackSources {
   /** --url */
   url?: string;
   /** --token-file; the key itself is never a flag value, because argv is public. */
   tokenFile?: string;
+  /** The key already read from --token-file (see {@link readTokenFile}); it beats tokenFile. */
+  token?: string;
   env: NodeJS.ProcessEnv;
   dotEnv: Record<string, string>;
 }
@@ -22,7 +30,8 @@ export interface PartialGpustackSettings {
   token?: string;
 }
 
-function readTokenFile(file: string): string {
+/** The key in a --token-file, or exit 2 saying what is wrong with the file. */
+export function readTokenFile(file: string): string {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -35,6 +44,7 @@ function readTokenFile(file: string): string {
   const token = text.trim();
   if (!token) throw usageError(`The token file ${file} is empty.`, 'Write the GPUStack API key into it.');
   if (/\s/.test(token)) throw usageError(`The token file ${file} holds more than one word.`, 'Keep only the API key in it.');
+  rememberSecret(token);
   return token;
 }
 
@@ -42,9 +52,10 @@ function readTokenFile(file: string): string {
 export function resolveGpustackSettings(sources: GpustackSources): PartialGpustackSettings {
   const url = resolveSetting(URL_VARIABLES, sources.url, sources.env, sources.dotEnv);
   const token =
-    sources.tokenFile !== undefined
+    sources.token ??
+    (sources.tokenFile !== undefined
       ? readTokenFile(sources.tokenFile)
-      : resolveSetting(TOKEN_VARIABLES, undefined, sources.env, sources.dotEnv)?.trim();
+      : resolveSetting(TOKEN_VARIABLES, undefined, sources.env, sources.dotEnv)?.trim());
   rememberSecret(token);
   return { baseUrl: url ? validateBaseUrl(url) : undefined, token: token || undefined };
 }

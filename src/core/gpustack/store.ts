@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { DatabaseTarget } from '../config/config.js';
 import { type AuditInput, writeAuditPg, writeAuditSqlite } from '../audit/write.js';
+import type { Db } from '../db/handle.js';
 import { openSqlite, type SqliteDb } from '../db/sqlite.js';
 import { formatAppTimestamp } from '../time/timestamps.js';
 import { PLACEHOLDER_ROW } from '../users/admin-placeholder.js';
@@ -218,7 +218,12 @@ async function openPgSyncStore(url: string, readonly: boolean): Promise<SyncStor
   };
 }
 
-export async function openSyncStore(target: DatabaseTarget, opts: { readonly: boolean }): Promise<SyncStore> {
+/**
+ * Sync reads and writes through its own raw connection (bulk statements,
+ * one explicit transaction); `readonly` opens it for a dry run.
+ */
+export async function openSyncStore(db: Db, opts: { readonly: boolean }): Promise<SyncStore> {
+  const { target } = db;
   if (target.provider === 'sqlite') return new SqliteSyncStore(openSqlite(target.file, { readonly: opts.readonly }), opts.readonly);
   return openPgSyncStore(target.url, opts.readonly);
 }
