@@ -1,74 +1,147 @@
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli.js';
+import { setExecutor } from '../../src/commands/define.js';
+import { AuthctlError } from '../../src/core/errors/errors.js';
 
 interface Parsed {
   command: string;
-  args: unknown[];
-  opts: Record<string, unknown>;
+  input: unknown;
+  globals: Record<string, unknown>;
+}
+
+function pathOf(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }
 
 /**
- * Parses argv with the real command tree, but with every action replaced by
- * one that records what it was given: argv in, command and options out.
+ * Parses argv with the real command tree and each command's own parse step,
+ * but runs nothing: argv in, the command and the input its `run` would get out.
  */
 async function parse(argv: string[]): Promise<Parsed> {
   const program = buildProgram();
   let parsed: Parsed | undefined;
-  const capture = (cmd: Command, path: string[]) => {
-    const here = [...path, cmd.name()];
-    if (cmd.commands.length === 0 || (cmd as unknown as { _actionHandler: unknown })._actionHandler) {
-      cmd.action((...all: unknown[]) => {
-        const self = all.at(-1) as Command;
-        parsed = { command: here.slice(1).join(' '), args: all.slice(0, -2), opts: self.optsWithGlobals() };
-      });
-    }
-    for (const sub of cmd.commands) capture(sub, here);
-  };
-  capture(program, []);
+  setExecutor(program, async (_spec, input, command) => {
+    parsed = { command: pathOf(command), input, globals: command.optsWithGlobals() };
+  });
   await program.parseAsync(['node', 'authctl', ...argv]);
-  if (!parsed) throw new Error('no action ran');
+  if (!parsed) throw new Error('no command ran');
   return parsed;
 }
 
+/** The error argv fails with: commander's code for a malformed command line, the usage error of a parse step otherwise. */
 async function parseError(argv: string[]): Promise<string> {
   try {
     await parse(argv);
   } catch (err) {
     if (err instanceof CommanderError) return err.code;
+    if (err instanceof AuthctlError) return `${err.code} (exit ${err.exitCode}): ${err.message}`;
     throw err;
   }
   throw new Error('parsed without an error');
 }
 
-describe('argument parsing', () => {
+describe('argument parsing: what each command runs with', () => {
   it.each([
-    [['user', 'list', '--json'], 'user list', { json: true }],
-    [['--json', 'user', 'list'], 'user list', { json: true }],
-    [['-d', 'file:./a.db', 'sessions', 'purge', '--dry-run'], 'sessions purge', { databaseUrl: 'file:./a.db', dryRun: true }],
-    [['sessions', 'purge', '-d', 'file:./a.db', '--wait', '-q'], 'sessions purge', { databaseUrl: 'file:./a.db', wait: true, quiet: true }],
-    [['user', 'add', 'alice', '--admin', '--password-stdin', '--email', 'a@example.com'], 'user add', { admin: true, passwordStdin: true, email: 'a@example.com' }],
-    [['init-db', '--admin-username', 'root-admin', '--generate-password'], 'init-db', { adminUsername: 'root-admin', generatePassword: true }],
-    [['init-db'], 'init-db', { adminUsername: 'admin' }],
+    [['user', 'list'], 'user list', { admins: false, state: 'active', search: undefined }],
+    [['user', 'list', '--all', '--admins', '--search', 'ali'], 'user list', { admins: true, state: 'all', search: 'ali' }],
+    [['user', 'list', '--inactive'], 'user list', { state: 'inactive' }],
+    [['user', 'add', 'alice', '--admin', '--password-stdin', '--email', 'a@example.com'], 'user add', {
+      username: 'alice', email: 'a@example.com', fullName: undefined, isAdmin: true, password: { passwordStdin: true },
+    }],
+    [['user', 'add', 'bob', '--full-name', 'Bob B', '--generate-password', '--rounds', '10'], 'user add', {
+      username: 'bob', fullName: 'Bob B', isAdmin: false, password: { generatePassword: true, rounds: '10' },
+    }],
+    [['user', 'reset', 'alice', '--keep-sessions', '--password-file', 'p.txt'], 'user reset', {
+      username: 'alice', keepSessions: true, password: { passwordFile: 'p.txt' },
+    }],
+    [['user', 'disable', 'alice', '--force'], 'user disable', { username: 'alice', force: true }],
+    [['user', 'enable', 'alice'], 'user enable', { username: 'alice', force: false }],
+    [['user', 'show', 'alice'], 'user show', { username: 'alice' }],
+    [['user', 'prefs', 'alice'], 'user prefs', { username: 'alice', action: 'list' }],
+    [['user', 'prefs', 'alice', 'set', 'theme', 'dark'], 'user prefs', { username: 'alice', action: 'set', key: 'theme', value: 'dark' }],
+    [['user', 'prefs', 'alice', 'unset', 'theme'], 'user prefs', { username: 'alice', action: 'unset', key: 'theme' }],
+    [['sessions', 'list'], 'sessions list', { user: undefined, type: undefined, state: 'active', limit: 50 }],
+    [['sessions', 'list', '--expired', '--type', 'refresh', '--limit', '7', '--user', 'bob'], 'sessions list', { user: 'bob', type: 'refresh', state: 'expired', limit: 7 }],
+    [['sessions', 'revoke', '3', '4', '3'], 'sessions revoke', { target: { kind: 'ids', ids: [3, 4], jtis: [] }, dryRun: false }],
+    [['sessions', 'revoke', '--jti', 'a', '--jti', 'b'], 'sessions revoke', { target: { kind: 'ids', ids: [], jtis: ['a', 'b'] } }],
+    [['sessions', 'revoke', '--user', 'bob', '--type', 'access', '--dry-run'], 'sessions revoke', { target: { kind: 'user', username: 'bob', type: 'access' }, dryRun: true }],
+    [['sessions', 'revoke', '--all'], 'sessions revoke', { target: { kind: 'all', type: undefined } }],
+    [['sessions', 'purge'], 'sessions purge', { dryRun: false, graceMs: 0, batchSize: 20_000, maxLockMs: 200, wait: false }],
+    [['sessions', 'purge', '--dry-run', '--grace', '12h', '--batch-size', '500', '--max-lock', '50', '--wait'], 'sessions purge', {
+      dryRun: true, graceMs: 12 * 3_600_000, batchSize: 500, maxLockMs: 50, wait: true,
+    }],
+    [['sessions', 'stats'], 'sessions stats', {}],
+    [['init-db'], 'init-db', { adminUsername: 'admin', password: {} }],
+    [['init-db', '--admin-username', 'root-admin', '--generate-password'], 'init-db', { adminUsername: 'root-admin', password: { generatePassword: true } }],
     [['migrate', '--dry-run'], 'migrate', { dryRun: true }],
-    [['migrate', 'status', '--json'], 'migrate status', { json: true }],
-    [['gpustack', 'sync', '--max-disable', '25%', '--force', '-y'], 'gpustack sync', { maxDisable: '25%', force: true, yes: true }],
-    [['--no-color', 'doctor'], 'doctor', { color: false }],
-    [['audit', '--limit', '5'], 'audit', { limit: '5' }],
-  ])('%j runs %s with %j', async (argv, command, opts) => {
+    [['migrate'], 'migrate', { dryRun: false }],
+    [['gpustack', 'sync', '--max-disable', '25%', '--force'], 'gpustack sync', {
+      url: undefined, token: undefined, dryRun: false, force: true, linkByUsername: false, maxDisable: { kind: 'percent', value: 25 },
+    }],
+    [['gpustack', 'sync', '--dry-run', '--link-by-username', '--url', 'http://127.0.0.1:9/'], 'gpustack sync', { url: 'http://127.0.0.1:9', dryRun: true, linkByUsername: true }],
+    [['gpustack', 'check', '--url', 'https://gpustack.example'], 'gpustack check', { url: 'https://gpustack.example' }],
+    [['doctor', '--url', 'http://127.0.0.1:9'], 'doctor', { url: 'http://127.0.0.1:9', tokenFile: undefined }],
+    [['audit', '--limit', '5'], 'audit', { limit: 5 }],
+    [['audit'], 'audit', { limit: 20 }],
+  ])('%j runs %s with %j', async (argv, command, input) => {
     const parsed = await parse(argv as string[]);
     expect(parsed.command).toBe(command);
-    expect(parsed.opts).toMatchObject(opts as Record<string, unknown>);
+    expect(parsed.input).toMatchObject(input as Record<string, unknown>);
   });
 
-  it('passes positional arguments through', async () => {
-    expect((await parse(['user', 'prefs', 'alice', 'set', 'theme', 'dark'])).args).toEqual(['alice', 'set', ['theme', 'dark']]);
-    expect((await parse(['sessions', 'revoke', '3', '4'])).args).toEqual([['3', '4']]);
+  it.each([
+    [['user', 'list', '--json'], { json: true }],
+    [['--json', 'user', 'list'], { json: true }],
+    [['-d', 'file:./a.db', 'sessions', 'purge', '--dry-run'], { databaseUrl: 'file:./a.db' }],
+    [['sessions', 'purge', '-d', 'file:./a.db', '--wait', '-q'], { databaseUrl: 'file:./a.db', quiet: true }],
+    [['gpustack', 'sync', '-y'], { yes: true }],
+    [['--no-color', 'doctor'], { color: false }],
+  ])('global options %j reach the runner as %j', async (argv, globals) => {
+    expect((await parse(argv as string[])).globals).toMatchObject(globals as Record<string, unknown>);
+  });
+
+  it('takes --json only as an option: -d takes the next word as its value', async () => {
+    const { globals } = await parse(['user', 'list', '-d', '--json']);
+    expect(globals.databaseUrl).toBe('--json');
+    expect(globals.json).toBeUndefined();
+  });
+
+  it.each([
+    [['user', 'list', '--inactive', '--all'], /USAGE \(exit 2\): --inactive and --all/],
+    [['user', 'add', 'bad name'], /exit 2/],
+    [['user', 'add', 'x'.repeat(51)], /exit 2.*50/],
+    [['user', 'add', 'alice', '--email', 'not-an-email'], /exit 2/],
+    [['user', 'add', 'alice', '--full-name', ''], /exit 2/],
+    [['user', 'prefs', 'alice', 'frob'], /USAGE \(exit 2\): Unknown prefs action/],
+    [['user', 'prefs', 'alice', 'set', 'theme'], /exit 2.*a key and a value/],
+    [['sessions', 'list', '--type', 'id_token'], /USAGE \(exit 2\).*id_token/],
+    [['sessions', 'list', '--limit', '0'], /USAGE \(exit 2\): --limit/],
+    [['sessions', 'list', '--limit', '1e3'], /USAGE \(exit 2\): --limit/],
+    [['sessions', 'list', '--expired', '--all'], /exit 2/],
+    [['sessions', 'revoke'], /USAGE \(exit 2\): Nothing to revoke/],
+    [['sessions', 'revoke', '3', '--all'], /USAGE \(exit 2\): Choose one target/],
+    [['sessions', 'revoke', '0'], /exit 2/],
+    [['sessions', 'revoke', '3', '--type', 'access'], /exit 2.*--type narrows/],
+    [['sessions', 'purge', '--grace', 'soon'], /USAGE \(exit 2\): --grace/],
+    [['sessions', 'purge', '--grace', '3651d'], /USAGE \(exit 2\): --grace/],
+    [['sessions', 'purge', '--batch-size', '0'], /USAGE \(exit 2\): --batch-size/],
+    [['sessions', 'purge', '--max-lock', '60001'], /USAGE \(exit 2\): --max-lock/],
+    [['init-db', '--admin-username', 'has space'], /exit 2/],
+    [['gpustack', 'sync', '--max-disable', 'abc'], /exit 2/],
+    [['gpustack', 'sync', '--max-disable', '101%'], /exit 2/],
+    [['gpustack', 'check', '--url', 'ftp://gpustack.example'], /exit 2/],
+    [['audit', '--limit', '0'], /USAGE \(exit 2\): --limit/],
+  ])('%j is refused by the command\'s parse step', async (argv, message) => {
+    expect(await parseError(argv as string[])).toMatch(message);
   });
 
   it.each([
     [['frobnicate'], 'commander.unknownCommand'],
     [['user', 'list', '--bogus'], 'commander.unknownOption'],
+    [['user', 'list', '--', '--json'], 'commander.excessArguments'],
     [['user', 'add'], 'commander.missingArgument'],
     [['init-db', '--admin-username'], 'commander.optionMissingArgument'],
     [['user', 'reset', 'alice', 'extra'], 'commander.excessArguments'],
@@ -76,7 +149,7 @@ describe('argument parsing', () => {
     expect(await parseError(argv as string[])).toBe(code);
   });
 
-  it('never accepts a password as an option value', async () => {
+  it('never accepts a password or token as an option value', async () => {
     expect(await parseError(['user', 'add', 'alice', '--password', 'hunter2'])).toBe('commander.unknownOption');
     expect(await parseError(['gpustack', 'sync', '--token', 'abc'])).toBe('commander.unknownOption');
   });

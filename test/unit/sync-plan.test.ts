@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseMaxDisable } from '../../src/commands/gpustack/sync.js';
-import type { GpustackUser } from '../../src/core/gpustack/client.js';
+import type { GpustackUser } from '../../src/core/gpustack/payload.js';
 import { buildSyncPlan, evaluateGuard, type LocalUser, type SyncPlan } from '../../src/core/gpustack/plan.js';
 
 const up = (id: number, username: string, more: Partial<GpustackUser> = {}): GpustackUser => ({

@@ -3,7 +3,7 @@ import type { ApiVersion, GpustackClient } from './client.js';
 import type { GpustackUser, UsersPage } from './payload.js';
 
 /** 0.x servers refuse perPage above 100 (422); v2 has no bound, but 100 keeps responses small. */
-export const PAGE_SIZE = 100;
+const PAGE_SIZE = 100;
 
 /** How often the whole list is read again when it changed while it was being paged through. */
 const LIST_ATTEMPTS = 3;
