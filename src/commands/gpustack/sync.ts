@@ -1,10 +1,7 @@
 import { refused, usageError } from '../../core/errors/errors.js';
-import type { ApiVersion } from '../../core/gpustack/client.js';
-import type { GuardVerdict, MaxDisable, SyncPlan } from '../../core/gpustack/plan.js';
-import type { SyncOutcome, SyncResult } from '../../core/gpustack/sync.js';
-import { PLACEHOLDER_NOTICE } from '../../core/users/admin-placeholder.js';
-import type { Output } from '../../terminal/output.js';
+import type { MaxDisable } from '../../core/gpustack/plan.js';
 import { defineCommand } from '../define.js';
+import { renderSync, toReport, type SyncReport } from './render.js';
 import { addConnectionOptions, parseConnection, reportRetry, settingsFor, type ConnectionInput } from './options.js';
 
 export interface SyncInput extends ConnectionInput {
@@ -21,115 +18,6 @@ export function parseMaxDisable(text: string): MaxDisable {
   const m = /^(\d+(?:\.\d+)?)%$/.exec(t);
   if (m && Number(m[1]) <= 100) return { kind: 'percent', value: Number(m[1]) };
   throw usageError(`--max-disable "${text}" is not a count or a percentage from 0% to 100%.`, 'Use a whole number such as 5, or a percentage such as 10%.');
-}
-
-/** What `gpustack sync` prints with --json; people get the same, rendered. --json always carries the whole plan. */
-export interface SyncReport {
-  outcome: SyncOutcome;
-  dryRun: boolean;
-  applied: boolean;
-  server: string;
-  serverVersion: string | null;
-  api: ApiVersion;
-  upstreamUsers: number;
-  /** Pages of the user list read. */
-  pages: number;
-  counts: { create: number; update: number; disable: number; conflicts: number; unchanged: number; sessionsRevoked: number };
-  reserveAdmin: boolean;
-  guard: GuardVerdict & { forced: boolean };
-  plan: Pick<SyncPlan, 'create' | 'update' | 'disable' | 'conflicts'>;
-}
-
-function toReport(result: SyncResult): SyncReport {
-  const { plan } = result;
-  return {
-    outcome: result.outcome,
-    dryRun: result.outcome === 'dry-run',
-    applied: result.outcome === 'applied',
-    server: result.server,
-    serverVersion: result.serverVersion,
-    api: result.api,
-    upstreamUsers: result.upstreamUsers,
-    pages: result.pages,
-    counts: {
-      create: plan.create.length,
-      update: plan.update.length,
-      disable: plan.disable.length,
-      conflicts: plan.conflicts.length,
-      unchanged: plan.unchanged,
-      sessionsRevoked: plan.sessionsRevoked,
-    },
-    reserveAdmin: plan.reserveAdmin,
-    guard: { ...result.guard, forced: result.forced },
-    plan: { create: plan.create, update: plan.update, disable: plan.disable, conflicts: plan.conflicts },
-  };
-}
-
-/** Rows shown in human output; --json always carries the whole plan. */
-const SHOWN_ROWS = 50;
-
-interface PlanRow {
-  action: string;
-  gpustackId: number;
-  username: string;
-  detail: string;
-}
-
-const show = (v: unknown) => (v === null || v === undefined ? '(none)' : typeof v === 'string' ? `"${v}"` : String(v));
-
-function planRows(plan: SyncReport['plan']): PlanRow[] {
-  const rows: PlanRow[] = [];
-  for (const c of plan.create) {
-    rows.push({ action: 'create', gpustackId: c.gpustackId, username: c.username, detail: `${c.isAdmin ? 'admin' : 'user'}${c.isActive ? '' : ', inactive'}` });
-  }
-  for (const u of plan.update) {
-    const parts = Object.entries(u.changes).map(([field, ch]) => `${field} ${show(ch!.from)} → ${show(ch!.to)}`);
-    if (u.link) parts.unshift('link by username');
-    if (u.sessionsRevoked) parts.push(`${u.sessionsRevoked} session(s) revoked`);
-    rows.push({ action: u.link ? 'link' : 'update', gpustackId: u.gpustackId, username: u.username, detail: parts.join('; ') });
-  }
-  for (const d of plan.disable) {
-    rows.push({ action: 'disable', gpustackId: d.gpustackId, username: d.username, detail: `gone upstream; ${d.sessionsRevoked} session(s) revoked` });
-  }
-  return rows;
-}
-
-function render(report: SyncReport, out: Output): void {
-  const { plan, counts } = report;
-  out.line(
-    `GPUStack ${report.serverVersion ?? '(version unknown)'} at ${report.server} (/${report.api}/users): ${report.upstreamUsers} user(s) in ${report.pages} page(s).`,
-  );
-  const verb = report.applied ? '' : 'would be ';
-  out.line(
-    `${counts.create} ${verb}created, ${counts.update} ${verb}updated, ${counts.disable} ${verb}disabled ` +
-      `(${counts.sessionsRevoked} session(s) ${verb}revoked), ${counts.unchanged} unchanged, ${counts.conflicts} conflict(s).`,
-  );
-  if (report.reserveAdmin) {
-    if (report.applied) out.warn(PLACEHOLDER_NOTICE);
-    else out.line('No user would be named "admin" afterwards: a disabled placeholder with that name would be kept, so the app cannot seed admin/admin.');
-  }
-  const rows = planRows(plan);
-  if (rows.length > 0) {
-    out.table(rows.slice(0, SHOWN_ROWS), [
-      { header: 'action', value: (r) => r.action },
-      { header: 'gpustack id', value: (r) => r.gpustackId },
-      { header: 'username', value: (r) => r.username },
-      { header: 'change', value: (r) => r.detail },
-    ]);
-    if (rows.length > SHOWN_ROWS) out.line(out.c.dim(`… and ${rows.length - SHOWN_ROWS} more; --json lists them all.`));
-  }
-  if (plan.conflicts.length > 0) {
-    out.warn(`${plan.conflicts.length} GPUStack user(s) were left alone because of a username conflict:`);
-    out.table(plan.conflicts.slice(0, SHOWN_ROWS), [
-      { header: 'gpustack id', value: (c) => c.gpustackId },
-      { header: 'username', value: (c) => c.username },
-      { header: 'local user id', value: (c) => c.localUserId || '' },
-      { header: 'why', value: (c) => c.detail },
-    ]);
-  }
-  if (report.outcome === 'applied') out.success(report.guard.forced ? 'Applied (the guard was overridden with --force).' : 'Applied in one transaction.');
-  else if (report.outcome === 'no-change') out.success('Already in sync. Nothing changed.');
-  else if (report.outcome === 'dry-run') out.success('Dry run: nothing was changed.');
 }
 
 export const gpustackSyncCommand = () =>
@@ -174,7 +62,7 @@ export const gpustackSyncCommand = () =>
         out.progressDone();
       }
     },
-    render: (report, out) => render(report, out),
+    render: renderSync,
     failure: (report) =>
       report.outcome === 'refused'
         ? refused(
