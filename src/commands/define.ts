@@ -143,12 +143,12 @@ async function execute(spec: CommandSpec<unknown, unknown>, input: unknown, comm
       out.banner(config.database.display);
     }
     if (config && spec.needs !== 'config') {
-      if (spec.needs === 'ready') {
-        const { assertReady } = await import('../core/db/readiness.js');
-        await assertReady(config.database);
-      }
       const { openDb } = await import('../core/db/handle.js');
       db = openDb(config.database);
+      if (spec.needs === 'ready') {
+        const { assertReady } = await import('../core/db/readiness.js');
+        await assertReady(db);
+      }
     }
     const lock = spec.lock?.(input);
     if (lock && config) {

@@ -1,4 +1,6 @@
+import type pg from 'pg';
 import type { DatabaseTarget } from '../config/config.js';
+import type { RawConnection } from './query.js';
 import { BASELINE_MIGRATION, type AppliedMigration, type DatabaseState, type Migration } from './migrations.js';
 import { compareShapes, otherTables, type SchemaComparison } from './shape.js';
 import { backupSqlite, openSqlite, type SqliteDb } from './sqlite.js';
@@ -32,6 +34,7 @@ class SqliteInspector implements SchemaInspector {
     private readonly db: SqliteDb,
     private readonly file: string,
     private readonly migrations: Migration[],
+    private readonly owned = true,
   ) {}
 
   async state() {
@@ -75,7 +78,7 @@ class SqliteInspector implements SchemaInspector {
   }
 
   async close() {
-    if (this.db.open) this.db.close();
+    if (this.owned && this.db.open) this.db.close();
   }
 }
 
@@ -91,9 +94,8 @@ const PG_PRISMA_MIGRATIONS_TABLE = `CREATE TABLE "_prisma_migrations" (
     "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
 )`;
 
-async function openPgInspector(url: string, migrations: Migration[]): Promise<SchemaInspector> {
-  const { connectPg, describePg, pgShapeOfScripts } = await import('./pg.js');
-  const client = await connectPg(url);
+async function pgInspector(client: pg.Client, migrations: Migration[], owned: boolean): Promise<SchemaInspector> {
+  const { describePg, pgShapeOfScripts } = await import('./pg.js');
   const schema = (await client.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s;
   const tables = async () =>
     (await client.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = $1", [schema])).rows.map((r) => r.t);
@@ -147,13 +149,22 @@ async function openPgInspector(url: string, migrations: Migration[]): Promise<Sc
       if (!(await tables()).includes('_prisma_migrations')) await client.query(PG_PRISMA_MIGRATIONS_TABLE);
     },
     async close() {
-      await client.end().catch(() => {});
+      if (owned) await client.end().catch(() => {});
     },
   };
 }
 
 export async function openInspector(target: DatabaseTarget, migrations: Migration[], opts: { readonly: boolean }): Promise<SchemaInspector> {
   if (target.provider === 'sqlite') return new SqliteInspector(openSqlite(target.file, { readonly: opts.readonly }), target.file, migrations);
-  return openPgInspector(target.url, migrations);
+  const { connectPg } = await import('./pg.js');
+  return pgInspector(await connectPg(target.url), migrations, true);
+}
+
+/** An inspector on a connection someone else owns: closing it leaves the connection open. */
+export async function inspectorOn(conn: RawConnection, file: string | null, migrations: Migration[]): Promise<SchemaInspector> {
+  if (conn.provider === 'sqlite') {
+    return new SqliteInspector(conn.sqlite, file ?? '', migrations, false);
+  }
+  return pgInspector(conn.pg, migrations, false);
 }
 

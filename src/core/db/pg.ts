@@ -30,9 +30,27 @@ export function pgConnectionError(url: string, err: unknown) {
   return databaseError('DATABASE_ERROR', `PostgreSQL at ${where}: ${said}`, 'Check DATABASE_URL (or -d) and the server.');
 }
 
-/** A plain pg connection, with failures mapped to exit 5 and no password in any message. */
-export async function connectPg(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, application_name: 'authctl' });
+/**
+ * `timestamp without time zone` as the text PostgreSQL sends: the app stores
+ * naive UTC there, and pg's default would read it in the local time zone.
+ */
+const TIMESTAMP_OID = 1114;
+const naiveTimestampsAsText = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMP_OID ? (text: string) => text : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * A plain pg connection, with failures mapped to exit 5 and no password in
+ * any message. With `naiveText`, naive timestamps come back as their text.
+ */
+export async function connectPg(url: string, opts: { naiveText?: boolean } = {}): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'authctl',
+    ...(opts.naiveText ? { types: naiveTimestampsAsText } : {}),
+  });
   client.on('error', () => {});
   try {
     await client.connect();

@@ -1,6 +1,6 @@
-import type { DatabaseTarget } from '../config/config.js';
 import { databaseError } from '../errors/errors.js';
-import { openInspector } from './inspector.js';
+import type { Db } from './handle.js';
+import { inspectorOn } from './inspector.js';
 import { loadMigrations, statusFrom, type DatabaseState, type Migration } from './migrations.js';
 
 /**
@@ -8,9 +8,9 @@ import { loadMigrations, statusFrom, type DatabaseState, type Migration } from '
  * on yet: missing, created by the app but not adopted, or with migrations
  * pending. A cheap check of the history table; `migrate status` does the full one.
  */
-export async function assertReady(target: DatabaseTarget): Promise<void> {
-  const migrations = loadMigrations(target.provider);
-  const inspector = await openInspector(target, migrations, { readonly: true });
+export async function assertReady(db: Db): Promise<void> {
+  const migrations = loadMigrations(db.provider);
+  const inspector = await inspectorOn(await db.sql(), null, migrations);
   try {
     readinessError(await inspector.state(), migrations);
   } finally {
