@@ -1,4 +1,4 @@
-import { asBool, asDate, asNumber, raw, sql, type Queryable } from '../db/query.js';
+import { asDate, asNumber, raw, sql, type Queryable } from '../db/query.js';
 
 /** A user as core reads it: driver values normalised, timestamps as Dates. */
 export interface User {
@@ -37,6 +37,17 @@ export const USER_COLUMNS = raw(
   'id, username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, preferences, created_at, updated_at, last_login',
 );
 
+/**
+ * A boolean column as the drivers give it (true/false, or 1/0 on SQLite).
+ * Anything else is a row the app could not have written: it fails, as a
+ * schema-bound read would, rather than pass for false.
+ */
+function readBool(value: unknown, column: string): boolean {
+  if (value === true || value === 1 || value === 1n) return true;
+  if (value === false || value === 0 || value === 0n) return false;
+  throw new TypeError(`users.${column} holds a value that is not a boolean`);
+}
+
 export function readUser(row: UserRow): User {
   return {
     id: asNumber(row.id),
@@ -44,8 +55,8 @@ export function readUser(row: UserRow): User {
     email: row.email,
     passwordHash: row.password_hash,
     fullName: row.full_name,
-    isAdmin: asBool(row.is_admin),
-    isActive: asBool(row.is_active),
+    isAdmin: readBool(row.is_admin, 'is_admin'),
+    isActive: readBool(row.is_active, 'is_active'),
     gpustackUserId: row.gpustack_user_id === null ? null : asNumber(row.gpustack_user_id),
     preferences: row.preferences,
     createdAt: asDate(row.created_at),
