@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { TxClient } from '../db/client.js';
+import { raw, sql, type Queryable } from '../db/query.js';
 import type { SqliteDb } from '../db/sqlite.js';
 import { formatAppTimestamp } from '../time/timestamps.js';
 
@@ -24,7 +25,13 @@ function auditActor(): { osUser: string; host: string } {
 }
 
 /** Writes one audit row; call it inside the transaction that makes the change. */
-export async function writeAudit(tx: TxClient, entry: AuditInput): Promise<void> {
+export async function writeAudit(q: Queryable, entry: AuditInput): Promise<void> {
+  const [at, osUser, host, command, target, summary, details] = auditValues(entry);
+  await q.run(sql`INSERT INTO ${raw(AUDIT_COLUMNS)} VALUES (${at}, ${osUser}, ${host}, ${command}, ${target}, ${summary}, ${details})`);
+}
+
+/** {@link writeAudit} inside a Prisma transaction, for the commands not yet on the plain drivers. */
+export async function writeAuditPrisma(tx: TxClient, entry: AuditInput): Promise<void> {
   await tx.auditEntry.create({
     data: {
       at: new Date(),

@@ -128,7 +128,7 @@ async function runDatabaseChecks(
         ? { id: 'active-admin', name: 'an active admin exists', status: 'ok', detail: `${admins} active admin(s)` }
         : { id: 'active-admin', name: 'an active admin exists', status: 'fail', detail: 'no active admin', hint: 'Create one: authctl user add <name> --admin' },
     );
-    const found = await findAppRowProblems(client);
+    const found = await findAppRowProblems(await db.sql());
     checks.push(
       found.adminNameFree
         ? {

@@ -170,7 +170,8 @@ function mapError(err: unknown): AuthctlError {
   if (e.name === 'ExitPromptError' || e.name === 'AbortPromptError') return cancelled();
   // Driver and Prisma messages span several lines; an error is one line.
   const message = String(e.message ?? err).trim().replace(/\s*\n\s*/g, ' ');
-  if (e.code === 'P2002' || /UNIQUE constraint failed|Unique constraint failed/i.test(message)) {
+  // 23505 is PostgreSQL's unique_violation.
+  if (e.code === 'P2002' || e.code === '23505' || /UNIQUE constraint failed|Unique constraint failed/i.test(message)) {
     return conflict('ALREADY_EXISTS', 'That value is already taken by another row.', 'Choose a different username or email.');
   }
   if (/SQLITE_BUSY|database is locked|timed out|Timed out fetching/i.test(message) || e.code === 'SQLITE_BUSY' || e.code === 'P1008') {

@@ -53,7 +53,7 @@ export async function streamSessions(db: Db, input: ListSessionsInput): Promise<
   const conditions: Prisma.Sql[] = [];
   if (input.state === 'active') conditions.push(activeCondition(db.provider, now));
   if (input.state === 'expired') conditions.push(expiredCondition(db.provider, now));
-  if (input.user !== undefined) conditions.push(Prisma.sql`s.user_id = ${(await findUser(client, input.user)).id}`);
+  if (input.user !== undefined) conditions.push(Prisma.sql`s.user_id = ${(await findUser(await db.sql(), input.user)).id}`);
   if (input.type) conditions.push(Prisma.sql`s.token_type = ${input.type}`);
   const where = andAll(conditions);
   return {

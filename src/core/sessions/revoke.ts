@@ -1,4 +1,4 @@
-import { writeAudit } from '../audit/write.js';
+import { writeAuditPrisma } from '../audit/write.js';
 import type { Db } from '../db/handle.js';
 import { Prisma } from '../db/sql.js';
 import { notFound } from '../errors/errors.js';
@@ -43,6 +43,7 @@ function describeTarget(target: RevokeTarget): string {
 export async function revokeSessions(db: Db, input: RevokeInput): Promise<RevokeResult> {
   const now = input.now ?? new Date();
   const { target } = input;
+  const userId = target.kind === 'user' ? (await findUser(await db.sql(), target.username)).id : null;
   const client = await db.prisma();
   return client.$transaction(async (tx) => {
     const conditions: Prisma.Sql[] = [];
@@ -52,7 +53,7 @@ export async function revokeSessions(db: Db, input: RevokeInput): Promise<Revoke
       if (target.jtis.length) parts.push(Prisma.sql`s.jti IN (${Prisma.join(target.jtis)})`);
       conditions.push(Prisma.sql`(${Prisma.join(parts, ' OR ')})`);
     } else {
-      if (target.kind === 'user') conditions.push(Prisma.sql`s.user_id = ${(await findUser(tx, target.username)).id}`);
+      if (target.kind === 'user') conditions.push(Prisma.sql`s.user_id = ${userId}`);
       if (target.type) conditions.push(Prisma.sql`s.token_type = ${target.type}`);
     }
     const where = andAll(conditions);
@@ -76,7 +77,7 @@ export async function revokeSessions(db: Db, input: RevokeInput): Promise<Revoke
     if (input.dryRun || total === 0) return result;
     // The alias is not allowed in a DELETE on every provider, so delete through a subquery.
     const deleted = await tx.$executeRaw(Prisma.sql`DELETE FROM user_sessions WHERE id IN (SELECT s.id FROM user_sessions s WHERE ${where})`);
-    await writeAudit(tx, {
+    await writeAuditPrisma(tx, {
       command: 'sessions revoke',
       target: describeTarget(target),
       summary: `revoked ${deleted} session(s)`,

@@ -99,8 +99,9 @@ export async function initDatabase(db: Db, opts: InitOptions): Promise<InitResul
       }
       // A Ctrl+C so far removes the file this run created (below).
       stopIfInterrupted();
-      const client = await db.prisma();
-      const repairs = await client.$transaction(async (tx) => {
+      // Opened after the schema engine has finished, so it sees the migrated schema.
+      const conn = await db.sql();
+      const repairs = await conn.transaction(async (tx) => {
         let done!: AppRowRepairs;
         await createUser(
           tx,

@@ -39,13 +39,14 @@ async function migrateHeld(db: Db, opts: { dryRun: boolean; onBackup: (file: str
   // A dry run on an empty database has no app rows to look at yet.
   if (opts.dryRun && state.kind === 'empty') return { dryRun: true, ...plan, backup: null, repairs: NO_REPAIRS };
 
-  const client = await db.prisma();
+  // Opened after the schema engine has finished, so it sees the migrated schema.
+  const conn = await db.sql();
   if (opts.dryRun) {
-    const found = await findAppRowProblems(client);
+    const found = await findAppRowProblems(conn);
     return { dryRun: true, ...plan, backup: null, repairs: { fullNamesSet: found.nullFullNames.length, reservedAdmin: found.adminNameFree } };
   }
   // Not a stopping point: this transaction records the schema steps just taken.
-  const repairs = await client.$transaction(async (tx) => {
+  const repairs = await conn.transaction(async (tx) => {
     const done = await repairAppRows(tx);
     if (changesSchema || done.fullNamesSet > 0 || done.reservedAdmin) {
       const repaired = repairSummary(done);

@@ -1,6 +1,8 @@
 import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { notFound, usageError } from '../errors/errors.js';
+import { sql } from '../db/query.js';
+import { selectPreference, selectPreferences } from './rows.js';
 import { findUser } from './users.js';
 
 type PrefKind = 'string' | 'bool' | 'int' | 'float';
@@ -70,21 +72,23 @@ export interface PreferenceRow {
 }
 
 export async function listPreferences(db: Db, username: string): Promise<PreferenceRow[]> {
-  const client = await db.prisma();
-  const user = await findUser(client, username);
-  const rows = await client.userPreference.findMany({ where: { userId: user.id }, orderBy: { preferenceKey: 'asc' } });
-  return rows.map((r) => ({ key: r.preferenceKey, value: r.preferenceValue, known: isKnownPreference(r.preferenceKey), updatedAt: r.updatedAt.toISOString() }));
+  const conn = await db.sql();
+  const user = await findUser(conn, username);
+  const rows = await selectPreferences(conn, user.id);
+  return rows.map((r) => ({ key: r.key, value: r.value, known: isKnownPreference(r.key), updatedAt: r.updatedAt }));
+}
+
+function noSuchPreference(username: string, key: string) {
+  return notFound('PREFERENCE_NOT_FOUND', `${username} has no preference "${key}".`, `List them with \`authctl user prefs ${username}\`.`);
 }
 
 export async function getPreference(db: Db, username: string, key: string): Promise<PreferenceRow> {
   validateKey(key);
-  const client = await db.prisma();
-  const user = await findUser(client, username);
-  const row = await client.userPreference.findUnique({ where: { userId_preferenceKey: { userId: user.id, preferenceKey: key } } });
-  if (!row) {
-    throw notFound('PREFERENCE_NOT_FOUND', `${username} has no preference "${key}".`, `List them with \`authctl user prefs ${username}\`.`);
-  }
-  return { key, value: row.preferenceValue, known: isKnownPreference(key), updatedAt: row.updatedAt.toISOString() };
+  const conn = await db.sql();
+  const user = await findUser(conn, username);
+  const row = await selectPreference(conn, user.id, key);
+  if (!row) throw noSuchPreference(username, key);
+  return { key, value: row.value, known: isKnownPreference(key), updatedAt: row.updatedAt };
 }
 
 export async function setPreference(
@@ -95,38 +99,40 @@ export async function setPreference(
 ): Promise<{ row: PreferenceRow; previous: string | null; changed: boolean }> {
   validateKey(key);
   const value = encodePreference(key, raw);
-  const client = await db.prisma();
-  return client.$transaction(async (tx) => {
+  const conn = await db.sql();
+  return conn.transaction(async (tx) => {
     const user = await findUser(tx, username);
-    const existing = await tx.userPreference.findUnique({ where: { userId_preferenceKey: { userId: user.id, preferenceKey: key } } });
-    if (existing && existing.preferenceValue === value) {
-      return { row: { key, value, known: isKnownPreference(key), updatedAt: existing.updatedAt.toISOString() }, previous: value, changed: false };
+    const existing = await selectPreference(tx, user.id, key);
+    if (existing && existing.value === value) {
+      return { row: { key, value, known: isKnownPreference(key), updatedAt: existing.updatedAt }, previous: value, changed: false };
     }
     const now = new Date();
-    const row = existing
-      ? await tx.userPreference.update({ where: { id: existing.id }, data: { preferenceValue: value, updatedAt: now } })
-      : await tx.userPreference.create({ data: { userId: user.id, preferenceKey: key, preferenceValue: value, createdAt: now, updatedAt: now } });
+    if (existing) {
+      await tx.run(sql`UPDATE user_preferences SET preference_value = ${value}, updated_at = ${now} WHERE id = ${existing.id}`);
+    } else {
+      await tx.run(sql`
+        INSERT INTO user_preferences (user_id, preference_key, preference_value, created_at, updated_at)
+        VALUES (${user.id}, ${key}, ${value}, ${now}, ${now})`);
+    }
     await writeAudit(tx, {
       command: 'user prefs set',
       target: username,
       summary: `set preference ${key} of ${username}`,
-      details: { key, value, previous: existing?.preferenceValue ?? null },
+      details: { key, value, previous: existing?.value ?? null },
     });
-    return { row: { key, value, known: isKnownPreference(key), updatedAt: row.updatedAt.toISOString() }, previous: existing?.preferenceValue ?? null, changed: true };
+    return { row: { key, value, known: isKnownPreference(key), updatedAt: now.toISOString() }, previous: existing?.value ?? null, changed: true };
   });
 }
 
 export async function unsetPreference(db: Db, username: string, key: string): Promise<{ previous: string | null }> {
   validateKey(key);
-  const client = await db.prisma();
-  return client.$transaction(async (tx) => {
+  const conn = await db.sql();
+  return conn.transaction(async (tx) => {
     const user = await findUser(tx, username);
-    const existing = await tx.userPreference.findUnique({ where: { userId_preferenceKey: { userId: user.id, preferenceKey: key } } });
-    if (!existing) {
-      throw notFound('PREFERENCE_NOT_FOUND', `${username} has no preference "${key}".`, `List them with \`authctl user prefs ${username}\`.`);
-    }
-    await tx.userPreference.delete({ where: { id: existing.id } });
-    await writeAudit(tx, { command: 'user prefs unset', target: username, summary: `removed preference ${key} of ${username}`, details: { key, previous: existing.preferenceValue } });
-    return { previous: existing.preferenceValue };
+    const existing = await selectPreference(tx, user.id, key);
+    if (!existing) throw noSuchPreference(username, key);
+    await tx.run(sql`DELETE FROM user_preferences WHERE id = ${existing.id}`);
+    await writeAudit(tx, { command: 'user prefs unset', target: username, summary: `removed preference ${key} of ${username}`, details: { key, previous: existing.value } });
+    return { previous: existing.value };
   });
 }

@@ -1,4 +1,4 @@
-import type { AppClient, TxClient } from '../db/client.js';
+import { asNumber, sql, type Queryable } from '../db/query.js';
 import { APP_SEEDED_ADMIN, PLACEHOLDER_ROW } from './admin-placeholder.js';
 
 /**
@@ -24,38 +24,32 @@ export interface AppRowRepairs {
 }
 
 /** Users exist, but none is named `admin`. */
-async function adminNameFree(client: AppClient | TxClient): Promise<boolean> {
-  return (await client.user.count()) > 0 && (await client.user.count({ where: { username: APP_SEEDED_ADMIN } })) === 0;
+async function adminNameFree(q: Queryable): Promise<boolean> {
+  const row = await q.get<{ users: unknown; admins: unknown }>(
+    sql`SELECT count(*) AS users, count(CASE WHEN username = ${APP_SEEDED_ADMIN} THEN 1 END) AS admins FROM users`,
+  );
+  return asNumber(row!.users) > 0 && asNumber(row!.admins) === 0;
 }
 
-export async function findAppRowProblems(client: AppClient | TxClient): Promise<AppRowFindings> {
-  const nullFullNames = (await client.user.findMany({ where: { fullName: null }, select: { username: true }, orderBy: { id: 'asc' } })).map((u) => u.username);
-  return { nullFullNames, adminNameFree: await adminNameFree(client) };
+export async function findAppRowProblems(q: Queryable): Promise<AppRowFindings> {
+  const rows = await q.all<{ username: string }>(sql`SELECT username FROM users WHERE full_name IS NULL ORDER BY id ASC`);
+  return { nullFullNames: rows.map((u) => u.username), adminNameFree: await adminNameFree(q) };
 }
 
 /** Creates the disabled `admin` placeholder (see admin-placeholder.ts). */
-async function reserveAdminName(tx: TxClient, now: Date): Promise<void> {
-  await tx.user.create({
-    data: {
-      username: PLACEHOLDER_ROW.username,
-      email: PLACEHOLDER_ROW.email,
-      passwordHash: PLACEHOLDER_ROW.passwordHash,
-      fullName: PLACEHOLDER_ROW.fullName,
-      isAdmin: PLACEHOLDER_ROW.isAdmin,
-      isActive: PLACEHOLDER_ROW.isActive,
-      gpustackUserId: PLACEHOLDER_ROW.gpustackUserId,
-      createdAt: now,
-      updatedAt: now,
-    },
-  });
+async function reserveAdminName(tx: Queryable, now: Date): Promise<void> {
+  const p = PLACEHOLDER_ROW;
+  await tx.run(sql`
+    INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, created_at, updated_at)
+    VALUES (${p.username}, ${p.email}, ${p.passwordHash}, ${p.fullName}, ${p.isAdmin}, ${p.isActive}, ${p.gpustackUserId}, ${now}, ${now})`);
 }
 
 /** Repairs what findAppRowProblems reports; call it inside the transaction that writes the audit row. */
-export async function repairAppRows(tx: TxClient): Promise<AppRowRepairs> {
+export async function repairAppRows(tx: Queryable): Promise<AppRowRepairs> {
   const now = new Date();
-  const missing = await tx.user.findMany({ where: { fullName: null }, select: { id: true, username: true } });
-  for (const u of missing) await tx.user.update({ where: { id: u.id }, data: { fullName: u.username, updatedAt: now } });
+  // The app's own sync falls back to the username, and so does authctl.
+  const fullNamesSet = await tx.run(sql`UPDATE users SET full_name = username, updated_at = ${now} WHERE full_name IS NULL`);
   const reserve = await adminNameFree(tx);
   if (reserve) await reserveAdminName(tx, now);
-  return { fullNamesSet: missing.length, reservedAdmin: reserve };
+  return { fullNamesSet, reservedAdmin: reserve };
 }

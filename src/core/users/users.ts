@@ -1,9 +1,10 @@
-import type { AppClient, TxClient, User } from '../db/client.js';
 import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { createUser } from './create.js';
 import { conflict, notFound, refused } from '../errors/errors.js';
-import { before, Prisma } from '../db/sql.js';
+import { before } from '../db/conditions.js';
+import { asBool, asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
+import { readUser, selectPreferences, USER_COLUMNS, type User, type UserRow } from './rows.js';
 
 /** How a user can log in: with a local password, through GPUStack, both, or not at all. */
 export type LoginMethod = 'password' | 'gpustack' | 'password+gpustack' | 'none';
@@ -45,17 +46,17 @@ function summarise(user: User): UserSummary {
   };
 }
 
-export async function findUser(client: AppClient | TxClient, username: string): Promise<User> {
-  const user = await client.user.findUnique({ where: { username } });
-  if (!user) {
+export async function findUser(q: Queryable, username: string): Promise<User> {
+  const row = await q.get<UserRow>(sql`SELECT ${USER_COLUMNS} FROM users WHERE username = ${username}`);
+  if (!row) {
     throw notFound('USER_NOT_FOUND', `No user named "${username}".`, 'List users with `authctl user list --all`.');
   }
-  return user;
+  return readUser(row);
 }
 
 /** The user as `user show` and the password prompts see it; fails with USER_NOT_FOUND. */
 export async function getUser(db: Db, username: string): Promise<UserSummary> {
-  return summarise(await findUser(await db.prisma(), username));
+  return summarise(await findUser(await db.sql(), username));
 }
 
 /** The error `user add` fails with when the username belongs to someone. */
@@ -65,8 +66,8 @@ function usernameTaken(username: string) {
 
 /** Fails as addUser would on a taken name, so a command can check before it asks for a password. */
 export async function assertUsernameFree(db: Db, username: string): Promise<void> {
-  const client = await db.prisma();
-  if (await client.user.findUnique({ where: { username }, select: { id: true } })) throw usernameTaken(username);
+  const conn = await db.sql();
+  if (await conn.get(sql`SELECT id FROM users WHERE username = ${username}`)) throw usernameTaken(username);
 }
 
 export interface NewUser {
@@ -81,12 +82,12 @@ export interface NewUser {
 }
 
 export async function addUser(db: Db, input: NewUser): Promise<UserSummary> {
-  const client = await db.prisma();
-  return client.$transaction(async (tx) => {
-    if (await tx.user.findUnique({ where: { username: input.username } })) {
+  const conn = await db.sql();
+  return conn.transaction(async (tx) => {
+    if (await tx.get(sql`SELECT id FROM users WHERE username = ${input.username}`)) {
       throw usernameTaken(input.username);
     }
-    if (input.email && (await tx.user.findUnique({ where: { email: input.email } }))) {
+    if (input.email && (await tx.get(sql`SELECT id FROM users WHERE email = ${input.email}`))) {
       throw conflict('EMAIL_TAKEN', `The email ${input.email} already belongs to another user.`, 'Use another email, or omit --email.');
     }
     const user = await createUser(
@@ -120,11 +121,13 @@ export async function resetPassword(
   username: string,
   change: { passwordHash: string; keepSessions: boolean; passwordGenerated: boolean; weakPasswordAllowed: boolean },
 ): Promise<ResetResult> {
-  const client = await db.prisma();
-  return client.$transaction(async (tx) => {
+  const conn = await db.sql();
+  return conn.transaction(async (tx) => {
     const existing = await findUser(tx, username);
-    const user = await tx.user.update({ where: { id: existing.id }, data: { passwordHash: change.passwordHash, updatedAt: new Date() } });
-    const revoked = change.keepSessions ? 0 : (await tx.userSession.deleteMany({ where: { userId: existing.id } })).count;
+    const now = new Date();
+    await tx.run(sql`UPDATE users SET password_hash = ${change.passwordHash}, updated_at = ${now} WHERE id = ${existing.id}`);
+    const user: User = { ...existing, passwordHash: change.passwordHash, updatedAt: now };
+    const revoked = change.keepSessions ? 0 : await revokeAllSessions(tx, existing.id);
     await writeAudit(tx, {
       command: 'user reset',
       target: username,
@@ -133,6 +136,11 @@ export async function resetPassword(
     });
     return { user: summarise(user), revokedSessions: revoked };
   });
+}
+
+/** Deletes every session of the user; returns how many there were. */
+function revokeAllSessions(tx: Queryable, userId: number): Promise<number> {
+  return tx.run(sql`DELETE FROM user_sessions WHERE user_id = ${userId}`);
 }
 
 export interface ActivationResult {
@@ -147,12 +155,12 @@ export async function setUserActive(
   active: boolean,
   opts: { force: boolean },
 ): Promise<ActivationResult> {
-  const client = await db.prisma();
-  return client.$transaction(async (tx) => {
+  const conn = await db.sql();
+  return conn.transaction(async (tx) => {
     const existing = await findUser(tx, username);
     if (!active && existing.isAdmin && existing.isActive && !opts.force) {
-      const otherAdmins = await tx.user.count({ where: { isAdmin: true, isActive: true, NOT: { id: existing.id } } });
-      if (otherAdmins === 0) {
+      const other = await tx.get<{ id: unknown }>(sql`SELECT id FROM users WHERE is_admin = ${true} AND is_active = ${true} AND id <> ${existing.id} LIMIT 1`);
+      if (!other) {
         throw refused(
           'LAST_ADMIN',
           `${username} is the last active admin; disabling it would lock every admin out.`,
@@ -161,14 +169,16 @@ export async function setUserActive(
       }
     }
     // Disabling always revokes: a disabled user must not keep a live session.
-    const revoked = active ? 0 : (await tx.userSession.deleteMany({ where: { userId: existing.id } })).count;
+    const revoked = active ? 0 : await revokeAllSessions(tx, existing.id);
     if (existing.isActive === active) {
       if (revoked > 0) {
         await writeAudit(tx, { command: 'user disable', target: username, summary: `revoked ${revoked} session(s) of disabled user ${username}`, details: { revokedSessions: revoked } });
       }
       return { user: summarise(existing), changed: false, revokedSessions: revoked };
     }
-    const user = await tx.user.update({ where: { id: existing.id }, data: { isActive: active, updatedAt: new Date() } });
+    const now = new Date();
+    await tx.run(sql`UPDATE users SET is_active = ${active}, updated_at = ${now} WHERE id = ${existing.id}`);
+    const user: User = { ...existing, isActive: active, updatedAt: now };
     await writeAudit(tx, {
       command: active ? 'user enable' : 'user disable',
       target: username,
@@ -190,27 +200,26 @@ export interface ListedUser extends UserSummary {
   activeSessions: number;
 }
 
-async function activeSessionCounts(db: Db, client: AppClient, userIds: number[]): Promise<Map<number, number>> {
+async function activeSessionCounts(q: Queryable, userIds: number[]): Promise<Map<number, number>> {
   if (userIds.length === 0) return new Map();
-  const expired = before(db.provider, 'expires_at', new Date());
-  const rows = await client.$queryRaw<Array<{ user_id: number; n: number | bigint }>>(
-    Prisma.sql`SELECT user_id, count(*) AS n FROM user_sessions WHERE NOT (${expired}) GROUP BY user_id`,
-  );
-  return new Map(rows.map((r) => [Number(r.user_id), Number(r.n)]));
+  const expired = before(q.provider, 'expires_at', new Date());
+  const rows = await q.all<{ user_id: unknown; n: unknown }>(sql`SELECT user_id, count(*) AS n FROM user_sessions WHERE NOT (${expired}) GROUP BY user_id`);
+  return new Map(rows.map((r) => [asNumber(r.user_id), asNumber(r.n)]));
 }
 
 export async function listUsers(db: Db, filter: ListFilter): Promise<ListedUser[]> {
-  const client = await db.prisma();
-  const where: Record<string, unknown> = {};
-  if (filter.state === 'active') where.isActive = true;
-  if (filter.state === 'inactive') where.isActive = false;
-  if (filter.admins) where.isAdmin = true;
-  let users = await client.user.findMany({ where, orderBy: { username: 'asc' } });
+  const conn = await db.sql();
+  const conditions: Sql[] = [];
+  if (filter.state !== 'all') conditions.push(sql`is_active = ${filter.state === 'active'}`);
+  if (filter.admins) conditions.push(sql`is_admin = ${true}`);
+  const where = conditions.length > 0 ? sql` WHERE ${join(conditions, ' AND ')}` : raw('');
+  const rows = await conn.all<UserRow>(sql`SELECT ${USER_COLUMNS} FROM users${where} ORDER BY username ASC`);
+  let users = rows.map(readUser);
   if (filter.search) {
     const needle = filter.search.toLowerCase();
     users = users.filter((u) => [u.username, u.email, u.fullName].some((v) => v?.toLowerCase().includes(needle)));
   }
-  const counts = await activeSessionCounts(db, client, users.map((u) => u.id));
+  const counts = await activeSessionCounts(conn, users.map((u) => u.id));
   return users.map((u) => ({ ...summarise(u), activeSessions: counts.get(u.id) ?? 0 }));
 }
 
@@ -222,23 +231,23 @@ export interface UserDetails extends UserSummary {
 }
 
 export async function showUser(db: Db, username: string): Promise<UserDetails> {
-  const client = await db.prisma();
-  const user = await findUser(client, username);
+  const conn = await db.sql();
+  const user = await findUser(conn, username);
   const expired = before(db.provider, 'expires_at', new Date());
-  const rows = await client.$queryRaw<Array<{ token_type: string; expired: number | bigint | boolean; n: number | bigint }>>(
-    Prisma.sql`SELECT token_type, (${expired}) AS expired, count(*) AS n FROM user_sessions WHERE user_id = ${user.id} GROUP BY token_type, 2`,
+  const rows = await conn.all<{ token_type: string; expired: unknown; n: unknown }>(
+    sql`SELECT token_type, (${expired}) AS expired, count(*) AS n FROM user_sessions WHERE user_id = ${user.id} GROUP BY token_type, 2`,
   );
   const sessions = { active: 0, expired: 0, activeAccess: 0, activeRefresh: 0 };
   for (const r of rows) {
-    const n = Number(r.n);
-    if (Number(r.expired)) sessions.expired += n;
+    const n = asNumber(r.n);
+    if (asBool(r.expired)) sessions.expired += n;
     else {
       sessions.active += n;
       if (r.token_type === 'access') sessions.activeAccess += n;
       if (r.token_type === 'refresh') sessions.activeRefresh += n;
     }
   }
-  const prefs = await client.userPreference.findMany({ where: { userId: user.id }, orderBy: { preferenceKey: 'asc' } });
+  const prefs = await selectPreferences(conn, user.id);
   let legacy: unknown = null;
   if (user.preferences) {
     try {
@@ -250,7 +259,7 @@ export async function showUser(db: Db, username: string): Promise<UserDetails> {
   return {
     ...summarise(user),
     sessions,
-    preferences: prefs.map((p) => ({ key: p.preferenceKey, value: p.preferenceValue, updatedAt: p.updatedAt.toISOString() })),
+    preferences: prefs.map((p) => ({ key: p.key, value: p.value, updatedAt: p.updatedAt })),
     legacyPreferences: legacy,
   };
 }
