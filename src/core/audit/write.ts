@@ -1,8 +1,6 @@
 import os from 'node:os';
-import type { TxClient } from '../db/client.js';
-import { raw, sql, type Queryable } from '../db/query.js';
+import { asNumber, sql, type Queryable, type Sql } from '../db/query.js';
 import type { SqliteDb } from '../db/sqlite.js';
-import { formatAppTimestamp } from '../time/timestamps.js';
 
 export interface AuditInput {
   command: string;
@@ -24,49 +22,32 @@ function auditActor(): { osUser: string; host: string } {
   return { osUser: osUser(), host: os.hostname() };
 }
 
-/** Writes one audit row; call it inside the transaction that makes the change. */
-export async function writeAudit(q: Queryable, entry: AuditInput): Promise<void> {
-  const [at, osUser, host, command, target, summary, details] = auditValues(entry);
-  await q.run(sql`INSERT INTO ${raw(AUDIT_COLUMNS)} VALUES (${at}, ${osUser}, ${host}, ${command}, ${target}, ${summary}, ${details})`);
+function auditDetails(entry: AuditInput): string | null {
+  return entry.details ? JSON.stringify(entry.details) : null;
 }
 
-/** {@link writeAudit} inside a Prisma transaction, for the commands not yet on the plain drivers. */
-export async function writeAuditPrisma(tx: TxClient, entry: AuditInput): Promise<void> {
-  await tx.auditEntry.create({
-    data: {
-      at: new Date(),
-      ...auditActor(),
-      command: entry.command,
-      target: entry.target ?? null,
-      summary: entry.summary,
-      details: entry.details ? JSON.stringify(entry.details) : null,
-    },
-  });
-}
-
-const AUDIT_COLUMNS = 'authctl_audit (at, os_user, host, command, target, summary, details)';
-
-/** One audit row's values, in AUDIT_COLUMNS order, for the raw drivers. */
-function auditValues(entry: AuditInput): unknown[] {
+/** One audit row as an INSERT that returns its id; every writer below runs this statement. */
+function auditInsert(entry: AuditInput): Sql {
   const actor = auditActor();
-  return [
-    formatAppTimestamp(new Date()),
-    actor.osUser,
-    actor.host,
-    entry.command,
-    entry.target ?? null,
-    entry.summary,
-    entry.details ? JSON.stringify(entry.details) : null,
-  ];
+  const details = auditDetails(entry);
+  return sql`INSERT INTO authctl_audit (at, os_user, host, command, target, summary, details)
+    VALUES (${new Date()}, ${actor.osUser}, ${actor.host}, ${entry.command}, ${entry.target ?? null}, ${entry.summary}, ${details})
+    RETURNING id`;
+}
+
+/** Writes one audit row and returns its id; call it inside the transaction that makes the change. */
+export async function writeAudit(q: Queryable, entry: AuditInput): Promise<number> {
+  const row = await q.get<{ id: number | string }>(auditInsert(entry));
+  return asNumber(row!.id);
 }
 
 /**
  * The same audit row through a raw better-sqlite3 handle, for bulk jobs that
- * write without Prisma; call it inside the transaction that makes the change.
+ * write in a synchronous loop; call it inside the transaction that makes the change.
  */
 export function writeAuditSqlite(db: SqliteDb, entry: AuditInput): number {
-  const result = db.prepare(`INSERT INTO ${AUDIT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...auditValues(entry));
-  return Number(result.lastInsertRowid);
+  const { text, params } = auditInsert(entry).render('sqlite');
+  return (db.prepare(text).get(...params) as { id: number }).id;
 }
 
 /** The smallest part of a pg client that writeAuditPg needs. */
@@ -75,10 +56,11 @@ interface PgQueryable {
 }
 
 /**
- * The same audit row through a raw pg connection, for bulk jobs that write
- * without Prisma; run it inside the transaction that makes the change.
+ * The same audit row through a raw pg connection, for bulk jobs that hold
+ * their own; run it inside the transaction that makes the change.
  */
 export async function writeAuditPg(client: PgQueryable, entry: AuditInput): Promise<number> {
-  const { rows } = await client.query(`INSERT INTO ${AUDIT_COLUMNS} VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, auditValues(entry));
+  const { text, params } = auditInsert(entry).render('postgresql');
+  const { rows } = await client.query(text, params);
   return rows[0]!.id;
 }

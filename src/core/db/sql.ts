@@ -1,5 +1,5 @@
 import { Prisma } from '../../generated/sqlite/client.js';
-import { sqliteBefore, sqliteKnown, sqliteNotBefore } from '../time/timestamps.js';
+import { sqliteBefore } from '../time/timestamps.js';
 import type { Provider } from './handle.js';
 
 /** SQL text with `?` placeholders as a Prisma fragment. */
@@ -16,18 +16,6 @@ function withParams(cond: { sql: string; params: string[] }): Prisma.Sql {
 export function before(provider: Provider, column: string, at: Date): Prisma.Sql {
   if (provider === 'postgresql') return Prisma.sql`${Prisma.raw(column)} < ${at}`;
   return withParams(sqliteBefore(column, at));
-}
-
-/** `column` holds an instant at or after `at`; on SQLite, values in no known form are left out too. */
-export function notBefore(provider: Provider, column: string, at: Date): Prisma.Sql {
-  if (provider === 'postgresql') return Prisma.sql`${Prisma.raw(column)} >= ${at}`;
-  return withParams(sqliteNotBefore(column, at));
-}
-
-/** `column` holds a value in no timestamp form authctl can read: only possible on SQLite. */
-export function unknownTimestamp(provider: Provider, column: string): Prisma.Sql {
-  if (provider === 'postgresql') return Prisma.sql`${Prisma.raw(column)} IS NULL`;
-  return Prisma.raw(`NOT ${sqliteKnown(column)}`);
 }
 
 export { Prisma };

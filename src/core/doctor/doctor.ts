@@ -209,7 +209,7 @@ async function runDatabaseChecks(
 
   // Expiries in no timestamp form (SQLite only): the purge never deletes them.
   try {
-    const unknown = await countUnknownExpiry(client, db.provider);
+    const unknown = await countUnknownExpiry(await db.sql());
     checks.push(
       unknown === 0
         ? { id: 'session-expiry-forms', name: 'session expiries readable', status: 'ok', detail: 'every expires_at is a timestamp' }

@@ -1,6 +1,5 @@
 import type { Db } from '../db/handle.js';
-import { Prisma } from '../db/sql.js';
-import { findUser } from '../users/users.js';
+import { sql, type Sql } from '../db/query.js';
 import {
   activeCondition,
   andAll,
@@ -8,6 +7,7 @@ import {
   countWhere,
   expiredCondition,
   iterateSummaries,
+  ofUser,
   type SessionSummary,
   type TokenType,
 } from './summary.js';
@@ -49,19 +49,19 @@ export interface SessionListStream {
 /** Sessions matching the filters, newest first, as they are read from the database. */
 export async function streamSessions(db: Db, input: ListSessionsInput): Promise<SessionListStream> {
   const now = input.now ?? new Date();
-  const client = await db.prisma();
-  const conditions: Prisma.Sql[] = [];
+  const conn = await db.sql();
+  const conditions: Sql[] = [];
   if (input.state === 'active') conditions.push(activeCondition(db.provider, now));
   if (input.state === 'expired') conditions.push(expiredCondition(db.provider, now));
-  if (input.user !== undefined) conditions.push(Prisma.sql`s.user_id = ${(await findUser(await db.sql(), input.user)).id}`);
-  if (input.type) conditions.push(Prisma.sql`s.token_type = ${input.type}`);
+  if (input.user !== undefined) conditions.push(await ofUser(conn, input.user));
+  if (input.type) conditions.push(sql`s.token_type = ${input.type}`);
   const where = andAll(conditions);
   return {
     state: input.state,
-    sessions: iterateSummaries(client, where, now, input.limit),
+    sessions: iterateSummaries(conn, where, now, input.limit),
     async totals(listed) {
-      const total = listed < input.limit ? listed : await countWhere(client, where);
-      return { total, more: total > listed, unknownExpiry: await countUnknownExpiry(client, db.provider) };
+      const total = listed < input.limit ? listed : await countWhere(conn, where);
+      return { total, more: total > listed, unknownExpiry: await countUnknownExpiry(conn) };
     },
   };
 }

@@ -1,9 +1,8 @@
-import { writeAuditPrisma } from '../audit/write.js';
+import { writeAudit } from '../audit/write.js';
 import type { Db } from '../db/handle.js';
-import { Prisma } from '../db/sql.js';
+import { join, sql, type Queryable, type Sql } from '../db/query.js';
 import { notFound } from '../errors/errors.js';
-import { findUser } from '../users/users.js';
-import { andAll, countWhere, selectSummaries, type SessionSummary, type TokenType } from './summary.js';
+import { andAll, countWhere, ofUser, selectSummaries, type SessionSummary, type TokenType } from './summary.js';
 
 /** Exactly one kind of target; the command layer rejects mixtures. */
 export type RevokeTarget =
@@ -43,18 +42,19 @@ function describeTarget(target: RevokeTarget): string {
 export async function revokeSessions(db: Db, input: RevokeInput): Promise<RevokeResult> {
   const now = input.now ?? new Date();
   const { target } = input;
-  const userId = target.kind === 'user' ? (await findUser(await db.sql(), target.username)).id : null;
-  const client = await db.prisma();
-  return client.$transaction(async (tx) => {
-    const conditions: Prisma.Sql[] = [];
+  const conn = await db.sql();
+  // A dry run only reads, so it does not take the write lock.
+  const inTransaction = <T>(fn: (tx: Queryable) => Promise<T>) => (input.dryRun ? fn(conn) : conn.transaction(fn));
+  return inTransaction(async (tx) => {
+    const conditions: Sql[] = [];
     if (target.kind === 'ids') {
-      const parts: Prisma.Sql[] = [];
-      if (target.ids.length) parts.push(Prisma.sql`s.id IN (${Prisma.join(target.ids)})`);
-      if (target.jtis.length) parts.push(Prisma.sql`s.jti IN (${Prisma.join(target.jtis)})`);
-      conditions.push(Prisma.sql`(${Prisma.join(parts, ' OR ')})`);
+      const parts: Sql[] = [];
+      if (target.ids.length) parts.push(sql`s.id IN (${join(target.ids.map((id) => sql`${id}`), ', ')})`);
+      if (target.jtis.length) parts.push(sql`s.jti IN (${join(target.jtis.map((jti) => sql`${jti}`), ', ')})`);
+      conditions.push(sql`(${join(parts, ' OR ')})`);
     } else {
-      if (target.kind === 'user') conditions.push(Prisma.sql`s.user_id = ${userId}`);
-      if (target.type) conditions.push(Prisma.sql`s.token_type = ${target.type}`);
+      if (target.kind === 'user') conditions.push(await ofUser(tx, target.username));
+      if (target.type) conditions.push(sql`s.token_type = ${target.type}`);
     }
     const where = andAll(conditions);
     const limit = target.kind === 'ids' ? target.ids.length + target.jtis.length : REVOKE_LISTED_MAX;
@@ -76,8 +76,8 @@ export async function revokeSessions(db: Db, input: RevokeInput): Promise<Revoke
     const result: RevokeResult = { dryRun: input.dryRun, revoked: total, sessions, more: total > sessions.length };
     if (input.dryRun || total === 0) return result;
     // The alias is not allowed in a DELETE on every provider, so delete through a subquery.
-    const deleted = await tx.$executeRaw(Prisma.sql`DELETE FROM user_sessions WHERE id IN (SELECT s.id FROM user_sessions s WHERE ${where})`);
-    await writeAuditPrisma(tx, {
+    const deleted = await tx.run(sql`DELETE FROM user_sessions WHERE id IN (SELECT s.id FROM user_sessions s WHERE ${where})`);
+    await writeAudit(tx, {
       command: 'sessions revoke',
       target: describeTarget(target),
       summary: `revoked ${deleted} session(s)`,

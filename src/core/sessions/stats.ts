@@ -1,7 +1,7 @@
-import type { AppClient } from '../db/client.js';
+import { notBefore } from '../db/conditions.js';
 import type { Db, Provider } from '../db/handle.js';
-import { notBefore, Prisma } from '../db/sql.js';
-import { formatAppTimestamp, parseDbTimestamp } from '../time/timestamps.js';
+import { asDate, asNumber, raw, sql, type Queryable, type Sql } from '../db/query.js';
+import { formatAppTimestamp } from '../time/timestamps.js';
 import { activeCondition, expiredCondition, SUMMARY_COLUMNS, toSummary, type SessionSummary, type SummaryRow } from './summary.js';
 
 export interface SessionStats {
@@ -20,19 +20,17 @@ export interface SessionStats {
 const DAYS = 14;
 
 /** The UTC calendar day of a timestamp column, as YYYY-MM-DD; SQLite's date() applies any offset the text carries. */
-function dayOf(provider: Provider, column: string): Prisma.Sql {
-  return provider === 'postgresql'
-    ? Prisma.sql`to_char(${Prisma.raw(column)}, 'YYYY-MM-DD')`
-    : Prisma.sql`date(${Prisma.raw(column)})`;
+function dayOf(provider: Provider, column: string): Sql {
+  return provider === 'postgresql' ? raw(`to_char(${column}, 'YYYY-MM-DD')`) : raw(`date(${column})`);
 }
 
 export async function sessionStats(db: Db, now = new Date()): Promise<SessionStats> {
   const { provider } = db;
-  const client = await db.prisma();
+  const conn = await db.sql();
   const expired = expiredCondition(provider, now);
   // 0 active, 1 expired, 2 an expiry in no known form.
-  const rows = await client.$queryRaw<Array<{ token_type: string; expired: number | bigint | boolean; n: number | bigint }>>(
-    Prisma.sql`SELECT s.token_type, CASE WHEN ${expired} THEN 1 WHEN ${activeCondition(provider, now)} THEN 0 ELSE 2 END AS expired, count(*) AS n
+  const rows = await conn.all<{ token_type: string; expired: number; n: number | string }>(
+    sql`SELECT s.token_type, CASE WHEN ${expired} THEN 1 WHEN ${activeCondition(provider, now)} THEN 0 ELSE 2 END AS expired, count(*) AS n
                FROM user_sessions s GROUP BY 1, 2 ORDER BY 1`,
   );
   let unknownExpiry = 0;
@@ -40,9 +38,10 @@ export async function sessionStats(db: Db, now = new Date()): Promise<SessionSta
   for (const type of ['access', 'refresh']) byTypeMap.set(type, { type, active: 0, expired: 0 });
   for (const r of rows) {
     const entry = byTypeMap.get(r.token_type) ?? { type: r.token_type, active: 0, expired: 0 };
-    if (Number(r.expired) === 2) unknownExpiry += Number(r.n);
-    else if (Number(r.expired)) entry.expired += Number(r.n);
-    else entry.active += Number(r.n);
+    const n = asNumber(r.n);
+    if (asNumber(r.expired) === 2) unknownExpiry += n;
+    else if (asNumber(r.expired)) entry.expired += n;
+    else entry.active += n;
     byTypeMap.set(r.token_type, entry);
   }
   const byType = [...byTypeMap.values()];
@@ -53,63 +52,59 @@ export async function sessionStats(db: Db, now = new Date()): Promise<SessionSta
   };
   totals.all = totals.active + totals.expired;
 
-  const oldestExpired = await oldestExpiry(client, provider, expired);
+  const oldestExpired = await oldestExpiry(conn, expired);
 
-  const top = await client.$queryRaw<Array<{ user_id: number | bigint; username: string | null; n: number | bigint }>>(
-    Prisma.sql`SELECT s.user_id, u.username, count(*) AS n FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id
+  const top = await conn.all<{ user_id: number; username: string | null; n: number | string }>(
+    sql`SELECT s.user_id, u.username, count(*) AS n FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id
                WHERE ${activeCondition(provider, now)} GROUP BY s.user_id, u.username ORDER BY 3 DESC, 1 LIMIT 10`,
   );
 
   const firstDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (DAYS - 1)));
   const day = dayOf(provider, 's.created_at');
-  const perDayRows = await client.$queryRaw<Array<{ day: string; token_type: string; n: number | bigint }>>(
-    Prisma.sql`SELECT ${day} AS day, s.token_type, count(*) AS n FROM user_sessions s
+  const perDayRows = await conn.all<{ day: string; token_type: string; n: number | string }>(
+    sql`SELECT ${day} AS day, s.token_type, count(*) AS n FROM user_sessions s
                WHERE ${notBefore(provider, 's.created_at', firstDay)} GROUP BY 1, 2`,
   );
   const perDay: SessionStats['perDay'] = [];
   for (let i = 0; i < DAYS; i++) {
     const d = formatAppTimestamp(new Date(firstDay.getTime() + i * 86_400_000)).slice(0, 10);
-    const access = perDayRows.filter((r) => r.day === d && r.token_type === 'access').reduce((a, r) => a + Number(r.n), 0);
-    const refresh = perDayRows.filter((r) => r.day === d && r.token_type === 'refresh').reduce((a, r) => a + Number(r.n), 0);
+    const access = perDayRows.filter((r) => r.day === d && r.token_type === 'access').reduce((a, r) => a + asNumber(r.n), 0);
+    const refresh = perDayRows.filter((r) => r.day === d && r.token_type === 'refresh').reduce((a, r) => a + asNumber(r.n), 0);
     perDay.push({ day: d, access, refresh, total: access + refresh });
   }
 
   // Oldest by creation; ids grow with time, and created_at text differs between forms.
-  const oldest = await selectOldestActive(client, provider, now);
+  const oldest = await selectOldestActive(conn, now);
   return {
     byType,
     totals,
     backlog: { expired: totals.expired, oldestExpiredAt: oldestExpired ? oldestExpired.toISOString() : null },
-    topUsers: top.map((r) => ({ userId: Number(r.user_id), username: r.username, activeSessions: Number(r.n) })),
+    topUsers: top.map((r) => ({ userId: Number(r.user_id), username: r.username, activeSessions: asNumber(r.n) })),
     perDay,
     oldestActive: oldest,
     unknownExpiry,
   };
 }
 
-async function selectOldestActive(client: AppClient, provider: Provider, now: Date): Promise<SessionSummary | null> {
-  const rows = await client.$queryRaw<SummaryRow[]>(
-    Prisma.sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id
-               WHERE ${activeCondition(provider, now)} ORDER BY s.id LIMIT 1`,
+async function selectOldestActive(q: Queryable, now: Date): Promise<SessionSummary | null> {
+  const row = await q.get<SummaryRow>(
+    sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id
+        WHERE ${activeCondition(q.provider, now)} ORDER BY s.id LIMIT 1`,
   );
-  return rows[0] ? toSummary(rows[0], now) : null;
+  return row ? toSummary(row, now) : null;
 }
 
 /**
  * The earliest expiry among expired rows. On SQLite the text forms and
  * offsets do not sort as instants, so the minimum is taken of julianday().
  */
-async function oldestExpiry(client: AppClient, provider: Provider, expired: Prisma.Sql): Promise<Date | null> {
-  if (provider === 'postgresql') {
-    const rows = await client.$queryRaw<Array<{ m: string | Date | null }>>(
-      Prisma.sql`SELECT min(s.expires_at) AS m FROM user_sessions s WHERE ${expired}`,
-    );
-    return rows[0]?.m ? parseDbTimestamp(rows[0].m) : null;
+async function oldestExpiry(q: Queryable, expired: Sql): Promise<Date | null> {
+  if (q.provider === 'postgresql') {
+    const row = await q.get<{ m: string | null }>(sql`SELECT min(s.expires_at) AS m FROM user_sessions s WHERE ${expired}`);
+    return row?.m ? asDate(row.m) : null;
   }
-  const rows = await client.$queryRaw<Array<{ jd: number | null }>>(
-    Prisma.sql`SELECT min(julianday(s.expires_at)) AS jd FROM user_sessions s WHERE ${expired}`,
-  );
-  const jd = rows[0]?.jd;
+  const row = await q.get<{ jd: number | null }>(sql`SELECT min(julianday(s.expires_at)) AS jd FROM user_sessions s WHERE ${expired}`);
+  const jd = row?.jd;
   // Julian day 2440587.5 is the Unix epoch.
   return jd === null || jd === undefined ? null : new Date(Math.round((Number(jd) - 2440587.5) * 86_400_000));
 }

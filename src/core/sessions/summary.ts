@@ -1,7 +1,8 @@
-import type { AppClient, TxClient } from '../db/client.js';
+import { before, notBefore, unknownTimestamp } from '../db/conditions.js';
 import type { Provider } from '../db/handle.js';
-import { before, notBefore, Prisma, unknownTimestamp } from '../db/sql.js';
+import { asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
 import { tryParseDbTimestamp } from '../time/timestamps.js';
+import { findUser } from '../users/users.js';
 
 export type TokenType = 'access' | 'refresh';
 
@@ -30,21 +31,21 @@ export interface SessionSummary {
 
 /**
  * The columns a SessionSummary is built from; session_token is not among them.
- * Timestamps are read as text: a raw query would otherwise turn the app's
- * naive UTC values into Dates in the machine's local time zone.
+ * Timestamps are read as text in whichever form the row holds them (on
+ * PostgreSQL, the naive UTC text); toSummary reads them.
  */
-export const SUMMARY_COLUMNS = Prisma.sql`s.id, s.user_id, u.username, s.token_type,
+export const SUMMARY_COLUMNS = raw(`s.id, s.user_id, u.username, s.token_type,
   CAST(s.created_at AS TEXT) AS created_at, CAST(s.last_accessed AS TEXT) AS last_accessed, CAST(s.expires_at AS TEXT) AS expires_at,
-  s.ip_address, s.user_agent, s.jti`;
+  s.ip_address, s.user_agent, s.jti`);
 
 export interface SummaryRow {
-  id: number | bigint;
-  user_id: number | bigint;
+  id: number;
+  user_id: number;
   username: string | null;
   token_type: string;
-  created_at: string | Date;
-  last_accessed: string | Date;
-  expires_at: string | Date;
+  created_at: string;
+  last_accessed: string;
+  expires_at: string;
   ip_address: string | null;
   user_agent: string | null;
   jti: string;
@@ -79,13 +80,13 @@ export function toSummary(row: SummaryRow, now: Date): SessionSummary {
 
 /** Selects summaries of the sessions matching `where` (a condition on alias `s`), newest first. */
 export async function selectSummaries(
-  client: AppClient | TxClient,
-  where: Prisma.Sql,
+  q: Queryable,
+  where: Sql,
   now: Date,
   limit: number,
 ): Promise<SessionSummary[]> {
   const sessions: SessionSummary[] = [];
-  for await (const s of iterateSummaries(client, where, now, limit)) sessions.push(s);
+  for await (const s of iterateSummaries(q, where, now, limit)) sessions.push(s);
   return sessions;
 }
 
@@ -98,8 +99,8 @@ const PAGE_ROWS = 5000;
  * rows added meanwhile have higher ids and are not picked up half way.
  */
 export async function* iterateSummaries(
-  client: AppClient | TxClient,
-  where: Prisma.Sql,
+  q: Queryable,
+  where: Sql,
   now: Date,
   limit: number,
 ): AsyncGenerator<SessionSummary> {
@@ -107,9 +108,9 @@ export async function* iterateSummaries(
   let lastId: number | null = null;
   while (left > 0) {
     const page = Math.min(PAGE_ROWS, left);
-    const cond: Prisma.Sql = lastId === null ? where : Prisma.sql`(${where}) AND s.id < ${lastId}`;
-    const rows = await client.$queryRaw<SummaryRow[]>(
-      Prisma.sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id WHERE ${cond} ORDER BY s.id DESC LIMIT ${page}`,
+    const cond: Sql = lastId === null ? where : sql`(${where}) AND s.id < ${lastId}`;
+    const rows = await q.all<SummaryRow>(
+      sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id WHERE ${cond} ORDER BY s.id DESC LIMIT ${page}`,
     );
     for (const r of rows) yield toSummary(r, now);
     if (rows.length < page) return;
@@ -118,23 +119,23 @@ export async function* iterateSummaries(
   }
 }
 
-export async function countWhere(client: AppClient | TxClient, where: Prisma.Sql): Promise<number> {
-  const rows = await client.$queryRaw<Array<{ n: number | bigint }>>(Prisma.sql`SELECT count(*) AS n FROM user_sessions s WHERE ${where}`);
-  return Number(rows[0]?.n ?? 0);
+export async function countWhere(q: Queryable, where: Sql): Promise<number> {
+  const row = await q.get<{ n: number | string }>(sql`SELECT count(*) AS n FROM user_sessions s WHERE ${where}`);
+  return asNumber(row?.n ?? 0);
 }
 
 /** `s.expires_at` is in the past, in whichever form a SQLite row holds it. */
-export function expiredCondition(provider: Provider, now: Date): Prisma.Sql {
+export function expiredCondition(provider: Provider, now: Date): Sql {
   return before(provider, 's.expires_at', now);
 }
 
 /** `s.expires_at` is now or later; rows whose expiry is in no known form are neither active nor expired. */
-export function activeCondition(provider: Provider, now: Date): Prisma.Sql {
+export function activeCondition(provider: Provider, now: Date): Sql {
   return notBefore(provider, 's.expires_at', now);
 }
 
 /** `s.expires_at` holds a value in no timestamp form authctl can read (SQLite only). */
-function unknownExpiryCondition(provider: Provider): Prisma.Sql {
+function unknownExpiryCondition(provider: Provider): Sql {
   return unknownTimestamp(provider, 's.expires_at');
 }
 
@@ -143,11 +144,16 @@ function unknownExpiryCondition(provider: Provider): Prisma.Sql {
  * as an integer or free text: the purge skips them and doctor reports them.
  * PostgreSQL stores real timestamps, so there it is always 0.
  */
-export async function countUnknownExpiry(client: AppClient | TxClient, provider: Provider): Promise<number> {
-  if (provider === 'postgresql') return 0;
-  return countWhere(client, unknownExpiryCondition(provider));
+export async function countUnknownExpiry(q: Queryable): Promise<number> {
+  if (q.provider === 'postgresql') return 0;
+  return countWhere(q, unknownExpiryCondition(q.provider));
 }
 
-export function andAll(conditions: Prisma.Sql[]): Prisma.Sql {
-  return conditions.length === 0 ? Prisma.sql`1 = 1` : Prisma.join(conditions, ' AND ');
+/** `s.user_id` is the id of the user named `username`; fails with USER_NOT_FOUND as the user commands do. */
+export async function ofUser(q: Queryable, username: string): Promise<Sql> {
+  return sql`s.user_id = ${(await findUser(q, username)).id}`;
+}
+
+export function andAll(conditions: Sql[]): Sql {
+  return conditions.length === 0 ? raw('1 = 1') : join(conditions, ' AND ');
 }
