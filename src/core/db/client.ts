@@ -5,7 +5,6 @@ import { PrismaClient } from '../../generated/sqlite/client.js';
 import { BUSY_TIMEOUT_MS } from './sqlite.js';
 
 export type AppClient = PrismaClient;
-export type TxClient = Parameters<Parameters<AppClient['$transaction']>[0]>[0];
 
 /**
  * Rewrites every DateTime argument into the app's own text form before it
