@@ -67,6 +67,16 @@ function step(args) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
+// The copied runtime needs the very @prisma/client-runtime-utils that
+// @prisma/client was built against; authctl pins it as a run-time dependency.
+const readJson = (...p) => JSON.parse(fs.readFileSync(path.join(root, ...p), 'utf8'));
+const wanted = readJson('node_modules', '@prisma', 'client', 'package.json').dependencies['@prisma/client-runtime-utils'];
+const pinned = readJson('package.json').dependencies['@prisma/client-runtime-utils'];
+if (wanted !== pinned) {
+  console.error(`authctl: @prisma/client needs @prisma/client-runtime-utils ${wanted}, package.json pins ${pinned}; pin ${wanted} in "dependencies".`);
+  process.exit(1);
+}
+
 step([path.join(root, 'prisma', 'generate.mjs')]);
 step([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.']);
 
