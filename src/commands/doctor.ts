@@ -5,6 +5,7 @@ import { defineCommand } from './define.js';
 interface DoctorInput {
   url?: string;
   tokenFile?: string;
+  deep: boolean;
 }
 
 export const doctorCommand = () =>
@@ -14,8 +15,9 @@ export const doctorCommand = () =>
     options: (cmd) =>
       cmd
         .option('--url <url>', 'GPUStack server URL to check (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')
-        .option('--token-file <path>', 'read the GPUStack API key from this file (env GPUSTACK_API_TOKEN, GPUSTACK_API_KEY, .env)'),
-    parse: ({ opts }) => ({ url: opts.url as string | undefined, tokenFile: opts.tokenFile as string | undefined }),
+        .option('--token-file <path>', 'read the GPUStack API key from this file (env GPUSTACK_API_TOKEN, GPUSTACK_API_KEY, .env)')
+        .option('--deep', 'verify every password hash again, not only new ones, admins and the app\'s default accounts'),
+    parse: ({ opts }) => ({ url: opts.url as string | undefined, tokenFile: opts.tokenFile as string | undefined, deep: opts.deep === true }),
     needs: 'database',
     run: async ({ db, config }, input) => {
       const { runDoctor } = await import('../core/doctor/doctor.js');
@@ -30,7 +32,7 @@ export const doctorCommand = () =>
             return doctorGpustackCheck(settings, tuning);
           }
         : null;
-      return runDoctor(db, { gpustack });
+      return runDoctor(db, { gpustack, deep: input.deep });
     },
     render: (report, out) => {
       const mark = { ok: out.c.green('ok'), warn: out.c.yellow('warn'), fail: out.c.red('fail'), skipped: out.c.dim('skipped') };

@@ -193,7 +193,7 @@ describe('adopting an app-made SQLite file', () => {
 
     const dry = await runCli(['migrate', '--dry-run', '--json'], { cwd });
     expect(dry.code).toBe(0);
-    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, adopt: true, apply: ['20261126000100_authctl_audit'] });
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, adopt: true, apply: ['20261126000100_authctl_audit', '20261130000000_authctl_checked_hashes'] });
     expect(tables(file)).not.toContain('_prisma_migrations');
 
     const r = await runCli(['migrate'], { cwd });
@@ -205,7 +205,7 @@ describe('adopting an app-made SQLite file', () => {
     const db = new Database(file, { readonly: true });
     expect(await unparseable(sqliteDbAt(file))).toEqual(isoRowsBefore);
     const applied = db.prepare('SELECT migration_name FROM _prisma_migrations ORDER BY migration_name').pluck().all();
-    expect(applied).toEqual(['20261126000000_app_baseline', '20261126000100_authctl_audit']);
+    expect(applied).toEqual(['20261126000000_app_baseline', '20261126000100_authctl_audit', '20261130000000_authctl_checked_hashes']);
     expect(db.prepare('SELECT count(*) FROM authctl_audit').pluck().get()).toBe(1);
     db.close();
 

@@ -151,9 +151,9 @@ describeProviders('interrupted setup', ({ provider, newDb, cloneDb }) => {
     expect(r.code, r.stderr).toBe(0);
     expect((await cli(db, ['migrate', 'status'])).code).toBe(0);
 
-    // Marked started, but its table never made it.
+    // Marked started, but its table (the last migration creates authctl_checked_hashes) never made it.
     await db.exec(`UPDATE _prisma_migrations SET finished_at = NULL WHERE migration_name = '${last}'`);
-    await db.exec('DROP TABLE authctl_audit');
+    await db.exec('DROP TABLE authctl_checked_hashes');
     const again = await cli(db, ['migrate']);
     expect(again.code, again.stderr).toBe(0);
     expect((await cli(db, ['migrate', 'status'])).code).toBe(0);

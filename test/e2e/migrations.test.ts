@@ -67,6 +67,7 @@ describeProviders('migrations', ({ provider, newDb }) => {
     const plan = JSON.parse(dry.stdout);
     expect(plan).toMatchObject({ dryRun: true, adopt: true });
     expect(plan.apply).toContain('20261126000100_authctl_audit');
+    expect(plan.apply).toContain('20261130000000_authctl_checked_hashes');
     expect(await tableNames(db)).not.toContain('_prisma_migrations');
 
     const r = await cli(db, ['migrate']);

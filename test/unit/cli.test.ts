@@ -83,7 +83,8 @@ describe('argument parsing: what each command runs with', () => {
     }],
     [['gpustack', 'sync', '--dry-run', '--link-by-username', '--url', 'http://127.0.0.1:9/'], 'gpustack sync', { url: 'http://127.0.0.1:9', dryRun: true, linkByUsername: true }],
     [['gpustack', 'check', '--url', 'https://gpustack.example'], 'gpustack check', { url: 'https://gpustack.example' }],
-    [['doctor', '--url', 'http://127.0.0.1:9'], 'doctor', { url: 'http://127.0.0.1:9', tokenFile: undefined }],
+    [['doctor', '--url', 'http://127.0.0.1:9'], 'doctor', { url: 'http://127.0.0.1:9', tokenFile: undefined, deep: false }],
+    [['doctor', '--deep'], 'doctor', { deep: true }],
     [['audit', '--limit', '5'], 'audit', { limit: 5 }],
     [['audit'], 'audit', { limit: 20 }],
   ])('%j runs %s with %j', async (argv, command, input) => {

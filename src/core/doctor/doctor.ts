@@ -6,9 +6,10 @@ import type { Db } from '../db/handle.js';
 import { before, Prisma } from '../db/sql.js';
 import { openSqlite } from '../db/sqlite.js';
 import { countUnknownExpiry } from '../sessions/summary.js';
-import { describeFinding, findWeakPasswords } from '../passwords/weak.js';
+import { describeFinding } from '../passwords/weak.js';
 import { findAppRowProblems } from '../users/repairs.js';
-import type { CheckStatus } from './check.js';
+import { isMissingTable, type CheckStatus } from './check.js';
+import { checkPasswords, type PasswordCheck } from './passwords.js';
 
 interface CheckResult {
   id: string;
@@ -29,9 +30,9 @@ const EXPIRED_BACKLOG_WARN = 10_000;
 interface DoctorOptions {
   /** The GPUStack check, when GPUStack is configured; null when it is not. */
   gpustack: (() => Promise<CheckResult>) | null;
+  /** Verify every password hash again, ignoring (and refreshing) the memory of checked hashes. */
+  deep: boolean;
 }
-
-const isMissingTable = (err: unknown) => /no such table|does not exist|P2021/i.test(String((err as Error)?.message ?? err) + String((err as { code?: string })?.code ?? ''));
 
 export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorReport> {
   const { target } = db;
@@ -39,10 +40,17 @@ export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorRepo
   const skip = (id: string, name: string, why: string) => checks.push({ id, name, status: 'skipped', detail: why });
 
   let client: AppClient | null = null;
+  let passwords: Promise<{ value: PasswordCheck } | { error: unknown }> | null = null;
   try {
     // Prove the file is a database before Prisma opens it: a driver would
     // otherwise create a missing file.
     if (target.provider === 'sqlite') openSqlite(target.file, { readonly: true }).close();
+    // The password check reads through its own connection and hashes on
+    // worker threads while Prisma starts and the other checks run.
+    passwords = checkPasswords(target, { deep: opts.deep }).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
     client = await db.prisma();
     checks.push({ id: 'database', name: 'database opens', status: 'ok', detail: target.display });
   } catch (err) {
@@ -50,9 +58,11 @@ export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorRepo
     checks.push({ id: 'database', name: 'database opens', status: 'fail', detail: e.message, hint: e.hint });
   }
 
-  if (client) {
-    await runDatabaseChecks(db, client, checks, skip);
+  if (client && passwords) {
+    await runDatabaseChecks(db, client, checks, skip, passwords, opts.deep);
   } else {
+    // Prisma failed where the raw driver did not: let the started check end before reporting.
+    await passwords;
     for (const [id, name] of DATABASE_CHECKS) {
       if (target.provider === 'sqlite' || (id !== 'file-mode' && id !== 'journal-mode')) skip(id, name, 'the database did not open');
     }
@@ -81,6 +91,8 @@ async function runDatabaseChecks(
   client: AppClient,
   checks: CheckResult[],
   skip: (id: string, name: string, why: string) => void,
+  passwords: Promise<{ value: PasswordCheck } | { error: unknown }>,
+  deep: boolean,
 ): Promise<void> {
   try {
     const status = await getMigrationStatus(db);
@@ -104,24 +116,9 @@ async function runDatabaseChecks(
     checks.push({ id: 'migrations', name: 'migrations up to date', status: 'fail', detail: (err as Error).message });
   }
 
+  const weakAt = checks.length;
+  let usersTable = true;
   try {
-    const hashed = (
-      await client.user.findMany({ where: { isActive: true, passwordHash: { not: null } }, select: { id: true, username: true, passwordHash: true } })
-    )
-      .filter((u) => u.passwordHash)
-      .map((u) => ({ id: u.id, username: u.username, hash: u.passwordHash! }));
-    const weak = await findWeakPasswords(hashed);
-    checks.push(
-      weak.length === 0
-        ? { id: 'weak-passwords', name: 'no default or trivial passwords', status: 'ok', detail: `${hashed.length} password(s) checked` }
-        : {
-            id: 'weak-passwords',
-            name: 'no default or trivial passwords',
-            status: 'fail',
-            detail: weak.map(describeFinding).join(', '),
-            hint: `Replace it: authctl user reset ${weak[0]!.username}`,
-          },
-    );
     const admins = await client.user.count({ where: { isAdmin: true, isActive: true } });
     checks.push(
       admins > 0
@@ -154,7 +151,7 @@ async function runDatabaseChecks(
     );
   } catch (err) {
     if (!isMissingTable(err)) throw err;
-    skip('weak-passwords', 'no default or trivial passwords', 'no users table');
+    usersTable = false;
     skip('active-admin', 'an active admin exists', 'no users table');
     skip('admin-name', 'the app cannot seed admin/admin', 'no users table');
     skip('app-rows', 'every user can be served by the app', 'no users table');
@@ -225,4 +222,35 @@ async function runDatabaseChecks(
     if (!isMissingTable(err)) throw err;
     skip('session-expiry-forms', 'session expiries readable', 'no user_sessions table');
   }
+
+  const outcome = await passwords;
+  if ('error' in outcome && !isMissingTable(outcome.error)) throw outcome.error;
+  checks.splice(
+    weakAt,
+    0,
+    'value' in outcome && usersTable
+      ? weakPasswordResult(outcome.value, deep)
+      : { id: 'weak-passwords', name: 'no default or trivial passwords', status: 'skipped', detail: 'no users table' },
+  );
+}
+
+function weakPasswordResult(check: PasswordCheck, deep: boolean): CheckResult {
+  const name = 'no default or trivial passwords';
+  const counted = deep
+    ? `${check.total} password(s) checked (--deep)`
+    : `${check.total} password(s): ${check.checked} checked now, ${check.remembered} already checked earlier`;
+  const memory =
+    check.memory === 'missing'
+      ? '; no memory of checked hashes yet (a pending migration: run `authctl migrate`), so each run checks them all'
+      : check.memory === 'unwritable'
+        ? '; could not remember the results (the database refused the write), so the next run checks them again'
+        : '';
+  if (check.weak.length === 0) return { id: 'weak-passwords', name, status: 'ok', detail: counted + memory };
+  return {
+    id: 'weak-passwords',
+    name,
+    status: 'fail',
+    detail: check.weak.map(describeFinding).join(', '),
+    hint: `Replace it: authctl user reset ${check.weak[0]!.username}`,
+  };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_PASSWORDS } from './password.js';
@@ -28,6 +29,21 @@ const APP_DEFAULT_ACCOUNTS = [
   { username: 'admin2', password: 'admin123', origin: "created by the app's setup script" },
 ] as const;
 
+/** Admins and the app's documented accounts: checked on every run, never remembered. */
+export function alwaysChecked(user: { username: string; isAdmin: boolean }): boolean {
+  return user.isAdmin || APP_DEFAULT_ACCOUNTS.some((a) => a.username === user.username);
+}
+
+/**
+ * What doctor remembers of a hash it found not weak: the SHA-256 (hex) of
+ * the candidate list, the username (a candidate itself) and the hash. A new
+ * password, a rename or a longer candidate list gives another digest, which
+ * is then checked again. Neither the hash nor a password can be read back.
+ */
+export function checkedDigest(user: { username: string; hash: string }, candidates = DEFAULT_PASSWORDS): string {
+  return createHash('sha256').update(JSON.stringify([candidates, user.username, user.hash])).digest('hex');
+}
+
 export function describeFinding(f: WeakPasswordFinding): string {
   if (f.reason === 'app-account') {
     const origin = APP_DEFAULT_ACCOUNTS.find((a) => a.username === f.username)?.origin ?? 'documented by the app';
@@ -36,22 +52,37 @@ export function describeFinding(f: WeakPasswordFinding): string {
   return `${f.username} (${f.reason === 'username' ? 'password is the username' : 'a well-known default password'})`;
 }
 
+type Reason = WeakPasswordFinding['reason'];
+
+/** The passwords tried on one user, in the order a match is reported: its documented one, its username, the defaults. */
+function triesFor(user: HashedUser, candidates: readonly string[]): Map<string, Reason> {
+  const account = APP_DEFAULT_ACCOUNTS.find((a) => a.username === user.username);
+  const tries = new Map<string, Reason>();
+  if (account) tries.set(account.password, 'app-account');
+  if (!tries.has(user.username)) tries.set(user.username, 'username');
+  for (const c of candidates) if (!tries.has(c)) tries.set(c, 'default');
+  return tries;
+}
+
 /**
  * Finds users whose hash verifies against a default password or their own
- * username. Each check is a full bcrypt verification (about a quarter of a
- * second at cost 12), so the users are spread over one worker thread per core.
+ * username. Each verification is a full bcrypt run (about a quarter of a
+ * second at cost 12), so every (user, password) pair is a job of its own,
+ * spread evenly over one worker thread per core: a single admin's checks
+ * take a fraction of the time one thread would.
  */
-export async function findWeakPasswords(users: HashedUser[], candidates = DEFAULT_PASSWORDS): Promise<WeakPasswordFinding[]> {
-  if (users.length === 0) return [];
-  const workers = Math.min(users.length, Math.max(1, os.availableParallelism()));
-  const chunks: HashedUser[][] = Array.from({ length: workers }, () => []);
-  users.forEach((user, i) => chunks[i % workers]!.push(user));
+export async function findWeakPasswords(users: HashedUser[], candidates: readonly string[] = DEFAULT_PASSWORDS): Promise<WeakPasswordFinding[]> {
+  const pairs = users.flatMap((user) => [...triesFor(user, candidates)].map(([password, reason]) => ({ user, password, reason })));
+  if (pairs.length === 0) return [];
+  const workers = Math.min(pairs.length, Math.max(1, os.availableParallelism()));
+  const chunks: Array<Array<{ key: number; hash: string; password: string }>> = Array.from({ length: workers }, () => []);
+  pairs.forEach((p, key) => chunks[key % workers]!.push({ key, hash: p.user.hash, password: p.password }));
   const script = new URL('./weak-worker.js', import.meta.url);
-  const results = await Promise.all(
+  const matched = await Promise.all(
     chunks.map(
-      (chunk) =>
-        new Promise<WeakPasswordFinding[]>((resolve, reject) => {
-          const worker = new Worker(script, { workerData: { users: chunk, candidates, accounts: APP_DEFAULT_ACCOUNTS } });
+      (jobs) =>
+        new Promise<number[]>((resolve, reject) => {
+          const worker = new Worker(script, { workerData: jobs });
           worker.once('message', resolve);
           worker.once('error', reject);
           worker.once('exit', (code) => {
@@ -60,5 +91,12 @@ export async function findWeakPasswords(users: HashedUser[], candidates = DEFAUL
         }),
     ),
   );
-  return results.flat().sort((a, b) => a.id - b.id);
+  // Pairs are in try order per user, so the first match per user is the one to report.
+  const found = new Map<number, WeakPasswordFinding>();
+  for (const key of matched.flat().sort((a, b) => a - b)) {
+    const { user, password, reason } = pairs[key]!;
+    if (found.has(user.id)) continue;
+    found.set(user.id, { id: user.id, username: user.username, reason, ...(reason === 'app-account' ? { account: `${user.username}/${password}` } : {}) });
+  }
+  return [...found.values()].sort((a, b) => a.id - b.id);
 }
