@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import type { AuthctlError } from '../errors/errors.js';
 import { getMigrationStatus } from '../setup/status.js';
-import type { AppClient } from '../db/client.js';
 import type { Db } from '../db/handle.js';
-import { before, Prisma } from '../db/sql.js';
+import { before } from '../db/conditions.js';
+import { asNumber, sql, type Connection } from '../db/query.js';
 import { openSqlite } from '../db/sqlite.js';
 import { countUnknownExpiry } from '../sessions/summary.js';
 import { describeFinding } from '../passwords/weak.js';
@@ -39,19 +39,18 @@ export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorRepo
   const checks: CheckResult[] = [];
   const skip = (id: string, name: string, why: string) => checks.push({ id, name, status: 'skipped', detail: why });
 
-  let client: AppClient | null = null;
+  let client: Connection | null = null;
   let passwords: Promise<{ value: PasswordCheck } | { error: unknown }> | null = null;
   try {
-    // Prove the file is a database before Prisma opens it: a driver would
-    // otherwise create a missing file.
+    // Prove the file is a database before anything opens it for writing.
     if (target.provider === 'sqlite') openSqlite(target.file, { readonly: true }).close();
     // The password check reads through its own connection and hashes on
-    // worker threads while Prisma starts and the other checks run.
+    // worker threads while the other checks run.
     passwords = checkPasswords(target, { deep: opts.deep }).then(
       (value) => ({ value }),
       (error: unknown) => ({ error }),
     );
-    client = await db.prisma();
+    client = await db.sql();
     checks.push({ id: 'database', name: 'database opens', status: 'ok', detail: target.display });
   } catch (err) {
     const e = err as AuthctlError;
@@ -61,7 +60,7 @@ export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorRepo
   if (client && passwords) {
     await runDatabaseChecks(db, client, checks, skip, passwords, opts.deep);
   } else {
-    // Prisma failed where the raw driver did not: let the started check end before reporting.
+    // The connection failed: let the started check end before reporting.
     await passwords;
     for (const [id, name] of DATABASE_CHECKS) {
       if (target.provider === 'sqlite' || (id !== 'file-mode' && id !== 'journal-mode')) skip(id, name, 'the database did not open');
@@ -88,7 +87,7 @@ const DATABASE_CHECKS = [
 
 async function runDatabaseChecks(
   db: Db,
-  client: AppClient,
+  client: Connection,
   checks: CheckResult[],
   skip: (id: string, name: string, why: string) => void,
   passwords: Promise<{ value: PasswordCheck } | { error: unknown }>,
@@ -119,13 +118,13 @@ async function runDatabaseChecks(
   const weakAt = checks.length;
   let usersTable = true;
   try {
-    const admins = await client.user.count({ where: { isAdmin: true, isActive: true } });
+    const admins = asNumber((await client.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM users WHERE is_admin = ${true} AND is_active = ${true}`))?.n ?? 0);
     checks.push(
       admins > 0
         ? { id: 'active-admin', name: 'an active admin exists', status: 'ok', detail: `${admins} active admin(s)` }
         : { id: 'active-admin', name: 'an active admin exists', status: 'fail', detail: 'no active admin', hint: 'Create one: authctl user add <name> --admin' },
     );
-    const found = await findAppRowProblems(await db.sql());
+    const found = await findAppRowProblems(client);
     checks.push(
       found.adminNameFree
         ? {
@@ -159,7 +158,7 @@ async function runDatabaseChecks(
 
   const { target } = db;
   if (target.provider === 'sqlite') {
-    const journal = String((await client.$queryRaw<Array<{ journal_mode: string }>>(Prisma.sql`PRAGMA journal_mode`))[0]?.journal_mode ?? '').toLowerCase();
+    const journal = String((await client.get<{ journal_mode: string }>(sql`PRAGMA journal_mode`))?.journal_mode ?? '').toLowerCase();
     checks.push({
       id: 'journal-mode',
       name: 'journal mode',
@@ -184,10 +183,8 @@ async function runDatabaseChecks(
   }
 
   try {
-    const rows = await client.$queryRaw<Array<{ n: number | bigint }>>(
-      Prisma.sql`SELECT count(*) AS n FROM user_sessions WHERE ${before(db.provider, 'expires_at', new Date())}`,
-    );
-    const backlog = Number(rows[0]?.n ?? 0);
+    const row = await client.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM user_sessions WHERE ${before(db.provider, 'expires_at', new Date())}`);
+    const backlog = asNumber(row?.n ?? 0);
     checks.push(
       backlog <= EXPIRED_BACKLOG_WARN
         ? { id: 'expired-sessions', name: 'expired-session backlog', status: 'ok', detail: `${backlog} expired session(s)` }
@@ -206,7 +203,7 @@ async function runDatabaseChecks(
 
   // Expiries in no timestamp form (SQLite only): the purge never deletes them.
   try {
-    const unknown = await countUnknownExpiry(await db.sql());
+    const unknown = await countUnknownExpiry(client);
     checks.push(
       unknown === 0
         ? { id: 'session-expiry-forms', name: 'session expiries readable', status: 'ok', detail: 'every expires_at is a timestamp' }
