@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { BIN } from '../support/cli.js';
+import type { CliResult } from '../support/cli.js';
 import { cli, describeProviders, fillAppDatabase, independentBcrypt, type TestDb } from '../support/db.js';
 
 const STRONG = { admin: 'admin passphrase long enough', alice: 'alice-has-a-fine-one', carol: 'carol keeps hers secret' };
@@ -141,14 +140,14 @@ describeProviders('doctor remembers checked hashes', ({ provider, newDb }) => {
   it('still runs on a read-only database, checking everything', async () => {
     const { db } = await adopted();
     await db.query("UPDATE users SET password_hash = ? WHERE username = 'bob'", independentBcrypt('bob found a better one', 10));
-    let r: { code: number | null; stdout: string; stderr: string };
+    let r: CliResult;
     if (provider === 'sqlite') {
       // Read-only to the user running doctor: another user's file (or, when not root, a 0444 file).
       const file = db.url.slice('sqlite:///'.length);
       if (process.getuid?.() === 0) {
         fs.chmodSync(path.dirname(file), 0o755);
         fs.chmodSync(file, 0o644);
-        r = await runAs(65534, db, ['doctor', '--json']);
+        r = await cli(db, ['doctor', '--json'], { user: { uid: 65534, gid: 65534 } });
       } else {
         fs.chmodSync(file, 0o444);
         r = await cli(db, ['doctor', '--json']);
@@ -168,22 +167,3 @@ describeProviders('doctor remembers checked hashes', ({ provider, newDb }) => {
     expect(await remembered(db)).toEqual([]);
   });
 });
-
-/** Runs bin/authctl as another OS user (root only), with the test database's environment. */
-function runAs(uid: number, db: TestDb, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: db.cwd,
-      uid,
-      gid: uid,
-      env: { PATH: process.env.PATH, NO_COLOR: '1', ...db.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}

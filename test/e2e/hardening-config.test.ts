@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -286,20 +286,14 @@ function immutableWorks(): boolean {
   return blocked;
 }
 
+/** The postgres user, as spawn takes it. */
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
 function runCliAsOtherUser(args: string[], opts: { cwd: string; env?: Record<string, string>; input?: string }): Promise<CliResult> {
-  if (READ_ONLY_BY !== 'other-user') return runCli(args, opts);
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
-  for (const key of ['GPUSTACK_API_BASE', 'GPUSTACK_API_TOKEN', 'AUTHCTL_DEBUG']) delete env[key];
-  return new Promise((resolve, reject) => {
-    const child = spawn('runuser', ['-u', 'postgres', '--', process.execPath, BIN, ...args], { cwd: opts.cwd, env: env as NodeJS.ProcessEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
-  });
+  return runCli(args, READ_ONLY_BY === 'other-user' ? { ...opts, user: postgresUser() } : opts);
 }
 
 /** Makes the SQLite file, or with `folder` only its folder, read-only for the CLI as runCliAsOtherUser runs it. */

@@ -20,6 +20,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   input?: string;
   timeoutMs?: number;
+  /** Run as this other OS user (the tests' process must be root). */
+  user?: { uid: number; gid: number };
 }
 
 /** Environment variables that must never leak from the developer's shell into a test. */
@@ -35,7 +37,7 @@ export function startCli(args: string[], opts: CliOptions): { child: ChildProces
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
   for (const key of SCRUBBED) delete env[key];
   Object.assign(env, opts.env ?? {});
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'], ...opts.user });
   // Decoded as streams, so a character split across two chunks stays whole.
   child.stdout!.setEncoding('utf8');
   child.stderr!.setEncoding('utf8');
