@@ -4,7 +4,6 @@ import { getMigrationStatus } from '../setup/status.js';
 import type { Db } from '../db/handle.js';
 import { before } from '../db/conditions.js';
 import { asNumber, sql, type Connection } from '../db/query.js';
-import { openSqlite } from '../db/sqlite.js';
 import { countUnknownExpiry } from '../sessions/summary.js';
 import { describeFinding } from '../passwords/weak.js';
 import { findAppRowProblems } from '../users/repairs.js';
@@ -40,16 +39,7 @@ export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorRepo
   const skip = (id: string, name: string, why: string) => checks.push({ id, name, status: 'skipped', detail: why });
 
   let client: Connection | null = null;
-  let passwords: Promise<{ value: PasswordCheck } | { error: unknown }> | null = null;
   try {
-    // Prove the file is a database before anything opens it for writing.
-    if (target.provider === 'sqlite') openSqlite(target.file, { readonly: true }).close();
-    // The password check reads through its own connection and hashes on
-    // worker threads while the other checks run.
-    passwords = checkPasswords(target, { deep: opts.deep }).then(
-      (value) => ({ value }),
-      (error: unknown) => ({ error }),
-    );
     client = await db.sql();
     checks.push({ id: 'database', name: 'database opens', status: 'ok', detail: target.display });
   } catch (err) {
@@ -57,11 +47,15 @@ export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorRepo
     checks.push({ id: 'database', name: 'database opens', status: 'fail', detail: e.message, hint: e.hint });
   }
 
-  if (client && passwords) {
+  if (client) {
+    // The password check reads through its own connection and hashes on
+    // worker threads while the other checks run.
+    const passwords = checkPasswords(target, { deep: opts.deep }).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
     await runDatabaseChecks(db, client, checks, skip, passwords, opts.deep);
   } else {
-    // The connection failed: let the started check end before reporting.
-    await passwords;
     for (const [id, name] of DATABASE_CHECKS) {
       if (target.provider === 'sqlite' || (id !== 'file-mode' && id !== 'journal-mode')) skip(id, name, 'the database did not open');
     }
