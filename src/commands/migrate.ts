@@ -17,7 +17,7 @@ const statusCommand = () =>
     },
     render: async (status, out) => {
       const { describeState } = await import('../core/db/migrations.js');
-      out.line(`Database: ${describeState({ kind: status.state } as never)}`);
+      out.line(`Database: ${describeState(status.state)}`);
       for (const name of status.applied) out.line(`  ${out.c.green('applied')}  ${name}`);
       for (const name of status.pending) out.line(`  ${out.c.yellow('pending')}  ${name}`);
       for (const name of status.unknown) out.line(`  ${out.c.red('unknown')}  ${name} (applied here, not known to this authctl)`);

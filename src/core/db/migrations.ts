@@ -115,8 +115,8 @@ export function assertHistoryMatches(status: MigrationStatus, provider: Database
   }
 }
 
-export function describeState(state: DatabaseState): string {
-  switch (state.kind) {
+export function describeState(kind: DatabaseState['kind']): string {
+  switch (kind) {
     case 'empty':
       return 'empty (no tables yet)';
     case 'app-unmanaged':
