@@ -56,6 +56,8 @@ export interface RunContext {
 export interface CommandSpec<I, R> {
   name: string;
   description: string;
+  /** Copy-pasteable command lines shown under "Examples:" in the command's help. */
+  examples?: string[];
   /** Positional arguments, as commander spells them (`<username>`, `[ids...]`). */
   arguments?: Array<{ name: string; description?: string }>;
   /** Declares the command's own options (and usage, help text) on its commander command. */
@@ -115,6 +117,9 @@ export function defineCommand<I, R>(spec: CommandSpec<I, R>): Command {
   const cmd = new Command(spec.name).description(spec.description);
   for (const arg of spec.arguments ?? []) cmd.argument(arg.name, arg.description);
   spec.options?.(cmd);
+  if (spec.examples?.length) {
+    cmd.addHelpText('after', ['', 'Examples:', ...spec.examples.map((line) => `  $ ${line}`)].join('\n'));
+  }
   cmd.action(async (...params: unknown[]) => {
     const command = params.at(-1) as Command;
     const input = spec.parse({ args: params.slice(0, -2), opts: command.opts() });
