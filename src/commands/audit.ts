@@ -1,32 +1,62 @@
-import type { AuditRow } from '../core/audit/read.js';
+import type { AuditFilter, AuditRow } from '../core/audit/read.js';
+import { usageError } from '../core/errors/errors.js';
 import { defineCommand } from './define.js';
-import { parsePositiveInt } from './options.js';
+import { parseInstantOption, parsePositiveInt } from './options.js';
 
 interface AuditResult {
   entries: AuditRow[];
   total: number;
 }
 
+/** A name given to --user or --command: non-empty, kept as typed. */
+function nameOption(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === '') throw usageError(`${flag} needs a name, not an empty value.`);
+  return value;
+}
+
 export const auditCommand = () =>
-  defineCommand<{ limit: number }, AuditResult>({
+  defineCommand<AuditFilter, AuditResult>({
     name: 'audit',
     description: 'what authctl changed, newest first',
-    options: (cmd) => cmd.option('--limit <n>', 'how many entries', '20'),
-    parse: ({ opts }) => ({ limit: parsePositiveInt(opts.limit as string, '--limit') }),
+    examples: ['authctl audit --since 7d --command user --user alice'],
+    options: (cmd) =>
+      cmd
+        .option('--limit <n>', 'how many entries', '20')
+        .option('--since <when>', 'entries at or after this: a duration ago (24h, 7d) or a UTC date or time (2026-11-30, 2026-11-30T08:00Z)')
+        .option('--until <when>', 'entries before this, in the same forms as --since')
+        .option('--user <name>', 'entries about this app user (the target of user add, user reset, sessions revoke --user, ...)')
+        .option('--command <name>', 'entries of this command ("user add"), or of a whole group ("user")'),
+    parse: ({ opts }) => {
+      const now = new Date();
+      const since = parseInstantOption(opts.since as string | undefined, '--since', now);
+      const until = parseInstantOption(opts.until as string | undefined, '--until', now);
+      if (since && until && since.getTime() >= until.getTime()) {
+        throw usageError(`--since (${since.toISOString()}) is not before --until (${until.toISOString()}).`, 'Swap them, or widen the range.');
+      }
+      return {
+        limit: parsePositiveInt(opts.limit as string, '--limit'),
+        since,
+        until,
+        user: nameOption(opts.user as string | undefined, '--user'),
+        command: nameOption(opts.command as string | undefined, '--command'),
+      };
+    },
     needs: 'ready',
-    run: async ({ db }, { limit }) => {
+    run: async ({ db }, filter) => {
       const { readAuditLog } = await import('../core/audit/read.js');
-      const { entries, total } = await readAuditLog(db, limit);
+      const { entries, total } = await readAuditLog(db, filter);
       return { entries, total };
     },
-    render: ({ entries, total }, out) => {
+    render: ({ entries, total }, out, filter) => {
+      const filtered = filter.since || filter.until || filter.user !== undefined || filter.command !== undefined;
       out.table(entries, [
         { header: 'when (UTC)', value: (e) => e.at.replace('T', ' ').replace(/\.\d+Z$/, '') },
         { header: 'who', value: (e) => `${e.osUser}@${e.host}` },
         { header: 'command', value: (e) => e.command },
         { header: 'target', value: (e) => e.target },
         { header: 'summary', value: (e) => e.summary },
-      ], 'authctl has changed nothing yet.');
+      ], filtered ? 'No audit entries match.' : 'authctl has changed nothing yet.');
       if (total > entries.length) out.line(out.c.dim(`Showing ${entries.length} of ${total}; use --limit to see more.`));
     },
   });

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { AuthctlError, ExitCode } from '../core/errors/errors.js';
+import { AuthctlError, ExitCode, usageError } from '../core/errors/errors.js';
+import { parseInstant } from '../core/time/timestamps.js';
 import type { NewPasswordOptions } from '../terminal/password-input.js';
 
 /** The password-source options shared by init-db, user add and user reset. */
@@ -31,4 +32,14 @@ export function parsePositiveInt(value: string, flag: string, max = Number.MAX_S
     throw new AuthctlError('USAGE', `${flag} must be a whole number ${range}, not "${value}".`, ExitCode.usage);
   }
   return n;
+}
+
+/** `--since`/`--until`: a duration ago (`24h`, `7d`) or a UTC date or time; anything else fails with exit 2. */
+export function parseInstantOption(value: string | undefined, flag: string, now: Date): Date | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseInstant(value, now);
+  } catch (err) {
+    throw usageError(`${flag}: ${(err as Error).message}.`);
+  }
 }

@@ -1,7 +1,7 @@
 import { usageError } from '../../core/errors/errors.js';
 import type { ListSessionsInput, SessionList, SessionListStream } from '../../core/sessions/list.js';
 import { defineCommand } from '../define.js';
-import { parsePositiveInt } from '../options.js';
+import { parseInstantOption, parsePositiveInt } from '../options.js';
 import { tokenType } from './options.js';
 import { sessionColumns } from './render.js';
 
@@ -18,20 +18,27 @@ export const listCommand = () =>
   defineCommand<ListSessionsInput, SessionListResult>({
     name: 'list',
     description: 'list active sessions (see --expired, --all); never shows the token',
+    examples: ['authctl sessions list --since 24h --ip 10.0.0.7'],
     options: (cmd) =>
       cmd
         .option('--user <name>', "only this user's sessions")
         .option('--type <type>', 'only access or refresh sessions')
         .option('--expired', 'only expired sessions')
         .option('--all', 'active and expired sessions')
+        .option('--since <when>', 'only sessions created at or after this: a duration ago (24h, 7d) or a UTC date or time')
+        .option('--ip <address>', 'only sessions from this IP address (exact match)')
         .option('--limit <n>', 'show at most n sessions (default 50)'),
     parse: ({ opts }) => {
       if (opts.expired && opts.all) throw usageError('--expired and --all contradict each other.', 'Use one of them.');
+      const ip = opts.ip as string | undefined;
+      if (ip !== undefined && ip.trim() === '') throw usageError('--ip needs an address, not an empty value.');
       return {
         user: opts.user as string | undefined,
         type: tokenType(opts.type as string | undefined),
         state: opts.all ? 'all' : opts.expired ? 'expired' : 'active',
         limit: opts.limit === undefined ? DEFAULT_LIMIT : parsePositiveInt(opts.limit as string, '--limit', 100_000),
+        since: parseInstantOption(opts.since as string | undefined, '--since', new Date()),
+        ip,
       };
     },
     needs: 'ready',

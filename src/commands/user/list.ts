@@ -1,34 +1,37 @@
 import { usageError } from '../../core/errors/errors.js';
-import type { ListedUser, ListFilter } from '../../core/users/users.js';
+import type { ListFilter, UserList } from '../../core/users/users.js';
 import { defineCommand } from '../define.js';
+import { parsePositiveInt } from '../options.js';
 import { userColumns } from './render.js';
 
-export interface UserListResult {
-  users: ListedUser[];
-}
-
 export const listCommand = () =>
-  defineCommand<ListFilter, UserListResult>({
+  defineCommand<ListFilter, UserList>({
     name: 'list',
     description: 'list active users (see --inactive, --all)',
+    examples: ['authctl user list --all --limit 20'],
     options: (cmd) =>
       cmd
         .option('--admins', 'only admins')
         .option('--inactive', 'only disabled users')
         .option('--all', 'active and disabled users')
-        .option('--search <text>', 'match part of the username, email or full name'),
+        .option('--search <text>', 'match part of the username, email or full name')
+        .option('--limit <n>', 'show at most n users, in username order (default: all)'),
     parse: ({ opts }) => {
       if (opts.inactive && opts.all) throw usageError('--inactive and --all contradict each other.', 'Use one of them.');
       return {
         admins: Boolean(opts.admins),
         state: opts.all ? 'all' : opts.inactive ? 'inactive' : 'active',
         search: opts.search as string | undefined,
+        limit: opts.limit === undefined ? undefined : parsePositiveInt(opts.limit as string, '--limit', 100_000),
       };
     },
     needs: 'ready',
     run: async ({ db }, filter) => {
       const { listUsers } = await import('../../core/users/users.js');
-      return { users: await listUsers(db, filter) };
+      return listUsers(db, filter);
     },
-    render: ({ users }, out) => out.table(users, userColumns, 'No users match.'),
+    render: ({ users, total, more }, out) => {
+      out.table(users, userColumns, 'No users match.');
+      if (more) out.line(out.c.dim(`Showing ${users.length} of ${total}; omit --limit to see them all.`));
+    },
   });

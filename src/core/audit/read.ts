@@ -1,5 +1,6 @@
 import type { Db } from '../db/handle.js';
-import { asDate, asNumber, sql } from '../db/query.js';
+import { before, notBefore } from '../db/conditions.js';
+import { asDate, asNumber, join, raw, sql, type Sql } from '../db/query.js';
 
 export interface AuditRow {
   id: number;
@@ -23,13 +24,45 @@ interface StoredAuditRow {
   details: string | null;
 }
 
-/** The newest entries first. */
-export async function readAuditLog(db: Db, limit: number): Promise<{ entries: AuditRow[]; total: number }> {
+export interface AuditFilter {
+  limit: number;
+  /** Entries at or after this instant. */
+  since?: Date;
+  /** Entries before this instant. */
+  until?: Date;
+  /**
+   * Entries about this app user: the target is the username, as the user
+   * commands write it, or `user <name>`, as `sessions revoke --user` does.
+   */
+  user?: string;
+  /** Entries of this command (`user add`), or of every command of a group (`user`). */
+  command?: string;
+}
+
+/** `column` is `text`, or starts with `prefix`; written with substr so no character in the value acts as a pattern. */
+function equalsOrStarts(column: string, text: string, prefix: string): Sql {
+  return sql`(${raw(column)} = ${text} OR substr(${raw(column)}, 1, ${[...prefix].length}) = ${prefix})`;
+}
+
+function conditions(db: Db, filter: AuditFilter): Sql {
+  const where: Sql[] = [];
+  if (filter.since) where.push(notBefore(db.provider, 'at', filter.since));
+  if (filter.until) where.push(before(db.provider, 'at', filter.until));
+  if (filter.user !== undefined) {
+    where.push(sql`(target = ${filter.user} OR ${equalsOrStarts('target', `user ${filter.user}`, `user ${filter.user} (`)})`);
+  }
+  if (filter.command !== undefined) where.push(equalsOrStarts('command', filter.command, `${filter.command} `));
+  return where.length === 0 ? raw('1 = 1') : join(where, ' AND ');
+}
+
+/** The newest entries matching the filter first, and how many match in all. */
+export async function readAuditLog(db: Db, filter: AuditFilter): Promise<{ entries: AuditRow[]; total: number }> {
   const conn = await db.sql();
+  const where = conditions(db, filter);
   const rows = await conn.all<StoredAuditRow>(
-    sql`SELECT id, at, os_user, host, command, target, summary, details FROM authctl_audit ORDER BY at DESC, id DESC LIMIT ${limit}`,
+    sql`SELECT id, at, os_user, host, command, target, summary, details FROM authctl_audit WHERE ${where} ORDER BY at DESC, id DESC LIMIT ${filter.limit}`,
   );
-  const count = await conn.get<{ n: number | string }>(sql`SELECT count(*) AS n FROM authctl_audit`);
+  const count = await conn.get<{ n: number | string }>(sql`SELECT count(*) AS n FROM authctl_audit WHERE ${where}`);
   return {
     total: asNumber(count!.n),
     entries: rows.map((r) => ({

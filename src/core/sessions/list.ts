@@ -1,3 +1,4 @@
+import { notBefore } from '../db/conditions.js';
 import type { Db } from '../db/handle.js';
 import { sql, type Sql } from '../db/query.js';
 import {
@@ -19,6 +20,10 @@ export interface ListSessionsInput {
   type?: TokenType;
   state: SessionState;
   limit: number;
+  /** Sessions created at or after this instant. */
+  since?: Date;
+  /** Sessions from exactly this IP address, as the app stored it. */
+  ip?: string;
   now?: Date;
 }
 
@@ -55,6 +60,8 @@ export async function streamSessions(db: Db, input: ListSessionsInput): Promise<
   if (input.state === 'expired') conditions.push(expiredCondition(db.provider, now));
   if (input.user !== undefined) conditions.push(await ofUser(conn, input.user));
   if (input.type) conditions.push(sql`s.token_type = ${input.type}`);
+  if (input.since) conditions.push(notBefore(db.provider, 's.created_at', input.since));
+  if (input.ip !== undefined) conditions.push(sql`s.ip_address = ${input.ip}`);
   const where = andAll(conditions);
   return {
     state: input.state,

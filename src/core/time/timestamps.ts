@@ -153,3 +153,42 @@ export function relativeTime(date: Date, now = new Date()): string {
   }
   return diff >= 0 ? `in ${text}` : `${text} ago`;
 }
+
+/** A date, or a date and time with optional seconds, fraction and offset: what `--since` and `--until` take besides a duration. */
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * Reads a point in time given to an option: a duration (`24h`, `7d`, `1h30m`)
+ * means that long before `now`; `YYYY-MM-DD` is that day's start in UTC;
+ * ISO 8601 with a time is UTC unless it carries an offset. Anything else,
+ * or an impossible date such as 2026-02-30, throws a RangeError that says
+ * which forms work.
+ */
+export function parseInstant(text: string, now = new Date()): Date {
+  const trimmed = text.trim();
+  if (/^\d+\s*[smhdw]/i.test(trimmed) || /^0+$/.test(trimmed)) {
+    return new Date(now.getTime() - parseDuration(trimmed.toLowerCase()));
+  }
+  const m = INSTANT.exec(trimmed);
+  if (m) {
+    const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m;
+    const ms = Number(frac.padEnd(3, '0').slice(0, 3));
+    let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
+    const date = new Date(t);
+    const valid =
+      date.getUTCFullYear() === Number(y) && date.getUTCMonth() === Number(mo) - 1 && date.getUTCDate() === Number(d) &&
+      date.getUTCHours() === Number(h) && date.getUTCMinutes() === Number(mi) && date.getUTCSeconds() === Number(s);
+    if (valid && zone && zone.toUpperCase() !== 'Z') {
+      const [oh, om] = [Number(zone.slice(1, 3)), Number(zone.slice(-2))];
+      if (oh <= 14 && om <= 59) {
+        t -= (zone.startsWith('-') ? -1 : 1) * (oh * 60 + om) * 60_000;
+        return new Date(t);
+      }
+    } else if (valid) {
+      return date;
+    }
+  }
+  throw new RangeError(
+    `"${text}" is neither a duration nor a date; use forms such as 24h, 7d, 2026-11-30 or 2026-11-30T08:00:00Z (UTC unless an offset is given)`,
+  );
+}

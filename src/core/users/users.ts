@@ -194,10 +194,19 @@ export interface ListFilter {
   /** 'active' (default), 'inactive' or 'all'. */
   state: 'active' | 'inactive' | 'all';
   search?: string;
+  /** At most this many users, in username order; every match when absent. */
+  limit?: number;
 }
 
 export interface ListedUser extends UserSummary {
   activeSessions: number;
+}
+
+export interface UserList {
+  users: ListedUser[];
+  /** How many users match in all; more than listed when the limit cut the list. */
+  total: number;
+  more: boolean;
 }
 
 async function activeSessionCounts(q: Queryable, userIds: number[]): Promise<Map<number, number>> {
@@ -207,20 +216,34 @@ async function activeSessionCounts(q: Queryable, userIds: number[]): Promise<Map
   return new Map(rows.map((r) => [asNumber(r.user_id), asNumber(r.n)]));
 }
 
-export async function listUsers(db: Db, filter: ListFilter): Promise<ListedUser[]> {
+export async function listUsers(db: Db, filter: ListFilter): Promise<UserList> {
   const conn = await db.sql();
   const conditions: Sql[] = [];
   if (filter.state !== 'all') conditions.push(sql`is_active = ${filter.state === 'active'}`);
   if (filter.admins) conditions.push(sql`is_admin = ${true}`);
   const where = conditions.length > 0 ? sql` WHERE ${join(conditions, ' AND ')}` : raw('');
-  const rows = await conn.all<UserRow>(sql`SELECT ${USER_COLUMNS} FROM users${where} ORDER BY username ASC`);
-  let users = rows.map(readUser);
+  let users: User[];
+  let total: number;
   if (filter.search) {
+    // Matched here rather than in SQL: SQLite's lower() folds ASCII only, and a search for "élise" must find "Élise".
+    const rows = await conn.all<UserRow>(sql`SELECT ${USER_COLUMNS} FROM users${where} ORDER BY username ASC`);
     const needle = filter.search.toLowerCase();
-    users = users.filter((u) => [u.username, u.email, u.fullName].some((v) => v?.toLowerCase().includes(needle)));
+    const found = rows.map(readUser).filter((u) => [u.username, u.email, u.fullName].some((v) => v?.toLowerCase().includes(needle)));
+    total = found.length;
+    users = filter.limit === undefined ? found : found.slice(0, filter.limit);
+  } else {
+    const limit = filter.limit === undefined ? raw('') : sql` LIMIT ${filter.limit}`;
+    users = (await conn.all<UserRow>(sql`SELECT ${USER_COLUMNS} FROM users${where} ORDER BY username ASC${limit}`)).map(readUser);
+    total = filter.limit === undefined || users.length < filter.limit
+      ? users.length
+      : asNumber((await conn.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM users${where}`))!.n);
   }
   const counts = await activeSessionCounts(conn, users.map((u) => u.id));
-  return users.map((u) => ({ ...summarise(u), activeSessions: counts.get(u.id) ?? 0 }));
+  return {
+    users: users.map((u) => ({ ...summarise(u), activeSessions: counts.get(u.id) ?? 0 })),
+    total,
+    more: total > users.length,
+  };
 }
 
 export interface UserDetails extends UserSummary {
