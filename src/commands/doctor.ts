@@ -12,6 +12,7 @@ export const doctorCommand = () =>
   defineCommand<DoctorInput, DoctorReport>({
     name: 'doctor',
     description: 'health and security checks; exits 8 when any check fails',
+    examples: ['authctl doctor -q   # cron: prints only the failed and warning rows, each with what to run'],
     options: (cmd) =>
       cmd
         .option('--url <url>', 'GPUStack server URL to check (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')
@@ -19,7 +20,7 @@ export const doctorCommand = () =>
         .option('--deep', 'verify every password hash again, not only new ones, admins and the app\'s default accounts'),
     parse: ({ opts }) => ({ url: opts.url as string | undefined, tokenFile: opts.tokenFile as string | undefined, deep: opts.deep === true }),
     needs: 'database',
-    run: async ({ db, config }, input) => {
+    run: async ({ db, config, out }, input) => {
       const { runDoctor } = await import('../core/doctor/doctor.js');
       const { resolveGpustackSettings } = await import('../core/gpustack/settings.js');
       const { env, dotEnv } = config;
@@ -32,10 +33,22 @@ export const doctorCommand = () =>
             return doctorGpustackCheck(settings, tuning);
           }
         : null;
-      return runDoctor(db, { gpustack, deep: input.deep });
+      const onProgress = (done: number, total: number) => out.progress(`checking password hashes: ${done} of ${total} bcrypt verifications`);
+      try {
+        return await runDoctor(db, { gpustack, deep: input.deep, onProgress });
+      } finally {
+        out.progressDone();
+      }
     },
     render: (report, out) => {
       const mark = { ok: out.c.green('ok'), warn: out.c.yellow('warn'), fail: out.c.red('fail'), skipped: out.c.dim('skipped') };
+      if (out.quiet) {
+        // For cron: nothing when all is well, one line per problem with what to run.
+        for (const c of report.checks) {
+          if (c.status === 'fail' || c.status === 'warn') out.alert(`${mark[c.status]} ${c.name}: ${c.detail}${c.hint ? `. ${c.hint}` : ''}`);
+        }
+        return;
+      }
       out.table(report.checks, [
         { header: 'check', value: (c) => c.name },
         { header: 'status', value: (c) => mark[c.status] },

@@ -126,6 +126,12 @@ export class Output {
     this.line(this.c.green('✔ ') + text);
   }
 
+  /** A line of the result shown even with --quiet (a problem to act on); never with --json. */
+  alert(text: string): void {
+    if (this.json) return;
+    this.stdout.write(this.safe(text) + '\n');
+  }
+
   /** Shown even with --quiet: a secret that exists nowhere else. */
   secret(label: string, value: string): void {
     if (this.json) return;

@@ -8,6 +8,7 @@ import { countUnknownExpiry } from '../sessions/summary.js';
 import { describeFinding } from '../passwords/weak.js';
 import { findAppRowProblems } from '../users/repairs.js';
 import { isMissingTable, type CheckStatus } from './check.js';
+import type { HashProgress } from '../passwords/weak.js';
 import { checkPasswords, type PasswordCheck } from './passwords.js';
 
 interface CheckResult {
@@ -31,6 +32,23 @@ interface DoctorOptions {
   gpustack: (() => Promise<CheckResult>) | null;
   /** Verify every password hash again, ignoring (and refreshing) the memory of checked hashes. */
   deep: boolean;
+  /** Told as the password hashes are verified, the slow part. */
+  onProgress?: HashProgress;
+}
+
+/**
+ * What to run for a failed or warning row whose check gave no hint of its
+ * own (an error's hint is optional), so that every such row names a next step.
+ */
+const FALLBACK_HINTS: Record<string, string> = {
+  database: 'Check DATABASE_URL (or -d); for a new database, run `authctl init-db`.',
+  migrations: 'Run `authctl migrate status` to see why.',
+  gpustack: 'Run `authctl gpustack check` for each step of the connection.',
+};
+
+/** `text` as one shell word: left alone when it is plain, single-quoted otherwise. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorReport> {
@@ -50,7 +68,7 @@ export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorRepo
   if (client) {
     // The password check reads through its own connection and hashes on
     // worker threads while the other checks run.
-    const passwords = checkPasswords(target, { deep: opts.deep }).then(
+    const passwords = checkPasswords(target, { deep: opts.deep, onProgress: opts.onProgress }).then(
       (value) => ({ value }),
       (error: unknown) => ({ error }),
     );
@@ -64,6 +82,9 @@ export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorRepo
   if (opts.gpustack) checks.push(await opts.gpustack());
   else skip('gpustack', 'GPUStack reachable, credential accepted', 'GPUStack is not configured (GPUSTACK_API_BASE)');
 
+  for (const c of checks) {
+    if ((c.status === 'fail' || c.status === 'warn') && !c.hint) c.hint = FALLBACK_HINTS[c.id] ?? 'Run `authctl doctor --json` for the details.';
+  }
   return { checks, ok: checks.every((c) => c.status !== 'fail') };
 }
 
@@ -116,7 +137,13 @@ async function runDatabaseChecks(
     checks.push(
       admins > 0
         ? { id: 'active-admin', name: 'an active admin exists', status: 'ok', detail: `${admins} active admin(s)` }
-        : { id: 'active-admin', name: 'an active admin exists', status: 'fail', detail: 'no active admin', hint: 'Create one: authctl user add <name> --admin' },
+        : {
+            id: 'active-admin',
+            name: 'an active admin exists',
+            status: 'fail',
+            detail: 'no active admin',
+            hint: 'Run `authctl user add <name> --admin`, or `authctl user enable <name>` for a disabled admin.',
+          },
     );
     const found = await findAppRowProblems(client);
     checks.push(
@@ -171,7 +198,7 @@ async function runDatabaseChecks(
             name: 'database file is private',
             status: 'warn',
             detail: `mode ${mode.toString(8).padStart(4, '0')}: ${mode & 0o004 ? 'world' : 'group'}-readable; it holds password hashes and session tokens`,
-            hint: `chmod 600 ${target.file}`,
+            hint: `Run \`chmod 600 ${shellWord(target.file)}\`.`,
           },
     );
   }
@@ -242,6 +269,13 @@ function weakPasswordResult(check: PasswordCheck, deep: boolean): CheckResult {
     name,
     status: 'fail',
     detail: check.weak.map(describeFinding).join(', '),
-    hint: `Replace it: authctl user reset ${check.weak[0]!.username}`,
+    hint: resetHint(check.weak.map((w) => w.username)),
   };
+}
+
+/** The commands that replace weak passwords: one per user, the first few named. */
+function resetHint(usernames: string[]): string {
+  const shown = usernames.slice(0, 3).map((u) => `\`authctl user reset ${shellWord(u)}\``);
+  const more = usernames.length > 3 ? `, and the same for the ${usernames.length - 3} other(s) named` : '';
+  return `Run ${shown.join(', ')}${more}; or \`authctl user disable ${shellWord(usernames[0]!)}\` if nobody uses the account.`;
 }

@@ -1,6 +1,6 @@
 import type { DatabaseTarget } from '../config/config.js';
 import { asNumber, connect, join, sql, type Connection, type Queryable } from '../db/query.js';
-import { alwaysChecked, checkedDigest, findWeakPasswords, type WeakPasswordFinding } from '../passwords/weak.js';
+import { alwaysChecked, checkedDigest, findWeakPasswords, type HashProgress, type WeakPasswordFinding } from '../passwords/weak.js';
 import { isMissingTable } from './check.js';
 
 export interface PasswordCheck {
@@ -68,7 +68,7 @@ async function updateMemory(conn: Connection, add: string[], stale: string[], at
  * found not weak, and skipped while it is there. `deep` verifies every hash
  * and refreshes the memory. Digests of hashes no longer present are pruned.
  */
-export async function checkPasswords(target: DatabaseTarget, opts: { deep: boolean }): Promise<PasswordCheck> {
+export async function checkPasswords(target: DatabaseTarget, opts: { deep: boolean; onProgress?: HashProgress }): Promise<PasswordCheck> {
   // A connection of its own: the other checks query meanwhile, and must not land in its transaction.
   const conn = await connect(target);
   try {
@@ -78,7 +78,7 @@ export async function checkPasswords(target: DatabaseTarget, opts: { deep: boole
     const others = users.filter((u) => !alwaysChecked(u)).map((u) => ({ ...u, digest: checkedDigest(u) }));
     const skip = opts.deep || !known ? new Set<string>() : known;
     const toCheck = [...users.filter((u) => alwaysChecked(u)), ...others.filter((u) => !skip.has(u.digest))];
-    const weak = await findWeakPasswords(toCheck.map(({ id, username, hash }) => ({ id, username, hash })));
+    const weak = await findWeakPasswords(toCheck.map(({ id, username, hash }) => ({ id, username, hash })), opts.onProgress);
     const result = { total: users.length, checked: toCheck.length, remembered: users.length - toCheck.length, weak };
     if (!known) return { ...result, memory: 'missing' };
 

@@ -8,11 +8,16 @@ interface Job {
   password: string;
 }
 
-/** Verifies each job; answers the keys that matched, never a password or hash. */
+/** A `progress` message after each verification, then the keys that matched; never a password or hash. */
+export type WorkerMessage = { progress: true } | { matched: number[] };
+
 async function run(jobs: Job[]): Promise<number[]> {
   const matched: number[] = [];
-  for (const job of jobs) if (await verifyPassword(job.password, job.hash)) matched.push(job.key);
+  for (const job of jobs) {
+    if (await verifyPassword(job.password, job.hash)) matched.push(job.key);
+    parentPort!.postMessage({ progress: true } satisfies WorkerMessage);
+  }
   return matched;
 }
 
-parentPort!.postMessage(await run(workerData as Job[]));
+parentPort!.postMessage({ matched: await run(workerData as Job[]) } satisfies WorkerMessage);

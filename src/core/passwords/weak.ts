@@ -2,6 +2,10 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_PASSWORDS } from './password.js';
+import type { WorkerMessage } from './weak-worker.js';
+
+/** Told after each bcrypt verification: how many are done of how many in all. */
+export type HashProgress = (done: number, total: number) => void;
 
 export interface HashedUser {
   id: number;
@@ -71,9 +75,15 @@ function triesFor(user: HashedUser, candidates: readonly string[]): Map<string, 
  * spread evenly over one worker thread per core: a single admin's checks
  * take a fraction of the time one thread would.
  */
-export async function findWeakPasswords(users: HashedUser[], candidates: readonly string[] = DEFAULT_PASSWORDS): Promise<WeakPasswordFinding[]> {
+export async function findWeakPasswords(
+  users: HashedUser[],
+  onProgress?: HashProgress,
+  candidates: readonly string[] = DEFAULT_PASSWORDS,
+): Promise<WeakPasswordFinding[]> {
   const pairs = users.flatMap((user) => [...triesFor(user, candidates)].map(([password, reason]) => ({ user, password, reason })));
   if (pairs.length === 0) return [];
+  let done = 0;
+  onProgress?.(0, pairs.length);
   const workers = Math.min(pairs.length, Math.max(1, os.availableParallelism()));
   const chunks: Array<Array<{ key: number; hash: string; password: string }>> = Array.from({ length: workers }, () => []);
   pairs.forEach((p, key) => chunks[key % workers]!.push({ key, hash: p.user.hash, password: p.password }));
@@ -83,7 +93,10 @@ export async function findWeakPasswords(users: HashedUser[], candidates: readonl
       (jobs) =>
         new Promise<number[]>((resolve, reject) => {
           const worker = new Worker(script, { workerData: jobs });
-          worker.once('message', resolve);
+          worker.on('message', (message: WorkerMessage) => {
+            if ('matched' in message) resolve(message.matched);
+            else onProgress?.(++done, pairs.length);
+          });
           worker.once('error', reject);
           worker.once('exit', (code) => {
             if (code !== 0) reject(new Error(`password check worker exited with ${code}`));
