@@ -34,11 +34,20 @@ async function ask<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
   }
 }
 
-/** Asks on the terminal until two entries match and pass `check`; someone at the keyboard can just try another. */
+/** Passwords `check` may refuse at the prompt before the command gives up. */
+const MAX_REFUSED = 3;
+
+/**
+ * Asks on the terminal until two entries match. `check` (the policy, decided
+ * by the caller) runs on the first entry: a refused password is asked for
+ * again at once, with the reason, and the third refusal ends the command
+ * with that refusal's error (exit 7 for the policy).
+ */
 export async function promptNewPassword(out: Output, label: string, check?: (password: string) => void): Promise<string> {
   const { password } = await import('@inquirer/prompts');
   const { terminalSafe } = await import('./output.js');
   const { AuthctlError } = await import('../core/errors/errors.js');
+  let refusals = 0;
   for (;;) {
     const first = await ask((context) => password({ message: `New password for ${terminalSafe(label)}`, mask: false }, context));
     if (first.length > 0 && check) {
@@ -46,7 +55,12 @@ export async function promptNewPassword(out: Output, label: string, check?: (pas
         check(first);
       } catch (err) {
         if (!(err instanceof AuthctlError)) throw err;
-        out.prompt(`${err.message} Try another.`);
+        refusals++;
+        if (refusals >= MAX_REFUSED) {
+          throw new AuthctlError(err.code, `${err.message} That was the last of ${MAX_REFUSED} tries; nothing was changed.`, err.exitCode, err.hint);
+        }
+        const left = MAX_REFUSED - refusals;
+        out.prompt(`${err.message} Try another (${left} ${left === 1 ? 'try' : 'tries'} left).`);
         continue;
       }
     }
