@@ -86,7 +86,14 @@ describe('argument parsing: what each command runs with', () => {
     [['doctor', '--url', 'http://127.0.0.1:9'], 'doctor', { url: 'http://127.0.0.1:9', tokenFile: undefined, deep: false }],
     [['doctor', '--deep'], 'doctor', { deep: true }],
     [['audit', '--limit', '5'], 'audit', { limit: 5 }],
-    [['audit'], 'audit', { limit: 20 }],
+    [['audit'], 'audit', { limit: 20, since: undefined, until: undefined, user: undefined, command: undefined }],
+    [['audit', '--since', '2026-11-30', '--until', '2026-12-01T08:30:00+02:00', '--user', 'alice', '--command', 'user add'], 'audit', {
+      limit: 20, since: new Date('2026-11-30T00:00:00Z'), until: new Date('2026-12-01T06:30:00Z'), user: 'alice', command: 'user add',
+    }],
+    [['audit', '--since', '2026-11-30 08:00'], 'audit', { since: new Date('2026-11-30T08:00:00Z') }],
+    [['sessions', 'list', '--since', '2026-11-30T08:00Z', '--ip', '10.0.0.1'], 'sessions list', { since: new Date('2026-11-30T08:00:00Z'), ip: '10.0.0.1', limit: 50 }],
+    [['user', 'list', '--limit', '3'], 'user list', { limit: 3 }],
+    [['user', 'list'], 'user list', { limit: undefined }],
   ])('%j runs %s with %j', async (argv, command, input) => {
     const parsed = await parse(argv as string[]);
     expect(parsed.command).toBe(command);
@@ -102,6 +109,14 @@ describe('argument parsing: what each command runs with', () => {
     [['--no-color', 'doctor'], { color: false }],
   ])('global options %j reach the runner as %j', async (argv, globals) => {
     expect((await parse(argv as string[])).globals).toMatchObject(globals as Record<string, unknown>);
+  });
+
+  it('reads --since as a duration before now', async () => {
+    const before = Date.now();
+    const { input } = await parse(['audit', '--since', '1h30m']);
+    const since = (input as { since: Date }).since.getTime();
+    expect(since).toBeGreaterThanOrEqual(before - 90 * 60_000);
+    expect(since).toBeLessThanOrEqual(Date.now() - 90 * 60_000);
   });
 
   it('takes --json only as an option: -d takes the next word as its value', async () => {
@@ -135,6 +150,15 @@ describe('argument parsing: what each command runs with', () => {
     [['gpustack', 'sync', '--max-disable', '101%'], /exit 2/],
     [['gpustack', 'check', '--url', 'ftp://gpustack.example'], /exit 2/],
     [['audit', '--limit', '0'], /USAGE \(exit 2\): --limit/],
+    [['audit', '--since', 'last week'], /USAGE \(exit 2\): --since: "last week" is neither a duration nor a date/],
+    [['audit', '--until', '2026-13-01'], /USAGE \(exit 2\): --until/],
+    [['audit', '--until', '2026-11-30T25:00'], /USAGE \(exit 2\): --until/],
+    [['audit', '--since', '3651d'], /USAGE \(exit 2\): --since: "3651d" is longer than 3650d/],
+    [['audit', '--since', '2026-12-01', '--until', '2026-11-30'], /USAGE \(exit 2\): --since .* is not before --until/],
+    [['audit', '--command', ''], /USAGE \(exit 2\): --command needs a name/],
+    [['sessions', 'list', '--since', '7 days'], /USAGE \(exit 2\): --since/],
+    [['sessions', 'list', '--ip', ' '], /USAGE \(exit 2\): --ip needs an address/],
+    [['user', 'list', '--limit', '-1'], /USAGE \(exit 2\): --limit/],
   ])('%j is refused by the command\'s parse step', async (argv, message) => {
     expect(await parseError(argv as string[])).toMatch(message);
   });
