@@ -352,7 +352,7 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       });
       expect(r.timedOut, r.output).toBeNull();
       expect(r.code, r.output).toBe(0);
-      expect(r.output).toMatch(/The password is refused: it has 5 characters; a user needs at least 8\. Try another\./);
+      expect(r.output).toMatch(/The password is refused: it has 5 characters; a user needs at least 8\. Try another \(2 tries left\)\./);
       const [row] = await db.query<{ password_hash: string }>("SELECT password_hash FROM users WHERE username = 'wendy'");
       expect(independentVerify('another fine passphrase', row!.password_hash)).toBe(true);
     });
