@@ -11,6 +11,10 @@ export const auditCommand = () =>
   defineCommand<{ limit: number }, AuditResult>({
     name: 'audit',
     description: 'what authctl changed, newest first',
+    examples: [
+      'authctl audit',
+      'authctl audit --limit 100 --json',
+    ],
     options: (cmd) => cmd.option('--limit <n>', 'how many entries', '20'),
     parse: ({ opts }) => ({ limit: parsePositiveInt(opts.limit as string, '--limit') }),
     needs: 'ready',

@@ -12,6 +12,11 @@ export const doctorCommand = () =>
   defineCommand<DoctorInput, DoctorReport>({
     name: 'doctor',
     description: 'health and security checks; exits 8 when any check fails',
+    examples: [
+      'authctl doctor',
+      'authctl doctor --deep',
+      'authctl doctor --json > doctor.json || echo "doctor: exit $?" >&2',
+    ],
     options: (cmd) =>
       cmd
         .option('--url <url>', 'GPUStack server URL to check (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')

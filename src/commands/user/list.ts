@@ -11,6 +11,11 @@ export const listCommand = () =>
   defineCommand<ListFilter, UserListResult>({
     name: 'list',
     description: 'list active users (see --inactive, --all)',
+    examples: [
+      'authctl user list',
+      'authctl user list --all --search example.com',
+      'authctl user list --admins --json | jq -r \'.users[].username\'',
+    ],
     options: (cmd) =>
       cmd
         .option('--admins', 'only admins')
