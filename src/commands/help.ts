@@ -187,9 +187,10 @@ const helpSettings: Partial<Help> = {
   formatHelp(this: Help, cmd: Command, helper: Help): string {
     const width = this.helpWidth ?? 80;
     const sections = [Help.prototype.formatHelp.call(this, cmd, helper).trimEnd()];
-    const examples = examplesOf(cmd);
-    if (examples.length) sections.push(['Examples:', ...examples.map((line) => `  $ ${line}`)].join('\n'));
     const root = rootOf(cmd);
+    // A group (`user`) shows the first example of each of its commands.
+    const examples = cmd === root ? [] : examplesOf(cmd).length ? examplesOf(cmd) : cmd.commands.flatMap((sub) => examplesOf(sub).slice(0, 1));
+    if (examples.length) sections.push(['Examples:', ...examples.map((line) => `  $ ${line}`)].join('\n'));
     if (cmd !== root) {
       // The root's global options that this command also accepts (not --version).
       const own = new Set(cmd.options.map((o) => o.long));
