@@ -61,7 +61,8 @@ export function buildProgram(): Command {
   styleHelp(program);
   const configure = (cmd: Command) => {
     cmd.exitOverride();
-    cmd.configureOutput({ outputError: () => {} });
+    // Help on stderr is for an incomplete command line (`authctl user`); under --json it becomes a JSON error (main).
+    cmd.configureOutput({ outputError: () => {}, writeErr: (text) => void (outputFor(cmd).json || process.stderr.write(text)) });
     cmd.commands.forEach(configure);
   };
   configure(program);
@@ -111,7 +112,11 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
       // A group named without a command (`authctl user`) printed its help on
       // stderr, as bare `authctl` does: both are usage errors.
-      if (err.code === 'commander.help') return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      if (err.code === 'commander.help') {
+        if (err.exitCode === 0) return ExitCode.ok;
+        if (out().json) out().error(new AuthctlError('USAGE', `No command given to ${commandPath(reached)}.`, ExitCode.usage, `Run \`${commandPath(reached)} --help\` for its commands.`));
+        return ExitCode.usage;
+      }
       // `migrate stauts`: a word that names no subcommand of a command that also runs on its own.
       if (err.code === 'commander.excessArguments' && reached.commands.length > 0 && reached.registeredArguments.length === 0) {
         out().error(unknownSubcommand(reached, String(reached.args[0])));

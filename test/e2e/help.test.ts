@@ -90,6 +90,10 @@ describe('help', () => {
       expect(r.stderr).toMatch(/^Usage: authctl/);
     }
     expect(group.stderr).toMatch(/^Commands:\n  add <username>/m);
+    // Under --json, stderr holds one JSON error instead.
+    const json = await runCli(['sessions', '--json'], { cwd });
+    expect(json.code).toBe(ExitCode.usage);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'USAGE', exitCode: 2, hint: expect.stringMatching(/authctl sessions --help/) } });
   });
 
   it('`user prefs --help` documents its arguments and the keys the app knows', async () => {
