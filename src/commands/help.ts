@@ -162,7 +162,6 @@ function withExtras(description: string, extras: string[]): string {
 
 /** Help settings shared by every command: one wording for defaults and choices, stacked items when terms are long, global options once. */
 const helpSettings: Partial<Help> = {
-  sortSubcommands: false,
   subcommandTerm(cmd: Command): string {
     return [cmd.name(), ...cmd.registeredArguments.map(argumentTerm)].join(' ');
   },
