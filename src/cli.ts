@@ -11,23 +11,31 @@ import { userCommand } from './commands/user/index.js';
 import { sessionsCommand } from './commands/sessions/index.js';
 import { auditCommand } from './commands/audit.js';
 import { doctorCommand } from './commands/doctor.js';
+import { completionCommand } from './commands/completion/index.js';
+import { commandPath, GLOBAL_OPTIONS_HEADING, helpCommand, styleHelp, unknownSubcommand } from './commands/help.js';
 import { VERSION } from './version.js';
 
-function addGlobalOptions(cmd: Command): Command {
-  return cmd
-    .option('-d, --database-url <url>', 'database to use (env DATABASE_URL, .env; default sqlite:///./gpustack_ui.db)')
-    .option('--json', 'one JSON document on stdout; errors as JSON on stderr')
-    .option('--no-color', 'no colour (also NO_COLOR, and whenever stdout is not a terminal)')
-    .option('-q, --quiet', 'print only errors')
-    .option('-y, --yes', 'answer yes to confirmations')
-    .addOption(new Option('--debug', 'print stack traces of internal errors').hideHelp());
+/**
+ * The options every command accepts, before or after its name. The root
+ * lists them once under their own heading; each command holds hidden copies
+ * so they parse after its name too, and its help points to the root's list.
+ */
+function addGlobalOptions(cmd: Command, hidden: boolean): Command {
+  const options = [
+    new Option('-d, --database-url <url>', 'database to use (env DATABASE_URL, .env; default: sqlite:///./gpustack_ui.db)'),
+    new Option('--json', 'one JSON document on stdout; errors as JSON on stderr'),
+    new Option('--no-color', 'no colour (also NO_COLOR, and whenever stdout is not a terminal)'),
+    new Option('-q, --quiet', 'print only errors'),
+    new Option('-y, --yes', 'answer yes to confirmations'),
+    new Option('--debug', 'print the stack trace of an internal error (also AUTHCTL_DEBUG=1)'),
+  ];
+  for (const option of options) cmd.addOption(hidden ? option.hideHelp() : option.helpGroup(GLOBAL_OPTIONS_HEADING));
+  return cmd;
 }
 
-/** Global options work before or after the command, so every command accepts them. */
 function withGlobalOptionsEverywhere(cmd: Command): void {
   for (const sub of cmd.commands) {
-    addGlobalOptions(sub);
-    sub.configureHelp({ showGlobalOptions: false });
+    addGlobalOptions(sub, true);
     withGlobalOptionsEverywhere(sub);
   }
 }
@@ -35,9 +43,11 @@ function withGlobalOptionsEverywhere(cmd: Command): void {
 export function buildProgram(): Command {
   const program = new Command('authctl')
     .description('Administer the GPUStack UI authentication database: users, sessions, migrations, GPUStack sync.')
+    .optionsGroup(GLOBAL_OPTIONS_HEADING)
     .version(VERSION, '-V, --version', 'print the version')
-    .helpOption('-h, --help', 'show help');
-  addGlobalOptions(program);
+    .helpOption('-h, --help', 'display help for command')
+    .helpCommand(false);
+  addGlobalOptions(program, false);
   program.addCommand(initDbCommand());
   program.addCommand(migrateCommand());
   program.addCommand(gpustackCommand());
@@ -45,10 +55,14 @@ export function buildProgram(): Command {
   program.addCommand(sessionsCommand());
   program.addCommand(doctorCommand());
   program.addCommand(auditCommand());
+  program.addCommand(completionCommand(() => program));
+  program.addCommand(helpCommand(() => program));
   withGlobalOptionsEverywhere(program);
+  styleHelp(program);
   const configure = (cmd: Command) => {
     cmd.exitOverride();
-    cmd.configureOutput({ outputError: () => {} });
+    // Help on stderr is for an incomplete command line (`authctl user`); under --json it becomes a JSON error (main).
+    cmd.configureOutput({ outputError: () => {}, writeErr: (text) => void (outputFor(cmd).json || process.stderr.write(text)) });
     cmd.commands.forEach(configure);
   };
   configure(program);
@@ -95,11 +109,21 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-        return ExitCode.ok;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
+      // A group named without a command (`authctl user`) printed its help on
+      // stderr, as bare `authctl` does: both are usage errors.
+      if (err.code === 'commander.help') {
+        if (err.exitCode === 0) return ExitCode.ok;
+        if (out().json) out().error(new AuthctlError('USAGE', `No command given to ${commandPath(reached)}.`, ExitCode.usage, `Run \`${commandPath(reached)} --help\` for its commands.`));
+        return ExitCode.usage;
+      }
+      // `migrate stauts`: a word that names no subcommand of a command that also runs on its own.
+      if (err.code === 'commander.excessArguments' && reached.commands.length > 0 && reached.registeredArguments.length === 0) {
+        out().error(unknownSubcommand(reached, String(reached.args[0])));
+        return ExitCode.usage;
       }
       const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      out().error(new AuthctlError('USAGE', message, ExitCode.usage, 'Run with --help for usage.'));
+      out().error(new AuthctlError('USAGE', message, ExitCode.usage, `Run \`${commandPath(reached)} --help\` for usage.`));
       return ExitCode.usage;
     }
     let mapped = toAuthctlError(err);

@@ -19,7 +19,11 @@ export const auditCommand = () =>
   defineCommand<AuditFilter, AuditResult>({
     name: 'audit',
     description: 'what authctl changed, newest first',
-    examples: ['authctl audit --since 7d --command user --user alice'],
+    examples: [
+      'authctl audit',
+      'authctl audit --since 7d --command user --user alice',
+      'authctl audit --limit 100 --json',
+    ],
     options: (cmd) =>
       cmd
         .option('--limit <n>', 'how many entries', '20')

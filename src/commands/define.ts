@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Argument, Command } from 'commander';
 import type { ResolvedConfig } from '../core/config/config.js';
 import type { AuthctlError } from '../core/errors/errors.js';
 import type { Db } from '../core/db/handle.js';
@@ -59,7 +59,7 @@ export interface CommandSpec<I, R> {
   /** Copy-pasteable command lines shown under "Examples:" in the command's help. */
   examples?: string[];
   /** Positional arguments, as commander spells them (`<username>`, `[ids...]`). */
-  arguments?: Array<{ name: string; description?: string }>;
+  arguments?: Array<{ name: string; description?: string; choices?: string[] }>;
   /** Declares the command's own options (and usage, help text) on its commander command. */
   options?: (cmd: Command) => void;
   /** Validates at the edge: raw strings in, a typed input out, or a usage error (exit 2). */
@@ -84,6 +84,7 @@ export interface CommandSpec<I, R> {
 export type Executor = (spec: CommandSpec<unknown, unknown>, input: unknown, command: Command) => Promise<void>;
 
 const outputs = new WeakMap<Command, Output>();
+const examples = new WeakMap<Command, string[]>();
 const executors = new WeakMap<Command, Executor>();
 
 function rootOf(cmd: Command): Command {
@@ -107,6 +108,11 @@ export function outputFor(cmd: Command): Output {
   return out;
 }
 
+/** The copy-pasteable command lines of a command's help (its "Examples:" section). */
+export function examplesOf(cmd: Command): string[] {
+  return examples.get(cmd) ?? [];
+}
+
 /** Lets a program run its commands some other way (tests record the parsed input). */
 export function setExecutor(program: Command, executor: Executor): void {
   executors.set(program, executor);
@@ -115,11 +121,13 @@ export function setExecutor(program: Command, executor: Executor): void {
 /** The commander command for a spec: parse, then the runner (or the program's executor). */
 export function defineCommand<I, R>(spec: CommandSpec<I, R>): Command {
   const cmd = new Command(spec.name).description(spec.description);
-  for (const arg of spec.arguments ?? []) cmd.argument(arg.name, arg.description);
-  spec.options?.(cmd);
-  if (spec.examples?.length) {
-    cmd.addHelpText('after', ['', 'Examples:', ...spec.examples.map((line) => `  $ ${line}`)].join('\n'));
+  for (const arg of spec.arguments ?? []) {
+    const argument = new Argument(arg.name, arg.description);
+    if (arg.choices) argument.choices(arg.choices);
+    cmd.addArgument(argument);
   }
+  spec.options?.(cmd);
+  if (spec.examples?.length) examples.set(cmd, spec.examples);
   cmd.action(async (...params: unknown[]) => {
     const command = params.at(-1) as Command;
     const input = spec.parse({ args: params.slice(0, -2), opts: command.opts() });

@@ -12,7 +12,12 @@ export const doctorCommand = () =>
   defineCommand<DoctorInput, DoctorReport>({
     name: 'doctor',
     description: 'health and security checks; exits 8 when any check fails',
-    examples: ['authctl doctor -q   # cron: prints only the failed and warning rows, each with what to run'],
+    examples: [
+      'authctl doctor',
+      'authctl doctor --deep',
+      'authctl doctor -q   # cron: prints only the failed and warning rows, each with what to run',
+      'authctl doctor --json > doctor.json || echo "doctor: exit $?" >&2',
+    ],
     options: (cmd) =>
       cmd
         .option('--url <url>', 'GPUStack server URL to check (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')

@@ -45,6 +45,12 @@ export const initDbCommand = () =>
   defineCommand<InitDbInput, InitDbResult>({
     name: 'init-db',
     description: 'create the database, apply migrations and create the first admin',
+    examples: [
+      'authctl init-db',
+      'authctl init-db --generate-password --json',
+      'printf \'%s\\n\' "$ADMIN_PASSWORD" | authctl init-db --password-stdin',
+      'authctl -d sqlite:////srv/gpustack-ui/gpustack_ui.db init-db',
+    ],
     options: (cmd) => addPasswordOptions(cmd.option('--admin-username <name>', 'username of the first admin', 'admin')),
     parse: ({ opts }) => ({
       adminUsername: validateUsername(opts.adminUsername as string),

@@ -9,6 +9,11 @@ const statusCommand = () =>
   defineCommand<void, MigrationStatus>({
     name: 'status',
     description: 'list applied and pending migrations and drift; exit 0 only when up to date',
+    examples: [
+      'authctl migrate status',
+      'authctl migrate status --json',
+      'authctl migrate status -q || authctl migrate',
+    ],
     parse: () => undefined,
     needs: 'database',
     run: async ({ db }) => {
@@ -43,6 +48,11 @@ export function migrateCommand() {
   return defineCommand<{ dryRun: boolean }, MigrateResult>({
     name: 'migrate',
     description: 'apply pending migrations; adopts a database the app created',
+    examples: [
+      'authctl migrate --dry-run',
+      'authctl migrate',
+      'authctl -d postgresql://authctl@db.internal/gpustack_ui migrate --json',
+    ],
     options: (cmd) => cmd.option('--dry-run', 'list what would be applied and change nothing'),
     parse: ({ opts }) => ({ dryRun: Boolean(opts.dryRun) }),
     needs: 'database',

@@ -10,7 +10,7 @@ export function addPasswordOptions(cmd: Command): Command {
     .option('--password-file <path>', 'read the password from a file')
     .option('--generate-password', 'generate a 20-character password and show it once')
     .option('--allow-weak-password', 'accept a password the policy refuses (recorded in the audit log)')
-    .addOption(new Option('--rounds <n>', 'bcrypt cost, 10 to 15 (default 12, or AUTHCTL_BCRYPT_ROUNDS)'));
+    .addOption(new Option('--rounds <n>', 'bcrypt cost, 10 to 15 (default: 12, or AUTHCTL_BCRYPT_ROUNDS)'));
 }
 
 /** The password-source options of init-db, `user add` and `user reset`, as commander parsed them. */

@@ -7,6 +7,11 @@ export const gpustackCheckCommand = () =>
   defineCommand<ConnectionInput, GpustackCheckReport>({
     name: 'check',
     description: 'check reachability, API version, the credential and its permission to list users',
+    examples: [
+      'authctl gpustack check',
+      'authctl gpustack check --url https://gpustack.example --token-file key.txt',
+      'GPUSTACK_API_BASE=https://gpustack.example authctl gpustack check --json',
+    ],
     options: addConnectionOptions,
     parse: ({ opts }) => parseConnection(opts),
     // No database is involved, so DATABASE_URL is neither read nor announced.

@@ -24,10 +24,15 @@ export const gpustackSyncCommand = () =>
   defineCommand<SyncInput, SyncReport>({
     name: 'sync',
     description: "mirror GPUStack's users into the app: create, update, disable (never delete)",
+    examples: [
+      'authctl gpustack sync --dry-run',
+      'authctl gpustack sync --max-disable 5 --link-by-username',
+      '*/15 * * * * authctl gpustack sync --json >>/var/log/authctl-sync.log 2>&1',
+    ],
     options: (cmd) =>
       addConnectionOptions(cmd)
         .option('--dry-run', 'print the plan and change nothing')
-        .option('--max-disable <n|pct%>', 'refuse a plan that disables more users than this (default 10% of linked users)')
+        .option('--max-disable <n|pct%>', 'refuse a plan that disables more users than this (default: 10% of linked users)')
         .option('--link-by-username', 'link a local-only user to the GPUStack user with the same username')
         .option('--force', 'apply even when the guard refuses the plan'),
     parse: ({ opts }) => {

@@ -1,8 +1,9 @@
+import { Option } from 'commander';
 import { usageError } from '../../core/errors/errors.js';
 import type { ListSessionsInput, SessionList, SessionListStream } from '../../core/sessions/list.js';
 import { defineCommand } from '../define.js';
 import { parseInstantOption, parsePositiveInt } from '../options.js';
-import { tokenType } from './options.js';
+import { TOKEN_TYPES, tokenType } from './options.js';
 import { sessionColumns } from './render.js';
 
 /** Sessions shown without --limit. */
@@ -18,16 +19,21 @@ export const listCommand = () =>
   defineCommand<ListSessionsInput, SessionListResult>({
     name: 'list',
     description: 'list active sessions (see --expired, --all); never shows the token',
-    examples: ['authctl sessions list --since 24h --ip 10.0.0.7'],
+    examples: [
+      'authctl sessions list',
+      'authctl sessions list --user alice --type refresh',
+      'authctl sessions list --expired --limit 200 --json',
+      'authctl sessions list --since 24h --ip 10.0.0.7',
+    ],
     options: (cmd) =>
       cmd
         .option('--user <name>', "only this user's sessions")
-        .option('--type <type>', 'only access or refresh sessions')
+        .addOption(new Option('--type <type>', 'only sessions of this type').choices(TOKEN_TYPES))
         .option('--expired', 'only expired sessions')
         .option('--all', 'active and expired sessions')
         .option('--since <when>', 'only sessions created at or after this: a duration ago (24h, 7d) or a UTC date or time')
         .option('--ip <address>', 'only sessions from this IP address (exact match)')
-        .option('--limit <n>', 'show at most n sessions (default 50)'),
+        .option('--limit <n>', 'show at most n sessions (default: 50)'),
     parse: ({ opts }) => {
       if (opts.expired && opts.all) throw usageError('--expired and --all contradict each other.', 'Use one of them.');
       const ip = opts.ip as string | undefined;

@@ -75,12 +75,17 @@ export const purgeCommand = () =>
   defineCommand<PurgeCommandInput, PurgeCommandResult>({
     name: 'purge',
     description: 'delete expired sessions in short transactions (for cron); exits 75 if another purge runs',
+    examples: [
+      'authctl sessions purge --dry-run',
+      'authctl sessions purge --grace 1d',
+      '0 * * * * authctl sessions purge --json >>/var/log/authctl-purge.log 2>&1',
+    ],
     options: (cmd) =>
       cmd
         .option('--dry-run', 'count what would be deleted and change nothing')
         .option('--grace <duration>', 'only sessions expired longer ago than this (e.g. 30m, 12h, 7d)')
-        .option('--batch-size <n>', 'at most n rows per transaction (default 20000)')
-        .option('--max-lock <ms>', 'longest a transaction may hold the write lock, in ms (default 200)')
+        .option('--batch-size <n>', 'at most n rows per transaction (default: 20000)')
+        .option('--max-lock <ms>', 'longest a transaction may hold the write lock, in ms (default: 200)')
         .option('--wait', 'wait for a purge that is already running, instead of exiting 75'),
     parse: ({ opts }) => ({
       dryRun: Boolean(opts.dryRun),

@@ -1,8 +1,9 @@
+import { Option } from 'commander';
 import { usageError } from '../../core/errors/errors.js';
 import type { RevokeResult, RevokeTarget } from '../../core/sessions/revoke.js';
 import { defineCommand, type RawInput } from '../define.js';
 import { parsePositiveInt } from '../options.js';
-import { tokenType } from './options.js';
+import { TOKEN_TYPES, tokenType } from './options.js';
 import { sessionColumns } from './render.js';
 
 export interface RevokeCommandInput {
@@ -36,12 +37,18 @@ export const revokeCommand = () =>
   defineCommand<RevokeCommandInput, RevokeResult>({
     name: 'revoke',
     description: 'revoke sessions (delete their rows): by id, --jti, --user or --all',
+    examples: [
+      'authctl sessions revoke 42 43',
+      'authctl sessions revoke --user alice --type refresh',
+      'authctl sessions revoke --all --dry-run',
+      'authctl sessions revoke --all --yes --json',
+    ],
     arguments: [{ name: '[ids...]', description: 'session ids, as shown by `sessions list`' }],
     options: (cmd) =>
       cmd
         .option('--jti <jti>', 'a session by its jti (repeatable)', collect)
         .option('--user <name>', "all of this user's sessions")
-        .option('--type <type>', 'with --user or --all: only access or refresh sessions')
+        .addOption(new Option('--type <type>', 'with --user or --all: only sessions of this type').choices(TOKEN_TYPES))
         .option('--all', 'every session: logs everyone out (asks first; --yes without a terminal)')
         .option('--dry-run', 'show what would be revoked and change nothing'),
     parse: (raw) => ({ target: targetFrom(raw), dryRun: Boolean(raw.opts.dryRun) }),

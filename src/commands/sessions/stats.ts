@@ -7,6 +7,10 @@ export const statsCommand = () =>
   defineCommand<Record<string, never>, SessionStats>({
     name: 'stats',
     description: 'active and expired counts, expired backlog, top users, sessions per day, oldest active session',
+    examples: [
+      'authctl sessions stats',
+      'authctl sessions stats --json',
+    ],
     parse: () => ({}),
     needs: 'ready',
     run: async ({ db }) => {

@@ -11,6 +11,9 @@ function activationCommand(name: 'disable' | 'enable') {
   return defineCommand<ActivationInput, ActivationResult>({
     name,
     description: active ? 'let a disabled user log in again' : "stop a user from logging in and revoke the user's sessions",
+    examples: active
+      ? ['authctl user enable alice', 'authctl user enable alice --json']
+      : ['authctl user disable alice', 'authctl user disable admin --force --json'],
     arguments: [{ name: '<username>' }],
     options: active ? undefined : (cmd) => cmd.option('--force', 'allow disabling the last active admin'),
     parse: ({ args, opts }) => ({ username: args[0] as string, force: Boolean(opts.force) }),

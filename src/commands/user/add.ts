@@ -24,6 +24,12 @@ export const addCommand = () =>
   defineCommand<AddInput, UserAddResult>({
     name: 'add',
     description: 'add a user with a local password',
+    examples: [
+      'authctl user add alice --email alice@example.com --full-name "Alice Doe"',
+      'authctl user add bob --admin --password-file /run/secrets/bob-password',
+      'printf \'%s\\n\' "$PASSWORD" | authctl user add carol --password-stdin --json',
+      'authctl user add dave --generate-password',
+    ],
     arguments: [{ name: '<username>' }],
     options: (cmd) =>
       addPasswordOptions(

@@ -8,7 +8,12 @@ export const listCommand = () =>
   defineCommand<ListFilter, UserList>({
     name: 'list',
     description: 'list active users (see --inactive, --all)',
-    examples: ['authctl user list --all --limit 20'],
+    examples: [
+      'authctl user list',
+      'authctl user list --all --search example.com',
+      'authctl user list --all --limit 20',
+      'authctl user list --admins --json | jq -r \'.users[].username\'',
+    ],
     options: (cmd) =>
       cmd
         .option('--admins', 'only admins')

@@ -1,5 +1,6 @@
 import { usageError } from '../../core/errors/errors.js';
 import type { PreferenceRow } from '../../core/users/preferences.js';
+import { KNOWN_PREFERENCES, type PrefKind } from '../../core/users/preference-keys.js';
 import { defineCommand } from '../define.js';
 
 type PrefsInput =
@@ -28,11 +29,33 @@ function parsePrefs(username: string, action: string | undefined, args: string[]
   return { username, action: verb as 'get' | 'unset', key: args[0]! };
 }
 
+const KINDS: Record<PrefKind, string> = { string: 'text', float: 'a number', int: 'a whole number', bool: 'true or false' };
+
+/** The keys the app knows, grouped by the kind of value each takes. */
+function knownKeys(): string {
+  const groups = (Object.keys(KINDS) as PrefKind[]).map((kind) => {
+    const keys = Object.keys(KNOWN_PREFERENCES).filter((key) => KNOWN_PREFERENCES[key] === kind);
+    return `${keys.join(', ')} (${KINDS[kind]})`;
+  });
+  return `Keys the app knows: ${groups.join('; ')}. Other keys are stored as given.`;
+}
+
 export const prefsCommand = () =>
   defineCommand<PrefsInput, PrefsResult>({
     name: 'prefs',
     description: 'list, get, set or unset a user preference',
-    arguments: [{ name: '<username>' }, { name: '[action]', description: 'list (default), get, set or unset' }, { name: '[args...]' }],
+    examples: [
+      'authctl user prefs alice',
+      'authctl user prefs alice get theme',
+      'authctl user prefs alice set theme dark',
+      'authctl user prefs alice set default_temperature 0.7',
+      'authctl user prefs alice unset default_model --json',
+    ],
+    arguments: [
+      { name: '<username>', description: 'the user whose preferences to read or change' },
+      { name: '[action]', description: 'list, get, set or unset (default: list)' },
+      { name: '[args...]', description: `get and unset: the key; set: the key and its value. ${knownKeys()}` },
+    ],
     options: (cmd) => cmd.usage('<username> [list | get <key> | set <key> <value> | unset <key>]'),
     parse: ({ args }) => parsePrefs(args[0] as string, args[1] as string | undefined, args[2] as string[]),
     needs: 'ready',

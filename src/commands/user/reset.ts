@@ -20,6 +20,11 @@ export const resetCommand = () =>
   defineCommand<ResetInput, UserResetResult>({
     name: 'reset',
     description: "set a new password; revokes the user's sessions unless --keep-sessions",
+    examples: [
+      'authctl user reset admin',
+      'authctl user reset alice --password-stdin < /run/secrets/alice-password',
+      'authctl user reset bob --generate-password --keep-sessions --json',
+    ],
     arguments: [{ name: '<username>' }],
     options: (cmd) => addPasswordOptions(cmd.option('--keep-sessions', 'leave the user logged in where they are')),
     parse: ({ args, opts }) => ({

@@ -10,6 +10,10 @@ export const showCommand = () =>
   defineCommand<{ username: string }, UserShowResult>({
     name: 'show',
     description: 'details, session counts and preferences of one user',
+    examples: [
+      'authctl user show alice',
+      'authctl user show alice --json',
+    ],
     arguments: [{ name: '<username>' }],
     parse: ({ args }) => ({ username: args[0] as string }),
     needs: 'ready',

@@ -4,24 +4,7 @@ import { notFound, usageError } from '../errors/errors.js';
 import { sql } from '../db/query.js';
 import { selectPreference, selectPreferences } from './rows.js';
 import { findUser } from './users.js';
-
-type PrefKind = 'string' | 'bool' | 'int' | 'float';
-
-/** The keys the app knows, with the Python type it stores through str(). */
-const KNOWN_PREFERENCES: Record<string, PrefKind> = {
-  theme: 'string',
-  language: 'string',
-  default_model: 'string',
-  default_temperature: 'float',
-  default_max_tokens: 'int',
-  enable_streaming: 'bool',
-  show_metrics: 'bool',
-  auto_save_conversations: 'bool',
-  default_file_processing: 'string',
-  max_file_size_mb: 'int',
-  enable_web_search: 'bool',
-  default_search_engine: 'string',
-};
+import { KNOWN_PREFERENCES } from './preference-keys.js';
 
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
