@@ -15,7 +15,7 @@ export const doctorCommand = () =>
     examples: [
       'authctl doctor',
       'authctl doctor --deep',
-      'authctl doctor -q   # cron: prints only the failed and warning rows, each with what to run',
+      'authctl doctor -q',
       'authctl doctor --json > doctor.json || echo "doctor: exit $?" >&2',
     ],
     options: (cmd) =>
