@@ -9,6 +9,11 @@
 //       inserts one session every 20 ms and records its worst wait.
 // Goals: worst wait <= 250 ms; purge wall time <= 3x the plain DELETE.
 //
+// `-- --slow` makes the machine slower in a repeatable way for the whole run
+// (both measurements): one spinning process pinned to CPU 0 with taskset.
+// `-- --random-expiry` inserts the same sessions in a random order, so expiry
+// no longer follows id (as with variable token lifetimes).
+//
 // Env: BENCH_ROWS (default 1000000), BENCH_DIR (default a temp folder),
 // BENCH_KEEP=1 keeps the files, BENCH_REUSE=1 reuses the base file a kept run
 // left in BENCH_DIR (its sessions keep expiring as time passes, so use it for
@@ -27,6 +32,8 @@ import Database from 'better-sqlite3';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(ROOT, 'bin', 'authctl');
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const SLOW = process.argv.includes('--slow');
+const LAYOUT = process.argv.includes('--random-expiry') ? 'random' : 'app';
 const EXPIRED = Math.round(ROWS * 0.8);
 const dir = process.env.BENCH_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'authctl-bench-purge-'));
 const base = path.join(dir, 'base.db');
@@ -82,18 +89,31 @@ function buildBase() {
     const j = Math.floor(Math.random() * (i + 1));
     [recentTypes[i], recentTypes[j]] = [recentTypes[j], recentTypes[i]];
   }
+  const createdAt = new Float64Array(ROWS);
+  const isAccess = new Uint8Array(ROWS);
+  for (let i = 0; i < ROWS; i++) {
+    if (i < old) {
+      createdAt[i] = now - 14 * D + (i / old) * (7 * D - H);
+      isAccess[i] = Math.random() < 0.6 ? 1 : 0;
+    } else {
+      createdAt[i] = now - 7 * D + H + ((i - old) / (ROWS - old)) * (7 * D - 2 * H);
+      isAccess[i] = recentTypes[i - old];
+    }
+  }
+  // The random layout inserts the same sessions in a shuffled order, so ids
+  // (and the table's pages) no longer follow expiry.
+  const order = Uint32Array.from({ length: ROWS }, (_, i) => i);
+  if (LAYOUT === 'random') {
+    for (let i = ROWS - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+  }
   db.exec('BEGIN');
   for (let u = 1; u <= 1000; u++) insertUser.run(`user${u}`, appTs(now - 30 * D), appTs(now - 30 * D));
   for (let i = 0; i < ROWS; i++) {
-    let created;
-    let access;
-    if (i < old) {
-      created = now - 14 * D + (i / old) * (7 * D - H);
-      access = Math.random() < 0.6;
-    } else {
-      created = now - 7 * D + H + ((i - old) / (ROWS - old)) * (7 * D - 2 * H);
-      access = recentTypes[i - old] === 1;
-    }
+    const created = createdAt[order[i]];
+    const access = isAccess[order[i]] === 1;
     insertSession.run(
       1 + Math.floor(Math.random() * 1000),
       randomBytes(32).toString('hex'),
@@ -203,7 +223,23 @@ async function purgeWithWriter() {
   return { ms, summary, writer: JSON.parse(writerOut), left, walAfter };
 }
 
+/** The slowed mode: one busy process on CPU 0 until the run ends. */
+function startSpinner() {
+  if (!SLOW) return () => {};
+  const spinner = spawn('taskset', ['-c', '0', process.execPath, '-e', 'for (;;) {}'], { stdio: 'ignore' });
+  spinner.on('error', (err) => {
+    console.error(`--slow needs taskset (util-linux): ${err.message}`);
+    process.exit(1);
+  });
+  console.log('slowed mode: one busy process pinned to CPU 0 for the whole run');
+  return () => spinner.kill('SIGKILL');
+}
+
+let stopSpinner = () => {};
+process.on('exit', () => stopSpinner());
+
 if (process.argv.includes('--postgres')) {
+  stopSpinner = startSpinner();
   // The SQLite files' folder is not needed; the server gets its own.
   if (!process.env.BENCH_DIR) fs.rmSync(dir, { recursive: true, force: true });
   const { benchPostgres } = await import('./purge-postgres.mjs');
@@ -214,6 +250,9 @@ if (process.argv.includes('--postgres')) {
 try {
   if (process.env.BENCH_REUSE === '1' && fs.existsSync(base)) console.log(`reusing ${base}`);
   else buildBase();
+  if (LAYOUT === 'random') console.log('layout: expiry spread at random across ids');
+  // The spinner starts after the build, so only the measurements are slowed.
+  stopSpinner = startSpinner();
   const plain = plainDelete();
   console.log(`(a) plain DELETE: ${plain.deleted} rows in ${(plain.ms / 1000).toFixed(1)} s`);
   const purge = await purgeWithWriter();
