@@ -37,7 +37,7 @@ export const deleteCommand = () =>
       const plan = await deleteUser(db, input.username, { ...opts, dryRun: true });
       if (input.dryRun) return plan;
       const { confirmOrRefuse } = await import('../../terminal/prompts.js');
-      await confirmOrRefuse(`Delete user "${input.username}" with ${describeOwned(plan.deleted)}`, yes);
+      await confirmOrRefuse(`Delete user "${input.username}" with ${describeOwned(plan.deleted, plan.chatTables)}`, yes);
       return deleteUser(db, input.username, { ...opts, dryRun: false });
     },
     render: (result, out) => {

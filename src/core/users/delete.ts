@@ -80,7 +80,7 @@ export async function deleteUser(
         throw refused(
           'LAST_ADMIN',
           `${username} is the last active admin; deleting it would lock every admin out.`,
-          'Make another user an admin first (`authctl user set <name> --admin`), or keep this one and `authctl user disable` the account instead.',
+          `Make another user an admin first (\`authctl user set <name> --admin\`), or keep the account and disable it: \`authctl user disable ${username} --force\`.`,
         );
       }
     }
@@ -116,14 +116,15 @@ export async function deleteUser(
     await writeAudit(tx, {
       command: 'user delete',
       target: username,
-      summary: `deleted ${user.isAdmin ? 'admin' : 'user'} ${username} with ${describeOwned(deleted)}`,
+      summary: `deleted ${user.isAdmin ? 'admin' : 'user'} ${username} with ${describeOwned(deleted, chatTables)}`,
       details: { userId: id, username, ...deleted, ...(result.forced ? { forced: 'gpustack-linked' } : {}) },
     });
     return { ...result, deleted };
   });
 }
 
-/** "3 session(s), 1 preference(s), 2 conversation(s), 9 message(s)". */
-export function describeOwned(rows: OwnedRows): string {
-  return `${rows.sessions} session(s), ${rows.preferences} preference(s), ${rows.conversations} conversation(s), ${rows.messages} message(s)`;
+/** "3 session(s), 1 preference(s), 2 conversation(s), 9 message(s)"; the chat counts only where the app's chat tables exist. */
+export function describeOwned(rows: OwnedRows, chatTables: boolean): string {
+  const chat = chatTables ? `, ${rows.conversations} conversation(s), ${rows.messages} message(s)` : '';
+  return `${rows.sessions} session(s), ${rows.preferences} preference(s)${chat}`;
 }
