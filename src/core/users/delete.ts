@@ -20,7 +20,7 @@ export interface DeleteUserResult {
   user: UserSummary;
   /** Deleted with the user (or, with dryRun, that would be). */
   deleted: OwnedRows;
-  /** The app's chat tables (`conversations`, `messages`) exist in this database. */
+  /** The app's chat history (`conversations`, and `messages` with it) exists in this database. */
   chatTables: boolean;
   /** The GPUStack link --force overrode. */
   forced: boolean;
@@ -40,13 +40,19 @@ async function count(q: Queryable, query: ReturnType<typeof sql>): Promise<numbe
   return asNumber(row!.n);
 }
 
-async function ownedRows(q: Queryable, user: User, chatTables: boolean): Promise<OwnedRows> {
+/** Which of the app's chat tables exist: they appear with app v2.3.0, at its first start. */
+interface ChatTables {
+  conversations: boolean;
+  messages: boolean;
+}
+
+async function ownedRows(q: Queryable, user: User, chat: ChatTables): Promise<OwnedRows> {
   const id = user.id;
   return {
     sessions: await count(q, sql`SELECT count(*) AS n FROM user_sessions WHERE user_id = ${id}`),
     preferences: await count(q, sql`SELECT count(*) AS n FROM user_preferences WHERE user_id = ${id}`),
-    conversations: chatTables ? await count(q, sql`SELECT count(*) AS n FROM conversations WHERE user_id = ${id}`) : 0,
-    messages: chatTables
+    conversations: chat.conversations ? await count(q, sql`SELECT count(*) AS n FROM conversations WHERE user_id = ${id}`) : 0,
+    messages: chat.messages
       ? await count(q, sql`SELECT count(*) AS n FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = ${id})`)
       : 0,
   };
@@ -91,8 +97,10 @@ export async function deleteUser(
         `Remove the user in GPUStack first, or \`authctl user disable ${username}\`; pass --force to delete it anyway.`,
       );
     }
-    const chatTables = (await tableExists(tx, 'conversations')) && (await tableExists(tx, 'messages'));
-    const owned = await ownedRows(tx, user, chatTables);
+    const hasConversations = await tableExists(tx, 'conversations');
+    const chat: ChatTables = { conversations: hasConversations, messages: hasConversations && (await tableExists(tx, 'messages')) };
+    const chatTables = chat.conversations;
+    const owned = await ownedRows(tx, user, chat);
     if (owned.conversations > 0 && !opts.deleteConversations) {
       throw refused(
         'OWNS_CONVERSATIONS',
@@ -106,10 +114,8 @@ export async function deleteUser(
     const id = user.id;
     // Children first: PostgreSQL enforces the app's foreign keys.
     const deleted: OwnedRows = { sessions: 0, preferences: 0, conversations: 0, messages: 0 };
-    if (chatTables) {
-      deleted.messages = await tx.run(sql`DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = ${id})`);
-      deleted.conversations = await tx.run(sql`DELETE FROM conversations WHERE user_id = ${id}`);
-    }
+    if (chat.messages) deleted.messages = await tx.run(sql`DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = ${id})`);
+    if (chat.conversations) deleted.conversations = await tx.run(sql`DELETE FROM conversations WHERE user_id = ${id}`);
     deleted.sessions = await tx.run(sql`DELETE FROM user_sessions WHERE user_id = ${id}`);
     deleted.preferences = await tx.run(sql`DELETE FROM user_preferences WHERE user_id = ${id}`);
     await tx.run(sql`DELETE FROM users WHERE id = ${id}`);
