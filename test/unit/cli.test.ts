@@ -60,6 +60,14 @@ describe('argument parsing: what each command runs with', () => {
     [['user', 'disable', 'alice', '--force'], 'user disable', { username: 'alice', force: true }],
     [['user', 'enable', 'alice'], 'user enable', { username: 'alice', force: false }],
     [['user', 'show', 'alice'], 'user show', { username: 'alice' }],
+    [['user', 'set', 'alice', '--full-name', 'Alice C', '--email', 'a@example.com', '--admin'], 'user set', {
+      username: 'alice', edits: { fullName: 'Alice C', email: 'a@example.com', isAdmin: true }, dryRun: false, force: false,
+    }],
+    [['user', 'set', 'alice', '--no-email', '--no-admin', '--rename', 'alicia', '--dry-run', '--force'], 'user set', {
+      username: 'alice', edits: { email: null, isAdmin: false, username: 'alicia' }, dryRun: true, force: true,
+    }],
+    [['user', 'delete', 'bob'], 'user delete', { username: 'bob', dryRun: false, deleteConversations: false, force: false }],
+    [['user', 'delete', 'bob', '--dry-run', '--delete-conversations', '--force'], 'user delete', { username: 'bob', dryRun: true, deleteConversations: true, force: true }],
     [['user', 'prefs', 'alice'], 'user prefs', { username: 'alice', action: 'list' }],
     [['user', 'prefs', 'alice', 'set', 'theme', 'dark'], 'user prefs', { username: 'alice', action: 'set', key: 'theme', value: 'dark' }],
     [['user', 'prefs', 'alice', 'unset', 'theme'], 'user prefs', { username: 'alice', action: 'unset', key: 'theme' }],
@@ -132,6 +140,13 @@ describe('argument parsing: what each command runs with', () => {
     [['user', 'add', 'alice', '--email', 'not-an-email'], /exit 2/],
     [['user', 'add', 'alice', '--full-name', ''], /exit 2/],
     [['user', 'prefs', 'alice', 'frob'], /USAGE \(exit 2\): Unknown prefs action/],
+    [['user', 'set', 'alice'], /USAGE \(exit 2\): Nothing to change/],
+    [['user', 'set', 'alice', '--rename', 'al'], /exit 2.*at least 3/],
+    [['user', 'set', 'alice', '--rename', 'x'.repeat(51)], /exit 2.*50/],
+    [['user', 'set', 'alice', '--rename', 'has space'], /exit 2/],
+    [['user', 'set', 'alice', '--full-name', 'x'.repeat(101)], /exit 2.*100/],
+    [['user', 'set', 'alice', '--full-name', '  '], /exit 2.*empty/],
+    [['user', 'set', 'alice', '--email', 'nope'], /exit 2.*not an email/],
     [['user', 'prefs', 'alice', 'set', 'theme'], /exit 2.*a key and a value/],
     [['sessions', 'list', '--limit', '0'], /USAGE \(exit 2\): --limit/],
     [['sessions', 'list', '--limit', '1e3'], /USAGE \(exit 2\): --limit/],
@@ -171,6 +186,8 @@ describe('argument parsing: what each command runs with', () => {
     [['user', 'reset', 'alice', 'extra'], 'commander.excessArguments'],
     [['sessions', 'list', '--type', 'id_token'], 'commander.invalidArgument'],
     [['completion', 'tcsh'], 'commander.invalidArgument'],
+    [['user', 'delete'], 'commander.missingArgument'],
+    [['user', 'set', 'alice', '--email'], 'commander.optionMissingArgument'],
   ])('%j is a usage error (%s)', async (argv, code) => {
     expect(await parseError(argv as string[])).toBe(code);
   });

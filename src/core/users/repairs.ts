@@ -36,8 +36,8 @@ export async function findAppRowProblems(q: Queryable): Promise<AppRowFindings> 
   return { nullFullNames: rows.map((u) => u.username), adminNameFree: await adminNameFree(q) };
 }
 
-/** Creates the disabled `admin` placeholder (see admin-placeholder.ts). */
-async function reserveAdminName(tx: Queryable, now: Date): Promise<void> {
+/** Creates the disabled `admin` placeholder (see admin-placeholder.ts), inside the caller's transaction. */
+export async function reserveAdminName(tx: Queryable, now: Date): Promise<void> {
   const p = PLACEHOLDER_ROW;
   await tx.run(sql`
     INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, created_at, updated_at)

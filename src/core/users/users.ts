@@ -30,7 +30,7 @@ function loginMethod(user: Pick<User, 'passwordHash' | 'gpustackUserId'>): Login
 }
 
 /** Never includes the password hash. */
-function summarise(user: User): UserSummary {
+export function summarise(user: User): UserSummary {
   return {
     id: user.id,
     username: user.username,

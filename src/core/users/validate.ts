@@ -40,6 +40,21 @@ export function validateUsername(username: string): string {
   return username;
 }
 
+/** The shortest username the app's user-creation form accepts. */
+const MIN_NEW_USERNAME_LENGTH = 3;
+
+/** A new name for an existing user, as the app's user-creation form asks for: 3 to 50 characters. */
+export function validateNewUsername(username: string): string {
+  validateUsername(username);
+  if (username.length < MIN_NEW_USERNAME_LENGTH) {
+    throw usageError(
+      `The username "${username}" is ${username.length} character(s) long; the app's user-creation form asks for at least ${MIN_NEW_USERNAME_LENGTH}.`,
+      `Choose a username of ${MIN_NEW_USERNAME_LENGTH} to ${MAX_USERNAME_LENGTH} characters.`,
+    );
+  }
+  return username;
+}
+
 export function validateEmail(email: string): string {
   if (CONTROL.test(email)) throw usageError('The email contains control characters.', 'Type the address as plain text.');
   if (email !== email.trim()) throw usageError(`The email "${email}" has leading or trailing whitespace.`, 'Remove the spaces.');
