@@ -1,7 +1,8 @@
 import type { AuditFilter, AuditRow } from '../core/audit/read.js';
 import { usageError } from '../core/errors/errors.js';
+import { whenCell } from '../terminal/time.js';
 import { defineCommand } from './define.js';
-import { parseInstantOption, parsePositiveInt } from './options.js';
+import { addListingOptions, parseInstantOption, parsePositiveInt } from './options.js';
 
 interface AuditResult {
   entries: AuditRow[];
@@ -25,7 +26,7 @@ export const auditCommand = () =>
       'authctl audit --limit 100 --json',
     ],
     options: (cmd) =>
-      cmd
+      addListingOptions(cmd)
         .option('--limit <n>', 'how many entries', '20')
         .option('--since <when>', 'entries at or after this: a duration ago (24h, 7d) or a UTC date or time (2026-11-30, 2026-11-30T08:00Z)')
         .option('--until <when>', 'entries before this, in the same forms as --since')
@@ -53,14 +54,15 @@ export const auditCommand = () =>
       return { entries, total };
     },
     render: ({ entries, total }, out, filter) => {
+      const now = new Date();
       const filtered = filter.since || filter.until || filter.user !== undefined || filter.command !== undefined;
       out.table(entries, [
-        { header: 'when (UTC)', value: (e) => e.at.replace('T', ' ').replace(/\.\d+Z$/, '') },
-        { header: 'who', value: (e) => `${e.osUser}@${e.host}` },
+        { header: 'when (UTC)', value: (e) => whenCell(e.at, now) },
+        { header: 'who', value: (e) => `${e.osUser}@${e.host}`, shrink: true },
         { header: 'command', value: (e) => e.command },
-        { header: 'target', value: (e) => e.target },
-        { header: 'summary', value: (e) => e.summary },
+        { header: 'target', value: (e) => e.target, shrink: true },
+        { header: 'summary', value: (e) => e.summary, shrink: true },
       ], filtered ? 'No audit entries match.' : 'authctl has changed nothing yet.');
-      if (total > entries.length) out.line(out.c.dim(`Showing ${entries.length} of ${total}; use --limit to see more.`));
+      if (total > entries.length) out.note(`Showing ${entries.length} of ${total}; use --limit to see more.`);
     },
   });

@@ -4,7 +4,7 @@ import type { AuthctlError } from '../core/errors/errors.js';
 import type { Db } from '../core/db/handle.js';
 import type { LockedJob } from '../core/locks/job.js';
 import { claimSignals } from '../core/signals/interrupt.js';
-import { Output } from '../terminal/output.js';
+import { Output, type TableFormat } from '../terminal/output.js';
 
 /** The options every command accepts, before or after its name. */
 export interface GlobalOptions {
@@ -102,7 +102,8 @@ export function outputFor(cmd: Command): Output {
   let out = outputs.get(cmd);
   if (!out) {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
-    out = new Output({ json: opts.json, quiet: opts.quiet, color: opts.color });
+    const own = cmd.opts<{ wide?: boolean; headers?: boolean; format?: TableFormat }>();
+    out = new Output({ json: opts.json, quiet: opts.quiet, color: opts.color, wide: own.wide, headers: own.headers, format: own.format });
     outputs.set(cmd, out);
   }
   return out;
@@ -171,7 +172,10 @@ async function execute(spec: CommandSpec<unknown, unknown>, input: unknown, comm
     }
     const result = await spec.run({ out, config: config as ResolvedConfig, db: db as Db, yes: Boolean(globals.yes), signal: stop?.signal }, input);
     if (out.json) out.emitJson(result);
-    else await spec.render(result, out, input);
+    else {
+      await out.ready();
+      await spec.render(result, out, input);
+    }
     const failure = spec.failure?.(result, input);
     if (failure) throw failure;
   } finally {

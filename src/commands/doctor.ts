@@ -1,6 +1,7 @@
 import { AuthctlError, ExitCode } from '../core/errors/errors.js';
 import type { DoctorReport } from '../core/doctor/doctor.js';
 import { defineCommand } from './define.js';
+import { addWideOption } from './options.js';
 
 interface DoctorInput {
   url?: string;
@@ -19,7 +20,7 @@ export const doctorCommand = () =>
       'authctl doctor --json > doctor.json || echo "doctor: exit $?" >&2',
     ],
     options: (cmd) =>
-      cmd
+      addWideOption(cmd)
         .option('--url <url>', 'GPUStack server URL to check (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')
         .option('--token-file <path>', 'read the GPUStack API key from this file (env GPUSTACK_API_TOKEN, GPUSTACK_API_KEY, .env)')
         .option('--deep', 'verify every password hash again, not only new ones, admins and the app\'s default accounts'),
@@ -56,8 +57,8 @@ export const doctorCommand = () =>
       }
       out.table(report.checks, [
         { header: 'check', value: (c) => c.name },
-        { header: 'status', value: (c) => mark[c.status] },
-        { header: 'detail', value: (c) => (c.hint ? [c.detail, c.hint] : c.detail) },
+        { header: 'status', value: (c) => c.status, style: (text) => mark[text as keyof typeof mark] ?? text },
+        { header: 'detail', value: (c) => (c.hint ? [c.detail, c.hint] : c.detail), shrink: true },
       ]);
     },
     failure: (report) => {

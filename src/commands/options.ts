@@ -3,6 +3,18 @@ import { AuthctlError, ExitCode, usageError } from '../core/errors/errors.js';
 import { parseInstant } from '../core/time/timestamps.js';
 import type { NewPasswordOptions } from '../terminal/password-input.js';
 
+/** --wide: tables show whole values instead of fitting the terminal. */
+export function addWideOption(cmd: Command): Command {
+  return cmd.option('--wide', 'show whole values instead of fitting the terminal');
+}
+
+/** How a listing is printed: --wide, --no-headers, --format (read by the command's Output). */
+export function addListingOptions(cmd: Command): Command {
+  return addWideOption(cmd)
+    .option('--no-headers', 'leave out the header line')
+    .addOption(new Option('--format <format>', 'table for people, tsv or csv for scripts (whole values)').choices(['table', 'tsv', 'csv']).default('table'));
+}
+
 /** The password-source options shared by init-db, user add and user reset. */
 export function addPasswordOptions(cmd: Command): Command {
   return cmd

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Chalk } from 'chalk';
-import Table from 'cli-table3';
-import stringWidth from 'string-width';
 import { AuthctlError } from '../core/errors/errors.js';
+import { COLUMN_GAP, displayWidth, fitWidths, truncate } from './table.js';
 
 /**
  * Characters a terminal acts on instead of showing: C0 controls (tab and
@@ -39,29 +38,47 @@ export interface Styles {
   readonly grey: Style;
 }
 
+/** How tables are printed: aligned columns for people, or whole values for scripts. */
+export type TableFormat = 'table' | 'tsv' | 'csv';
+
 export interface OutputOptions {
   json?: boolean;
   quiet?: boolean;
   color?: boolean;
+  /** Tables show whole values, whatever the terminal's width. */
+  wide?: boolean;
+  /** false: tables without their header line. */
+  headers?: boolean;
+  format?: TableFormat;
 }
 
 export interface Column<T> {
   header: string;
   /** A cell; an array is a cell of several lines. */
   value: (row: T) => string | number | boolean | null | undefined | string[];
+  /** Free text that may be cut with `…` to fit the terminal (ids, counts and times never are). */
+  shrink?: boolean;
+  /** Colours a cell's (possibly cut) text for people. */
+  style?: (text: string, c: Styles) => string;
 }
 
 /** The streaming table writes about this many characters at a time. */
 const CHUNK_CHARS = 256 * 1024;
 const EMPTY_ROW: string[] = [];
-const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
-
-/** Terminal columns a cell takes: its widest line, counting wide characters as two. */
-function cellWidth(text: string): number {
-  if (PRINTABLE_ASCII.test(text)) return text.length;
-  let widest = 0;
-  for (const line of text.split(/\r?\n/)) widest = Math.max(widest, stringWidth(line));
-  return widest;
+/**
+ * Colour, as chalk users expect: --no-color and NO_COLOR turn it off;
+ * FORCE_COLOR turns it on even on a pipe (1, 2 or 3 pick the palette;
+ * 0 or false turn it off); otherwise a terminal gets basic colours.
+ */
+function colourLevel(flag: boolean | undefined, tty: boolean): 0 | 1 | 2 | 3 {
+  if (flag === false) return 0;
+  if ('NO_COLOR' in process.env && process.env.NO_COLOR !== '') return 0;
+  const force = process.env.FORCE_COLOR;
+  if (force !== undefined) {
+    if (force === '0' || force.toLowerCase() === 'false') return 0;
+    return force === '2' ? 2 : force === '3' ? 3 : 1;
+  }
+  return tty ? 1 : 0;
 }
 
 /**
@@ -74,6 +91,15 @@ export class Output {
   /** Colours for text passed to this Output; the escapes they add are the only ones it lets through. */
   readonly c: Styles;
   readonly stderrIsTTY: boolean;
+  readonly format: TableFormat;
+  /** stdout is a terminal: pictures (bars, sparklines) instead of plain numbers. */
+  readonly pictures: boolean;
+  /** The terminal's width, for pictures (80 when it does not say). */
+  readonly width: number;
+  private readonly headers: boolean;
+  /** Tables fit this many columns: the terminal's width (80 when it does not say), unbounded on a pipe or with --wide. */
+  private readonly maxWidth: number;
+  private csvLine?: (cells: string[]) => string;
   private bannerShown = false;
   /**
    * Stands in for ESC in this Output's own colour codes until the text is
@@ -84,9 +110,12 @@ export class Output {
   constructor(opts: OutputOptions, private readonly stdout = process.stdout, private readonly stderr = process.stderr) {
     this.json = Boolean(opts.json);
     this.quiet = Boolean(opts.quiet);
-    const colour =
-      opts.color !== false && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && Boolean(stdout.isTTY);
-    const chalk = new Chalk({ level: colour ? 1 : 0 });
+    this.format = opts.format ?? 'table';
+    this.headers = opts.headers !== false;
+    this.maxWidth = opts.wide || !stdout.isTTY ? Infinity : stdout.columns || 80;
+    this.pictures = Boolean(stdout.isTTY) && this.format === 'table';
+    this.width = stdout.columns || 80;
+    const chalk = new Chalk({ level: colourLevel(opts.color, Boolean(stdout.isTTY)) });
     const style = (fn: Style): Style => (text) => fn(terminalSafe(String(text))).replaceAll('\x1b', this.escMark);
     this.c = {
       level: chalk.level,
@@ -170,91 +199,125 @@ export class Output {
     this.stdout.write(JSON.stringify(value, null, 2) + '\n');
   }
 
+  /** A table, drawn as {@link streamTable} draws it. */
   table<T>(rows: T[], columns: Column<T>[], empty = 'Nothing to show.'): void {
     if (this.json || this.quiet) return;
-    if (rows.length === 0) {
+    const cells = rows.map((row) => this.cellsOf(row, columns));
+    if (cells.length === 0) {
       this.line(this.c.dim(empty));
       return;
     }
-    const table = new Table({
-      head: columns.map((col) => this.safe(col.header)),
-      style: { head: this.c.level > 0 ? ['cyan'] : [], border: this.c.level > 0 ? ['grey'] : [] },
-    });
-    for (const row of rows) {
-      table.push(columns.map((col) => {
-        const v = col.value(row);
-        if (Array.isArray(v)) return v.map((part) => this.safe(part)).join('\n');
-        return v === null || v === undefined ? '' : this.safe(String(v));
-      }));
-    }
-    this.stdout.write(table.toString() + '\n');
+    for (const chunk of this.layout(cells, columns)) this.stdout.write(chunk);
   }
 
   /**
-   * The same table as {@link table}, drawn in time linear in its size, for
-   * listings that may run to many thousands of rows (cli-table3's layout
-   * is quadratic in the number of rows). Rows may come from an async source
-   * such as a database cursor; each is turned into its cell strings at once
-   * (the row objects are not kept, the strings are: column widths need them
-   * all), and the table is written in chunks.
-   * Returns how many rows there were (they are read with --json and --quiet
-   * too, but nothing is drawn).
+   * The one table renderer, for listings of any size: time linear in the
+   * rows, written in chunks as the pipe takes them. Rows may come from an
+   * async source such as a database cursor; each becomes its cell strings at
+   * once (column widths need them all). Returns how many rows there were
+   * (they are counted with --json and --quiet too, but nothing is drawn).
    */
   async streamTable<T>(rows: AsyncIterable<T> | Iterable<T>, columns: Column<T>[], empty = 'Nothing to show.'): Promise<number> {
     const draw = !this.json && !this.quiet;
-    const headers = columns.map((col) => this.safe(col.header));
-    const widths = headers.map(cellWidth);
     const cells: string[][] = [];
     let count = 0;
     for await (const row of rows) {
       count++;
-      if (!draw) continue;
-      const line = columns.map((col, i) => {
-        const v = col.value(row);
-        const text = Array.isArray(v) ? v.map((part) => this.safe(part)).join('\n') : v === null || v === undefined ? '' : this.safe(String(v));
-        const w = cellWidth(text);
-        if (w > widths[i]!) widths[i] = w;
-        return text;
-      });
-      cells.push(line);
+      if (draw) cells.push(this.cellsOf(row, columns));
     }
     if (!draw) return count;
     if (count === 0) {
       this.line(this.c.dim(empty));
       return 0;
     }
-    // Cells are already safe; the colours are this Output's own codes.
-    const border = (left: string, mid: string, right: string) =>
-      this.safe(this.c.grey(left + widths.map((w) => '─'.repeat(w + 2)).join(mid) + right)) + '\n';
-    const bar = this.safe(this.c.grey('│'));
-    const head = (text: string) => this.safe(this.c.cyan(text));
-    const rowText = (texts: string[], colour?: (s: string) => string) => {
-      const split = texts.map((t) => (t.includes('\n') ? t.split(/\r?\n/) : [t]));
+    for (const chunk of this.layout(cells, columns)) await this.write(chunk);
+    return count;
+  }
+
+  /** A line about a listing ("Showing 50 of 200"): beside the table for people, on stderr when stdout is TSV or CSV. */
+  note(text: string): void {
+    if (this.format === 'table') this.line(this.c.dim(text));
+    else this.info(text);
+  }
+
+  /** Loads what the chosen format needs, before anything is drawn. */
+  async ready(): Promise<void> {
+    if (this.format === 'csv' && !this.csvLine) {
+      const { stringify } = await import('csv-stringify/sync');
+      this.csvLine = (cells) => stringify([cells], { eof: true, record_delimiter: 'unix' });
+    }
+  }
+
+  /** A row's cells as safe text (no control characters); a several-line cell keeps its lines. */
+  private cellsOf<T>(row: T, columns: Column<T>[]): string[] {
+    return columns.map((col) => {
+      const v = col.value(row);
+      if (Array.isArray(v)) return v.map((part) => terminalSafe(part)).join('\n');
+      return v === null || v === undefined ? '' : terminalSafe(String(v));
+    });
+  }
+
+  /**
+   * The rows in the chosen format, in chunks. Tables fit the terminal's
+   * width (free text is cut with `…`; --wide or a pipe shows whole values),
+   * with no rule between rows. Each row's cells are released once drawn.
+   */
+  private *layout<T>(cells: string[][], columns: Column<T>[]): Generator<string> {
+    const headers = columns.map((col) => terminalSafe(col.header));
+    if (this.format !== 'table') {
+      const line = this.format === 'csv'
+        ? this.csvLine!
+        : (texts: string[]) => `${texts.map((t) => t.replaceAll('\t', ' ')).join('\t')}\n`;
+      // Whole values; a several-line cell becomes one line.
+      const flat = (texts: string[]) => line(texts.map((t) => t.replaceAll('\n', ' ')));
+      let chunk = this.headers ? flat(headers) : '';
+      for (let r = 0; r < cells.length; r++) {
+        chunk += flat(cells[r]!);
+        cells[r] = EMPTY_ROW;
+        if (chunk.length >= CHUNK_CHARS) {
+          yield chunk;
+          chunk = '';
+        }
+      }
+      yield chunk;
+      return;
+    }
+    const natural = headers.map((h) => (this.headers ? displayWidth(h) : 0));
+    for (const row of cells) {
+      for (let i = 0; i < row.length; i++) {
+        const text = row[i]!;
+        const w = text.includes('\n') ? Math.max(...text.split('\n').map(displayWidth)) : displayWidth(text);
+        if (w > natural[i]!) natural[i] = w;
+      }
+    }
+    const widths = fitWidths(natural, columns.map((col) => col.shrink ?? false), this.maxWidth);
+    const gap = ' '.repeat(COLUMN_GAP);
+    const last = columns.length - 1;
+    const rowText = (texts: string[], head: boolean) => {
+      const split = texts.map((t) => (t.includes('\n') ? t.split('\n') : [t]));
       const height = Math.max(...split.map((l) => l.length));
       let out = '';
       for (let k = 0; k < height; k++) {
-        out += bar;
-        for (let i = 0; i < split.length; i++) {
-          const text = split[i]![k] ?? '';
-          const pad = ' '.repeat(widths[i]! - cellWidth(text));
-          out += ` ${colour && text ? colour(text) : text}${pad} ${bar}`;
+        let line = '';
+        for (let i = 0; i <= last; i++) {
+          const text = truncate(split[i]![k] ?? '', widths[i]!);
+          const shown = head ? this.c.bold(text) : (text && columns[i]!.style?.(text, this.c)) || text;
+          line += shown + (i < last ? ' '.repeat(widths[i]! - displayWidth(text)) + gap : '');
         }
-        out += '\n';
+        out += `${this.safe(line.trimEnd())}\n`;
       }
       return out;
     };
-    const separator = border('├', '┼', '┤');
-    let chunk = border('┌', '┬', '┐') + rowText(headers, this.c.level > 0 ? head : undefined);
+    let chunk = this.headers ? rowText(headers, true) : '';
     for (let r = 0; r < cells.length; r++) {
-      chunk += separator + rowText(cells[r]!);
+      chunk += rowText(cells[r]!, false);
       cells[r] = EMPTY_ROW;
       if (chunk.length >= CHUNK_CHARS) {
-        await this.write(chunk);
+        yield chunk;
         chunk = '';
       }
     }
-    await this.write(chunk + border('└', '┴', '┘'));
-    return count;
+    yield chunk;
   }
 
   /** Writes to stdout, waiting when the pipe is full rather than buffering without bound. */

@@ -8,10 +8,11 @@ import { BIN } from './cli.js';
  * the output shows `waitFor`, then types `send`.
  */
 const DRIVER = String.raw`
-import json, os, pty, select, signal, sys, time
+import fcntl, json, os, pty, select, signal, struct, sys, termios, time
 spec = json.loads(sys.stdin.read())
 pid, fd = pty.fork()
 if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", spec["rows"], spec["cols"], 0, 0))
     os.chdir(spec["cwd"])
     os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
 out = b""
@@ -88,7 +89,7 @@ export function ptyMissing(): string | null {
 
 export function runOnPty(
   args: string[],
-  opts: { cwd: string; env: Record<string, string | undefined>; steps: PtyStep[]; stepTimeoutSeconds?: number },
+  opts: { cwd: string; env: Record<string, string | undefined>; steps: PtyStep[]; stepTimeoutSeconds?: number; cols?: number; rows?: number },
 ): Promise<PtyResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...opts.env })) if (v !== undefined) env[k] = v;
@@ -96,7 +97,8 @@ export function runOnPty(
     if (!(key in opts.env)) delete env[key];
   }
   env.TERM = 'xterm';
-  const spec = { argv: [process.execPath, BIN, ...args], cwd: opts.cwd, env, steps: opts.steps, stepTimeout: opts.stepTimeoutSeconds ?? 20 };
+  const spec = { argv: [process.execPath, BIN, ...args], cwd: opts.cwd, env, steps: opts.steps, stepTimeout: opts.stepTimeoutSeconds ?? 20,
+    cols: opts.cols ?? 80, rows: opts.rows ?? 24 };
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', DRIVER], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

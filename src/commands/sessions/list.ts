@@ -2,7 +2,7 @@ import { Option } from 'commander';
 import { usageError } from '../../core/errors/errors.js';
 import type { ListSessionsInput, SessionList, SessionListStream } from '../../core/sessions/list.js';
 import { defineCommand } from '../define.js';
-import { parseInstantOption, parsePositiveInt } from '../options.js';
+import { addListingOptions, parseInstantOption, parsePositiveInt } from '../options.js';
 import { TOKEN_TYPES, tokenType } from './options.js';
 import { sessionColumns } from './render.js';
 
@@ -26,7 +26,7 @@ export const listCommand = () =>
       'authctl sessions list --since 24h --ip 10.0.0.7',
     ],
     options: (cmd) =>
-      cmd
+      addListingOptions(cmd)
         .option('--user <name>', "only this user's sessions")
         .addOption(new Option('--type <type>', 'only sessions of this type').choices(TOKEN_TYPES))
         .option('--expired', 'only expired sessions')
@@ -63,10 +63,10 @@ export const listCommand = () =>
       );
       const totals = 'totals' in result ? await result.totals(listed) : result;
       if (totals.more) {
-        out.line(out.c.dim(`Showing ${listed} of ${totals.total}; pass --limit ${totals.total} to see them all.`));
+        out.note(`Showing ${listed} of ${totals.total}; pass --limit ${totals.total} to see them all.`);
       }
       if (totals.unknownExpiry > 0 && input.state !== 'all') {
-        out.line(out.c.dim(`${totals.unknownExpiry} session(s) have an expiry stored in a form authctl cannot read; \`sessions list --all\` shows them.`));
+        out.note(`${totals.unknownExpiry} session(s) have an expiry stored in a form authctl cannot read; \`sessions list --all\` shows them.`);
       }
     },
   });

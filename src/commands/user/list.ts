@@ -1,7 +1,7 @@
 import { usageError } from '../../core/errors/errors.js';
 import type { ListFilter, UserList } from '../../core/users/users.js';
 import { defineCommand } from '../define.js';
-import { parsePositiveInt } from '../options.js';
+import { addListingOptions, parsePositiveInt } from '../options.js';
 import { userColumns } from './render.js';
 
 export const listCommand = () =>
@@ -15,7 +15,7 @@ export const listCommand = () =>
       'authctl user list --admins --json | jq -r \'.users[].username\'',
     ],
     options: (cmd) =>
-      cmd
+      addListingOptions(cmd)
         .option('--admins', 'only admins')
         .option('--inactive', 'only disabled users')
         .option('--all', 'active and disabled users')
@@ -37,6 +37,6 @@ export const listCommand = () =>
     },
     render: ({ users, total, more }, out) => {
       out.table(users, userColumns, 'No users match.');
-      if (more) out.line(out.c.dim(`Showing ${users.length} of ${total}; omit --limit to see them all.`));
+      if (more) out.note(`Showing ${users.length} of ${total}; omit --limit to see them all.`);
     },
   });

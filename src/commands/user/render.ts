@@ -1,5 +1,6 @@
 import type { Column, Output } from '../../terminal/output.js';
 import type { ListedUser, UserSummary } from '../../core/users/users.js';
+import { when } from '../../terminal/time.js';
 
 const LOGIN_LABEL: Record<UserSummary['login'], string> = {
   password: 'local password',
@@ -10,9 +11,9 @@ const LOGIN_LABEL: Record<UserSummary['login'], string> = {
 
 export const userColumns: Column<ListedUser>[] = [
   { header: 'id', value: (u) => u.id },
-  { header: 'username', value: (u) => u.username },
-  { header: 'email', value: (u) => u.email },
-  { header: 'full name', value: (u) => u.fullName },
+  { header: 'username', value: (u) => u.username, shrink: true },
+  { header: 'email', value: (u) => u.email, shrink: true },
+  { header: 'full name', value: (u) => u.fullName, shrink: true },
   { header: 'admin', value: (u) => (u.isAdmin ? 'yes' : '') },
   { header: 'active', value: (u) => (u.isActive ? 'yes' : 'no') },
   { header: 'login', value: (u) => (u.login === 'password+gpustack' ? 'password+gpustack' : u.login) },
@@ -29,8 +30,8 @@ export function printUserSummary(out: Output, user: UserSummary): void {
     ['active', user.isActive ? 'yes' : 'no'],
     ['login', LOGIN_LABEL[user.login]],
     ['gpustack user id', user.gpustackUserId],
-    ['created', user.createdAt],
-    ['updated', user.updatedAt],
-    ['last login', user.lastLogin],
+    ['created', when(user.createdAt)],
+    ['updated', when(user.updatedAt)],
+    ['last login', when(user.lastLogin) ?? 'never'],
   ]);
 }

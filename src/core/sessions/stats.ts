@@ -73,7 +73,6 @@ export async function sessionStats(db: Db, now = new Date()): Promise<SessionSta
     perDay.push({ day: d, access, refresh, total: access + refresh });
   }
 
-  // Oldest by creation; ids grow with time, and created_at text differs between forms.
   const oldest = await selectOldestActive(conn, now);
   return {
     byType,
@@ -86,10 +85,18 @@ export async function sessionStats(db: Db, now = new Date()): Promise<SessionSta
   };
 }
 
+/**
+ * The active session created first, by created_at (ids need not follow it).
+ * On SQLite the two text forms do not sort as instants, so the order is by
+ * julianday(); a created_at in no readable form comes last.
+ */
 async function selectOldestActive(q: Queryable, now: Date): Promise<SessionSummary | null> {
+  const order = q.provider === 'postgresql'
+    ? raw('s.created_at, s.id')
+    : raw('julianday(s.created_at) IS NULL, julianday(s.created_at), s.id');
   const row = await q.get<SummaryRow>(
     sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id
-        WHERE ${activeCondition(q.provider, now)} ORDER BY s.id LIMIT 1`,
+        WHERE ${activeCondition(q.provider, now)} ORDER BY ${order} LIMIT 1`,
   );
   return row ? toSummary(row, now) : null;
 }

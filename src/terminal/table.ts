@@ -1,0 +1,64 @@
+import stringWidth from 'string-width';
+
+/** Two spaces between columns: enough to tell them apart without borders. */
+export const COLUMN_GAP = 2;
+/** A truncated column keeps at least this many columns (or its whole width, when narrower). */
+const MIN_SHRUNK = 8;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** Terminal columns a line of text takes, counting wide characters as two. */
+export function displayWidth(text: string): number {
+  return PRINTABLE_ASCII.test(text) ? text.length : stringWidth(text);
+}
+
+/** The text cut to `width` columns, ending in `…` when something was cut. */
+export function truncate(text: string, width: number): string {
+  if (displayWidth(text) <= width) return text;
+  if (width <= 0) return '';
+  if (PRINTABLE_ASCII.test(text)) return `${text.slice(0, width - 1)}…`;
+  let out = '';
+  let used = 0;
+  for (const ch of text) {
+    const w = stringWidth(ch);
+    if (used + w > width - 1) break;
+    out += ch;
+    used += w;
+  }
+  return `${out}…`;
+}
+
+/**
+ * Column widths that fit `maxWidth` (with the gaps between columns): the
+ * widest shrinkable column gives up one column at a time, down to a floor, so
+ * free text is cut before anything short such as an id, a count or a time.
+ * When even that is not enough the result is wider than `maxWidth`: cutting
+ * every column to nothing would show nothing.
+ */
+export function fitWidths(natural: number[], shrinkable: boolean[], maxWidth: number): number[] {
+  const widths = [...natural];
+  if (!Number.isFinite(maxWidth)) return widths;
+  let excess = widths.reduce((a, b) => a + b, 0) + COLUMN_GAP * Math.max(0, widths.length - 1) - maxWidth;
+  const floors = natural.map((w) => Math.min(w, MIN_SHRUNK));
+  const pick = (only: boolean): number => {
+    let best = -1;
+    for (let i = 0; i < widths.length; i++) {
+      if (only && !shrinkable[i]) continue;
+      if (widths[i]! > floors[i]! && (best < 0 || widths[i]! > widths[best]!)) best = i;
+    }
+    return best;
+  };
+  while (excess > 0) {
+    let i = pick(true);
+    if (i < 0) i = pick(false);
+    if (i < 0) break;
+    widths[i] = widths[i]! - 1;
+    excess--;
+  }
+  return widths;
+}
+
+/** A cell padded on the right to `width` display columns. */
+export function pad(text: string, width: number): string {
+  const missing = width - displayWidth(text);
+  return missing > 0 ? text + ' '.repeat(missing) : text;
+}
