@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { disableCommand, enableCommand } from './activation.js';
 import { addCommand } from './add.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
 import { listCommand } from './list.js';
 import { prefsCommand } from './prefs.js';
 import { resetCommand } from './reset.js';
@@ -8,12 +10,14 @@ import { showCommand } from './show.js';
 
 export function userCommand(): Command {
   return new Command('user')
-    .description('add, reset, disable, enable, list and show users; edit preferences')
+    .description('add, reset, disable, enable, list, show, import and export users; edit preferences')
     .addCommand(addCommand())
     .addCommand(resetCommand())
     .addCommand(disableCommand())
     .addCommand(enableCommand())
     .addCommand(listCommand())
     .addCommand(showCommand())
-    .addCommand(prefsCommand());
+    .addCommand(prefsCommand())
+    .addCommand(importCommand())
+    .addCommand(exportCommand());
 }
