@@ -76,7 +76,8 @@ function objectRecord(item: unknown, line: number): RawRecord {
 function readCsv(text: string, what: string): RawRecord[] {
   let parsed: Array<{ record: string[]; info: { lines: number } }>;
   try {
-    parsed = parse(text, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof parsed;
+    // No valid value holds a line break, so CRLF can become LF up front: csv-parse then counts lines right.
+    parsed = parse(text.replaceAll('\r\n', '\n'), { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof parsed;
   } catch (err) {
     if (err instanceof CsvError) {
       const line = (err as CsvError & { lines?: number }).lines;
