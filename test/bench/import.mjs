@@ -1,0 +1,115 @@
+// Benchmark for `authctl user import` on SQLite, with two same-run baselines:
+// (1) BENCH_GENERATED (default 1,000) rows with generated passwords at bcrypt
+//     cost 12, against BENCH_GENERATED x one measured cost-12 hash / cores.
+//     Goal: at most 1.25x.
+// (2) BENCH_ROWS (default 100,000) rows with given hashes, against inserting
+//     the same rows with one raw prepared statement in one transaction on a
+//     copy of the same database. Goal: at most 3x.
+// Both import figures are the whole CLI run (start-up, reading, validation,
+// the transaction), wall time.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import bcrypt from 'bcryptjs';
+import Database from 'better-sqlite3';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = path.join(ROOT, 'bin', 'authctl');
+const GENERATED = Number(process.env.BENCH_GENERATED ?? 1000);
+const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
+const COST = 12;
+const CORES = Math.max(1, os.availableParallelism());
+
+const env = { ...process.env, NO_COLOR: '1' };
+for (const k of ['DATABASE_URL', 'GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL', 'GPUSTACK_API_TOKEN', 'GPUSTACK_API_KEY', 'AUTHCTL_BCRYPT_ROUNDS']) delete env[k];
+
+function run(args, cwd, input = '') {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+    child.stdin.end(input);
+  });
+}
+
+async function initDb(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const r = await run(['init-db', '--password-stdin', '--rounds', '10', '--json'], dir, `${randomBytes(18).toString('base64url')}\n`);
+  if (r.code !== 0) throw new Error(`init-db failed: ${r.stderr}`);
+  return path.join(dir, 'gpustack_ui.db');
+}
+
+async function importFile(dir, args) {
+  const r = await run(['user', 'import', ...args, '--json'], dir);
+  if (r.code !== 0) throw new Error(`import exited ${r.code}: ${r.stderr.slice(0, 2000)}`);
+  return r;
+}
+
+const appTime = (d) => d.toISOString().replace('T', ' ').replace('Z', '000');
+const secs = (ms) => `${(ms / 1000).toFixed(2).padStart(8)} s`;
+const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'authctl-bench-import-'));
+let failed = false;
+try {
+  console.log(`user import on SQLite; ${CORES} cores, load ${load()}`);
+
+  // (1) Generated passwords at cost 12.
+  const one = [];
+  for (let i = 0; i < 3; i++) {
+    const t = process.hrtime.bigint();
+    bcrypt.hashSync(randomBytes(15).toString('base64url'), COST);
+    one.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  const hashMs = one.sort((a, b) => a - b)[1];
+  const genDir = path.join(work, 'generated');
+  await initDb(genDir);
+  fs.writeFileSync(path.join(genDir, 'users.csv'), ['username,email', ...Array.from({ length: GENERATED }, (_, i) => `gen${i + 1},gen${i + 1}@example.com`)].join('\n') + '\n');
+  const gen = await importFile(genDir, ['users.csv', '--generate-passwords', '--passwords-out', 'pw.csv', '--rounds', String(COST)]);
+  const genBaseline = (GENERATED * hashMs) / CORES;
+  const genRatio = gen.ms / genBaseline;
+  console.log(`one cost-${COST} hash (median of 3)        ${secs(hashMs)}`);
+  console.log(`baseline ${GENERATED} x hash / ${CORES} cores         ${secs(genBaseline)}`);
+  console.log(`import ${GENERATED} rows, generated passwords ${secs(gen.ms)}  ratio ${genRatio.toFixed(2)}x (goal <= 1.25x)`);
+
+  // (2) Given hashes.
+  const hashes = Array.from({ length: 16 }, () => bcrypt.hashSync(randomBytes(12).toString('base64url'), 4));
+  const rows = Array.from({ length: ROWS }, (_, i) => [`user${i + 1}`, `user${i + 1}@example.com`, `User ${i + 1}`, i % 50 === 0, i % 10 !== 0, hashes[i % hashes.length]]);
+  const bigDir = path.join(work, 'hashes');
+  const template = await initDb(bigDir);
+  const copy = path.join(work, 'raw.db');
+  fs.copyFileSync(template, copy);
+  fs.writeFileSync(
+    path.join(bigDir, 'users.csv'),
+    ['username,email,full_name,is_admin,is_active,password_hash', ...rows.map((r) => r.join(','))].join('\n') + '\n',
+  );
+  const raw = new Database(copy);
+  const started = process.hrtime.bigint();
+  const insert = raw.prepare('INSERT INTO users (username, email, full_name, password_hash, is_admin, is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  const now = appTime(new Date());
+  raw.transaction(() => {
+    for (const [u, e, f, a, c, h] of rows) insert.run(u, e, f, h, a ? 1 : 0, c ? 1 : 0, now, now);
+  })();
+  const rawMs = Number(process.hrtime.bigint() - started) / 1e6;
+  raw.close();
+  const big = await importFile(bigDir, ['users.csv']);
+  const count = new Database(template, { readonly: true }).prepare('SELECT COUNT(*) AS n FROM users').get().n;
+  if (count !== ROWS + 1) throw new Error(`expected ${ROWS + 1} users after the import, found ${count}`);
+  const bigRatio = big.ms / rawMs;
+  console.log(`raw prepared INSERT, ${ROWS} rows, 1 tx  ${secs(rawMs)}`);
+  console.log(`import ${ROWS} rows, given hashes     ${secs(big.ms)}  ratio ${bigRatio.toFixed(2)}x (goal <= 3x)`);
+  console.log(`load after: ${load()}`);
+  failed = genRatio > 1.25 || bigRatio > 3;
+  console.log(`goals: generated ${genRatio <= 1.25 ? 'met' : 'NOT met'} (${genRatio.toFixed(2)}x), given hashes ${bigRatio <= 3 ? 'met' : 'NOT met'} (${bigRatio.toFixed(2)}x)`);
+} finally {
+  fs.rmSync(work, { recursive: true, force: true });
+}
+process.exitCode = failed ? 1 : 0;
