@@ -96,7 +96,8 @@ function readCsv(text: string, what: string): RawRecord[] {
   };
   while (next < parsed.length && blank(parsed[next]!)) advance(parsed[next++]!);
   if (next >= parsed.length) throw usageError(`${what} is empty: no header line.`, `Start with a header line such as: ${USER_FILE_COLUMNS.slice(0, 6).join(',')}`);
-  const header = parsed[next]!;
+  // `username, email` is a common way to write a header; the names themselves hold no spaces.
+  const header = parsed[next]!.map((h) => h.trim());
   advance(parsed[next++]!);
   const unknown = header.filter((h) => !(USER_FILE_COLUMNS as readonly string[]).includes(h));
   const repeated = header.filter((h, i) => header.indexOf(h) !== i);
