@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { expect, it } from 'vitest';
 import { hasStackTrace } from '../support/cli.js';
+import { ptyMissing, runOnPty } from '../support/pty.js';
 import { APP_DATETIME, cli, describeProviders, independentBcrypt, independentVerify, insertSession, appTimestamp, type TestDb, unparseable } from '../support/db.js';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
@@ -119,6 +120,15 @@ describeProviders('user import and export', ({ newDb }) => {
     expect(JSON.parse(json.stdout)).toMatchObject({ count: 3, format: 'csv', includeHashes: false, file: null });
     expect(JSON.parse(json.stdout).users[1].full_name).toBe(hostile);
 
+    // On a terminal the same data shows its control characters as escapes instead of acting on them.
+    if (!ptyMissing()) {
+      const tty = await runOnPty(['user', 'export'], { cwd: db.cwd, env: { ...db.env, NO_COLOR: '1' }, steps: [] });
+      expect(tty.code, tty.output).toBe(0);
+      expect(tty.output).toContain('Evil\\x1b[31m');
+      expect(tty.output).toContain('next\\u202e');
+      expect(tty.output).not.toMatch(/[\x1b\u202e]/);
+    }
+
     const plain = await cli(db, ['user', 'export', '-o', 'active.csv', '--json']);
     expect(JSON.parse(plain.stdout)).toEqual({ count: 2, format: 'csv', includeHashes: false, file: 'active.csv' });
     expect(fs.readFileSync(path.join(db.cwd, 'active.csv'), 'utf8')).toBe(r.stdout);
@@ -203,6 +213,11 @@ describeProviders('user import and export', ({ newDb }) => {
     expect(rows[1]).toMatchObject({ email: null, full_name: 'Bobby', is_active: 1, password_hash: null });
     expect(rows[0]!.updated_at).toMatch(APP_DATETIME);
     expect(await db.query('SELECT id FROM user_sessions WHERE user_id = ?', userId)).toEqual([]);
+
+    // The same hash again is no new password: the session stays.
+    await insertSession(db, { userId, expiresAt: appTimestamp(new Date(Date.now() + 3_600_000)) });
+    const same = await cli(db, ['user', 'import', '-', '--on-conflict', 'update', '--json'], { input: `username,password_hash\nalice,${HASH_A}\n`, env: FAST });
+    expect(JSON.parse(same.stdout)).toMatchObject({ updated: 1, sessionsRevoked: 0 });
 
     // Update may demote `admin`, but never leave no active admin.
     await refusedUnchanged(db, ['user', 'import', '-', '--on-conflict', 'update'], 7, /no active admin/, 'username,is_admin\nadmin,false\n');

@@ -54,6 +54,7 @@ interface Existing {
   fullName: string | null;
   isAdmin: boolean;
   isActive: boolean;
+  passwordHash: string | null;
   linked: boolean;
 }
 
@@ -125,7 +126,7 @@ function plan(rows: ImportRow[], existing: Existing[], opts: ImportOptions): Pla
 }
 
 async function readExisting(q: Queryable): Promise<Existing[]> {
-  const rows = await q.all<Record<string, unknown>>(sql`SELECT id, username, email, full_name, is_admin, is_active, gpustack_user_id FROM users`);
+  const rows = await q.all<Record<string, unknown>>(sql`SELECT id, username, email, full_name, is_admin, is_active, password_hash, gpustack_user_id FROM users`);
   return rows.map((r) => ({
     id: asNumber(r.id),
     username: r.username as string,
@@ -133,6 +134,7 @@ async function readExisting(q: Queryable): Promise<Existing[]> {
     fullName: r.full_name as string | null,
     isAdmin: asBool(r.is_admin),
     isActive: asBool(r.is_active),
+    passwordHash: r.password_hash as string | null,
     linked: r.gpustack_user_id !== null,
   }));
 }
@@ -270,7 +272,8 @@ export async function importUsers(db: Db, rows: ImportRow[], opts: ImportOptions
         if (hash !== null) set.push(sql`password_hash = ${hash}`);
         await tx.run(sql`UPDATE users SET ${join(set, ', ')} WHERE id = ${user.id}`);
         // Tokens carry the admin flag, and a new password or a disabled account should end old logins.
-        if (hash !== null || (user.isAdmin && row.isAdmin === false) || (user.isActive && row.isActive === false)) revokeFor.push(user.id);
+        const newPassword = hash !== null && hash !== user.passwordHash;
+        if (newPassword || (user.isAdmin && row.isAdmin === false) || (user.isActive && row.isActive === false)) revokeFor.push(user.id);
       }
       for (const id of revokeFor) result.sessionsRevoked += await tx.run(sql`DELETE FROM user_sessions WHERE user_id = ${id}`);
       if (adminsBefore > 0 && updates.length && (await countActiveAdmins(tx)) === 0) {
