@@ -219,6 +219,13 @@ describeProviders('user import and export', ({ newDb }) => {
     const same = await cli(db, ['user', 'import', '-', '--on-conflict', 'update', '--json'], { input: `username,password_hash\nalice,${HASH_A}\n`, env: FAST });
     expect(JSON.parse(same.stdout)).toMatchObject({ updated: 1, sessionsRevoked: 0 });
 
+    // GPUStack owns a linked user's name, admin and active flags; its email stays editable.
+    await db.query("UPDATE users SET gpustack_user_id = 77 WHERE username = 'bob'");
+    const linked = await refusedUnchanged(db, ['user', 'import', '-', '--on-conflict', 'update'], 7, /GPUStack-linked/, 'username,is_admin\nbob,yes\n');
+    expect(linked.stderr).toMatch(/line 2: bob/);
+    const email = await cli(db, ['user', 'import', '-', '--on-conflict', 'update'], { input: 'username,email\nbob,bob@gpu.example.com\n', env: FAST });
+    expect(email.code, email.stderr).toBe(0);
+
     // Update may demote `admin`, but never leave no active admin.
     await refusedUnchanged(db, ['user', 'import', '-', '--on-conflict', 'update'], 7, /no active admin/, 'username,is_admin\nadmin,false\n');
   });
