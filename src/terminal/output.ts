@@ -320,6 +320,16 @@ export class Output {
     yield chunk;
   }
 
+  /**
+   * A command's data (an export file's text) on stdout, shown even with
+   * --quiet: as is into a pipe or file, so it can be read back exactly; on a
+   * terminal every control character but the line breaks is made visible.
+   */
+  async data(text: string): Promise<void> {
+    if (this.json) return;
+    await this.write(this.stdout.isTTY ? text.split('\n').map(terminalSafe).join('\n') : text);
+  }
+
   /** Writes to stdout, waiting when the pipe is full rather than buffering without bound. */
   private write(text: string): Promise<void> {
     return new Promise((resolve) => {
@@ -341,6 +351,7 @@ export class Output {
       return;
     }
     this.stderr.write(this.safe(`${this.c.red('error:')} ${err.message}`) + '\n');
+    for (const line of err.details ?? []) this.stderr.write(this.safe(`  ${line}`) + '\n');
     if (err.hint) this.stderr.write(this.safe(`${this.c.dim('hint:')} ${err.hint}`) + '\n');
   }
 }

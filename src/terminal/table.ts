@@ -56,9 +56,3 @@ export function fitWidths(natural: number[], shrinkable: boolean[], maxWidth: nu
   }
   return widths;
 }
-
-/** A cell padded on the right to `width` display columns. */
-export function pad(text: string, width: number): string {
-  const missing = width - displayWidth(text);
-  return missing > 0 ? text + ' '.repeat(missing) : text;
-}

@@ -8,7 +8,7 @@ import { relativeTime } from '../core/time/timestamps.js';
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 /** An ISO 8601 UTC instant, as summaries carry them; anything else is a stored value authctl could not read. */
-export function isInstant(value: string): boolean {
+function isInstant(value: string): boolean {
   return ISO_UTC.test(value);
 }
 

@@ -32,7 +32,7 @@ module.exports = {
       comment: 'Core returns results and throws AuthctlError; only commands and the terminal layer talk to the terminal.',
       severity: 'error',
       from: { path: '^dist/core/' },
-      to: { path: '(^|/)node_modules/(commander|chalk|cli-table3|@inquirer/prompts)/' },
+      to: { path: '(^|/)node_modules/(commander|chalk|@inquirer/prompts)/' },
     },
     {
       name: 'core-no-commands-or-terminal',

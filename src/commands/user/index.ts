@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { disableCommand, enableCommand } from './activation.js';
 import { addCommand } from './add.js';
 import { deleteCommand } from './delete.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
 import { listCommand } from './list.js';
 import { prefsCommand } from './prefs.js';
 import { resetCommand } from './reset.js';
@@ -10,7 +12,7 @@ import { showCommand } from './show.js';
 
 export function userCommand(): Command {
   return new Command('user')
-    .description('add, reset, change, disable, enable, delete, list and show users; edit preferences')
+    .description('add, change, reset, disable, enable, delete, list, show, import and export users; edit preferences')
     .addCommand(addCommand())
     .addCommand(resetCommand())
     .addCommand(setCommand())
@@ -19,5 +21,7 @@ export function userCommand(): Command {
     .addCommand(deleteCommand())
     .addCommand(listCommand())
     .addCommand(showCommand())
-    .addCommand(prefsCommand());
+    .addCommand(prefsCommand())
+    .addCommand(importCommand())
+    .addCommand(exportCommand());
 }

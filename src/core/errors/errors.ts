@@ -23,6 +23,8 @@ export class AuthctlError extends Error {
   readonly code: string;
   readonly exitCode: ExitCodeValue;
   readonly hint?: string;
+  /** One line per item the message is about (the bad rows of an import), printed under it. */
+  details?: string[];
 
   constructor(code: string, message: string, exitCode: ExitCodeValue, hint?: string) {
     super(message);
@@ -32,8 +34,14 @@ export class AuthctlError extends Error {
     this.hint = hint;
   }
 
-  toJSON(): { code: string; message: string; exitCode: number; hint?: string } {
-    return { code: this.code, message: this.message, exitCode: this.exitCode, ...(this.hint ? { hint: this.hint } : {}) };
+  /** The same error with its list of items. */
+  withDetails(details: string[]): this {
+    this.details = details;
+    return this;
+  }
+
+  toJSON(): { code: string; message: string; exitCode: number; hint?: string; details?: string[] } {
+    return { code: this.code, message: this.message, exitCode: this.exitCode, ...(this.hint ? { hint: this.hint } : {}), ...(this.details ? { details: this.details } : {}) };
   }
 }
 

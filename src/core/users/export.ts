@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
+import type { Db } from '../db/handle.js';
+import { asBool, sql } from '../db/query.js';
+import { refused, usageError } from '../errors/errors.js';
+import type { ImportFormat } from './import-rows.js';
+
+export type ExportScope = 'active' | 'inactive' | 'all';
+
+/** One user as `user export` writes it: the columns `user import` reads. */
+export interface ExportRow {
+  username: string;
+  email: string | null;
+  full_name: string | null;
+  is_admin: boolean;
+  is_active: boolean;
+  /** Only with --include-hashes. */
+  password_hash?: string | null;
+}
+
+export async function selectExportRows(db: Db, scope: ExportScope, includeHashes: boolean): Promise<ExportRow[]> {
+  const conn = await db.sql();
+  const where = scope === 'all' ? sql`` : sql`WHERE is_active = ${scope === 'active'}`;
+  const rows = await conn.all<Record<string, unknown>>(sql`SELECT username, email, full_name, is_admin, is_active, password_hash FROM users ${where} ORDER BY id`);
+  return rows.map((r) => ({
+    username: r.username as string,
+    email: r.email as string | null,
+    full_name: r.full_name as string | null,
+    is_admin: asBool(r.is_admin),
+    is_active: asBool(r.is_active),
+    ...(includeHashes ? { password_hash: r.password_hash as string | null } : {}),
+  }));
+}
+
+/** The rows as a file `user import` reads back exactly: CSV with a header (quoted as needed), a JSON array, or NDJSON. */
+export function serialiseUsers(rows: ExportRow[], format: ImportFormat, includeHashes: boolean): string {
+  if (format === 'json') return JSON.stringify(rows, null, 2) + '\n';
+  if (format === 'ndjson') return rows.map((r) => JSON.stringify(r) + '\n').join('');
+  const columns = ['username', 'email', 'full_name', 'is_admin', 'is_active', ...(includeHashes ? ['password_hash'] : [])];
+  return stringify(rows, {
+    header: true,
+    columns,
+    cast: { boolean: (v) => (v ? 'true' : 'false') },
+    // Every line break inside a field is quoted, so CR, LF and CRLF all come back as they were.
+    quoted_match: /[\r\n]/,
+  });
+}
+
+/**
+ * Writes an export file that did not exist: mode 0600 when it holds password
+ * hashes, 0644 otherwise. An existing file is never overwritten (exit 7).
+ */
+export function writeExportFile(file: string, text: string, includeHashes: boolean): void {
+  const mode = includeHashes ? 0o600 : 0o644;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EEXIST') throw refused('EXPORT_FILE_EXISTS', `${file} already exists; authctl never overwrites an export.`, 'Choose a new path, or move the old file away first.');
+    throw usageError(`Cannot create ${file}: ${e.code ?? e.message}.`, 'Choose a path in a folder you can write to.');
+  }
+  try {
+    // The umask may have taken bits away from a 0644 file; a hashes file stays 0600 whatever it is.
+    if (includeHashes) fs.fchmodSync(fd, 0o600);
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
