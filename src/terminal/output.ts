@@ -58,6 +58,10 @@ export interface Column<T> {
   value: (row: T) => string | number | boolean | null | undefined | string[];
   /** Free text that may be cut with `…` to fit the terminal (ids, counts and times never are). */
   shrink?: boolean;
+  /** Shown only where whole values are (--wide, a pipe, TSV, CSV): too wide for a terminal and not needed there. */
+  wideOnly?: boolean;
+  /** Numbers read best aligned to the right. */
+  align?: 'right';
   /** Colours a cell's (possibly cut) text for people. */
   style?: (text: string, c: Styles) => string;
 }
@@ -65,6 +69,8 @@ export interface Column<T> {
 /** The streaming table writes about this many characters at a time. */
 const CHUNK_CHARS = 256 * 1024;
 const EMPTY_ROW: string[] = [];
+/** A detail's value keeps at least this many columns, however narrow the terminal. */
+const MIN_DETAIL = 20;
 /**
  * Colour, as chalk users expect: --no-color and NO_COLOR turn it off;
  * FORCE_COLOR turns it on even on a pipe (1, 2 or 3 pick the palette;
@@ -200,8 +206,9 @@ export class Output {
   }
 
   /** A table, drawn as {@link streamTable} draws it. */
-  table<T>(rows: T[], columns: Column<T>[], empty = 'Nothing to show.'): void {
+  table<T>(rows: T[], allColumns: Column<T>[], empty = 'Nothing to show.'): void {
     if (this.json || this.quiet) return;
+    const columns = this.shownColumns(allColumns);
     const cells = rows.map((row) => this.cellsOf(row, columns));
     if (cells.length === 0) {
       this.line(this.c.dim(empty));
@@ -217,8 +224,9 @@ export class Output {
    * once (column widths need them all). Returns how many rows there were
    * (they are counted with --json and --quiet too, but nothing is drawn).
    */
-  async streamTable<T>(rows: AsyncIterable<T> | Iterable<T>, columns: Column<T>[], empty = 'Nothing to show.'): Promise<number> {
+  async streamTable<T>(rows: AsyncIterable<T> | Iterable<T>, allColumns: Column<T>[], empty = 'Nothing to show.'): Promise<number> {
     const draw = !this.json && !this.quiet;
+    const columns = this.shownColumns(allColumns);
     const cells: string[][] = [];
     let count = 0;
     for await (const row of rows) {
@@ -246,6 +254,11 @@ export class Output {
       const { stringify } = await import('csv-stringify/sync');
       this.csvLine = (cells) => stringify([cells], { eof: true, record_delimiter: 'unix' });
     }
+  }
+
+  /** The columns to draw: all of them, unless the table is fitted to a terminal. */
+  private shownColumns<T>(columns: Column<T>[]): Column<T>[] {
+    return this.format === 'table' && Number.isFinite(this.maxWidth) ? columns.filter((col) => !col.wideOnly) : columns;
   }
 
   /** A row's cells as safe text (no control characters); a several-line cell keeps its lines. */
@@ -302,7 +315,9 @@ export class Output {
         for (let i = 0; i <= last; i++) {
           const text = truncate(split[i]![k] ?? '', widths[i]!);
           const shown = head ? this.c.bold(text) : (text && columns[i]!.style?.(text, this.c)) || text;
-          line += shown + (i < last ? ' '.repeat(widths[i]! - displayWidth(text)) + gap : '');
+          const fill = ' '.repeat(widths[i]! - displayWidth(text));
+          line += columns[i]!.align === 'right' ? fill + shown : shown + (i < last ? fill : '');
+          if (i < last) line += gap;
         }
         out += `${this.safe(line.trimEnd())}\n`;
       }
@@ -338,11 +353,15 @@ export class Output {
     });
   }
 
-  /** Key/value pairs, for `show`-style commands. */
+  /** Key/value pairs, for `show`-style commands; on a terminal each value is cut to fit its line. */
   details(pairs: Array<[string, string | number | boolean | null | undefined]>): void {
     if (this.json || this.quiet) return;
     const width = Math.max(...pairs.map(([k]) => k.length));
-    for (const [k, v] of pairs) this.line(`${this.c.bold(k.padEnd(width))}  ${v === null || v === undefined ? '-' : String(v)}`);
+    const room = Math.max(MIN_DETAIL, this.maxWidth - width - 2);
+    for (const [k, v] of pairs) {
+      const text = v === null || v === undefined ? '-' : terminalSafe(String(v));
+      this.line(`${this.c.bold(k.padEnd(width))}  ${truncate(text, room)}`);
+    }
   }
 
   error(err: AuthctlError): void {

@@ -4,6 +4,8 @@ import stringWidth from 'string-width';
 export const COLUMN_GAP = 2;
 /** A truncated column keeps at least this many columns (or its whole width, when narrower). */
 const MIN_SHRUNK = 8;
+/** When nothing else helps, a column keeps at least this much: a few characters and `…`. */
+const MIN_CUT = 4;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** Terminal columns a line of text takes, counting wide characters as two. */
@@ -38,21 +40,23 @@ export function fitWidths(natural: number[], shrinkable: boolean[], maxWidth: nu
   const widths = [...natural];
   if (!Number.isFinite(maxWidth)) return widths;
   let excess = widths.reduce((a, b) => a + b, 0) + COLUMN_GAP * Math.max(0, widths.length - 1) - maxWidth;
-  const floors = natural.map((w) => Math.min(w, MIN_SHRUNK));
-  const pick = (only: boolean): number => {
-    let best = -1;
-    for (let i = 0; i < widths.length; i++) {
-      if (only && !shrinkable[i]) continue;
-      if (widths[i]! > floors[i]! && (best < 0 || widths[i]! > widths[best]!)) best = i;
+  // Free text down to a readable width first, then further; only then anything else.
+  const stages: Array<{ only: boolean; floor: number }> = [
+    { only: true, floor: MIN_SHRUNK },
+    { only: true, floor: MIN_CUT },
+    { only: false, floor: MIN_CUT },
+  ];
+  for (const { only, floor } of stages) {
+    while (excess > 0) {
+      let widest = -1;
+      for (let i = 0; i < widths.length; i++) {
+        if (only && !shrinkable[i]) continue;
+        if (widths[i]! > Math.min(natural[i]!, floor) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
+      }
+      if (widest < 0) break;
+      widths[widest] = widths[widest]! - 1;
+      excess--;
     }
-    return best;
-  };
-  while (excess > 0) {
-    let i = pick(true);
-    if (i < 0) i = pick(false);
-    if (i < 0) break;
-    widths[i] = widths[i]! - 1;
-    excess--;
   }
   return widths;
 }

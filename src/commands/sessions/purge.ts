@@ -3,6 +3,7 @@ import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_LOCK_MS } from '../../core/sessions/pur
 import { parseDuration } from '../../core/time/timestamps.js';
 import { defineCommand } from '../define.js';
 import { parsePositiveInt } from '../options.js';
+import { when } from '../../terminal/time.js';
 
 export interface PurgeCommandInput {
   dryRun: boolean;
@@ -125,7 +126,8 @@ export const purgeCommand = () =>
     },
     render: (result, out) => {
       if ('wouldDelete' in result) {
-        out.line(`Would purge ${result.wouldDelete} session(s) that expired before ${result.cutoff}. Nothing changed.`);
+        out.line(`Would purge ${result.wouldDelete} session(s), expired before ${when(result.cutoff)}.`);
+        out.line('Nothing changed.');
         if (result.skipped) out.warn(skippedNote(result.skipped));
         return;
       }

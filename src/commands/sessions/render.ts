@@ -1,6 +1,6 @@
 import type { Column } from '../../terminal/output.js';
 import type { SessionSummary } from '../../core/sessions/summary.js';
-import { ago, utcMinute, whenCell } from '../../terminal/time.js';
+import { ago, utcMinute } from '../../terminal/time.js';
 
 /** The browser and OS are what an operator needs to recognise a session. */
 function shortUserAgent(ua: string | null): string {
@@ -14,14 +14,15 @@ function shortUserAgent(ua: string | null): string {
 
 export function sessionColumns(now = new Date()): Column<SessionSummary>[] {
   return [
-    { header: 'id', value: (s) => s.id },
+    { header: 'id', value: (s) => s.id, align: 'right' },
     { header: 'user', value: (s) => s.username ?? `#${s.userId}`, shrink: true },
     { header: 'type', value: (s) => s.type },
     { header: 'created (UTC)', value: (s) => utcMinute(s.createdAt) },
     { header: 'last seen', value: (s) => ago(s.lastAccessed, now) },
-    { header: 'expires (UTC)', value: (s) => whenCell(s.expiresAt, now) },
+    { header: 'expires', value: (s) => ago(s.expiresAt, now) },
+    { header: 'expires (UTC)', value: (s) => utcMinute(s.expiresAt), wideOnly: true },
     { header: 'ip', value: (s) => s.ipAddress, shrink: true },
     { header: 'user agent', value: (s) => shortUserAgent(s.userAgent), shrink: true },
-    { header: 'jti', value: (s) => s.jti, shrink: true },
+    { header: 'jti', value: (s) => s.jti, wideOnly: true },
   ];
 }

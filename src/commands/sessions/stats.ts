@@ -26,8 +26,8 @@ export const statsCommand = () =>
         [...stats.byType, { type: 'total', ...stats.totals }],
         [
           { header: 'type', value: (r) => r.type },
-          { header: 'active', value: (r) => r.active },
-          { header: 'expired', value: (r) => r.expired },
+          { header: 'active', value: (r) => r.active, align: 'right' },
+          { header: 'expired', value: (r) => r.expired, align: 'right' },
         ],
       );
       out.line();
@@ -54,9 +54,9 @@ function renderPerDay(perDay: SessionStats['perDay'], out: Output): void {
     out.line(title);
     out.table(perDay, [
       { header: 'day', value: (r) => r.day },
-      { header: 'access', value: (r) => r.access },
-      { header: 'refresh', value: (r) => r.refresh },
-      { header: 'total', value: (r) => r.total },
+      { header: 'access', value: (r) => r.access, align: 'right' },
+      { header: 'refresh', value: (r) => r.refresh, align: 'right' },
+      { header: 'total', value: (r) => r.total, align: 'right' },
     ]);
     return;
   }
@@ -66,12 +66,12 @@ function renderPerDay(perDay: SessionStats['perDay'], out: Output): void {
   out.line(`  ${first} ${out.c.cyan(sparkline(perDay.map((d) => d.total)))} ${last}`);
   const max = Math.max(0, ...perDay.map((d) => d.total));
   const countWidth = String(max).length;
-  // "  MM-DD  " + bar + "  count (access/refresh)"
-  const room = Math.max(10, Math.min(out.width, 100) - 9 - countWidth - 2 - 16);
+  // "  MM-DD  " + bar + "  count"
+  const room = Math.max(10, Math.min(out.width, 100) - 9 - 2 - countWidth);
   for (const d of perDay) {
-    const split = d.total > 0 ? out.c.dim(` ${d.access} access / ${d.refresh} refresh`) : '';
-    out.line(`  ${d.day.slice(5)}  ${out.c.cyan(bar(d.total, max, room).padEnd(room))}  ${String(d.total).padStart(countWidth)}${split}`);
+    out.line(`  ${d.day.slice(5)}  ${out.c.cyan(bar(d.total, max, room).padEnd(room))}  ${String(d.total).padStart(countWidth)}`);
   }
+  out.line(out.c.dim('  (access and refresh apart: --json, or a pipe)'));
 }
 
 /** Active sessions per user: bars on a terminal, a plain table on a pipe. */
@@ -81,7 +81,7 @@ function renderTopUsers(topUsers: SessionStats['topUsers'], out: Output): void {
   if (!out.pictures || topUsers.length === 0) {
     out.table(topUsers, [
       { header: 'user', value: name, shrink: true },
-      { header: 'active sessions', value: (r) => r.activeSessions },
+      { header: 'active sessions', value: (r) => r.activeSessions, align: 'right' },
     ], 'No active sessions.');
     return;
   }

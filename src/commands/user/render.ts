@@ -10,14 +10,14 @@ const LOGIN_LABEL: Record<UserSummary['login'], string> = {
 };
 
 export const userColumns: Column<ListedUser>[] = [
-  { header: 'id', value: (u) => u.id },
+  { header: 'id', value: (u) => u.id, align: 'right' },
   { header: 'username', value: (u) => u.username, shrink: true },
   { header: 'email', value: (u) => u.email, shrink: true },
   { header: 'full name', value: (u) => u.fullName, shrink: true },
   { header: 'admin', value: (u) => (u.isAdmin ? 'yes' : '') },
   { header: 'active', value: (u) => (u.isActive ? 'yes' : 'no') },
   { header: 'login', value: (u) => (u.login === 'password+gpustack' ? 'password+gpustack' : u.login) },
-  { header: 'sessions', value: (u) => u.activeSessions },
+  { header: 'sessions', value: (u) => u.activeSessions, align: 'right' },
 ];
 
 export function printUserSummary(out: Output, user: UserSummary): void {
