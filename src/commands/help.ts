@@ -35,6 +35,7 @@ const ENVIRONMENT: Array<[string, string]> = [
   ['AUTHCTL_GPUSTACK_CONCURRENCY', 'user-list pages fetched at once by sync, 1 to 16 (default: 4)'],
   ['AUTHCTL_DEBUG', 'set to 1 to print the stack trace of an internal error (as --debug)'],
   ['NO_COLOR', 'any non-empty value turns colour off (as --no-color)'],
+  ['FORCE_COLOR', 'colour even on a pipe: 1, 2 or 3 (basic, 256, true colour); 0 turns it off'],
   ['USER, LOGNAME', 'the name recorded as the actor in the audit log'],
 ];
 

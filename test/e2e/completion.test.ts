@@ -53,7 +53,7 @@ describe('shell completion', () => {
     fs.writeFileSync(path.join(cwd, 'secret.txt'), 'x');
     expect(bashComplete(file, 'authctl ', cwd)).toEqual(['audit', 'completion', 'doctor', 'gpustack', 'help', 'init-db', 'migrate', 'sessions', 'user']);
     expect(bashComplete(file, 'authctl us', cwd)).toEqual(['user']);
-    expect(bashComplete(file, 'authctl user ', cwd)).toEqual(['add', 'disable', 'enable', 'list', 'prefs', 'reset', 'show']);
+    expect(bashComplete(file, 'authctl user ', cwd)).toEqual(['add', 'delete', 'disable', 'enable', 'export', 'import', 'list', 'prefs', 'reset', 'set', 'show']);
     expect(bashComplete(file, 'authctl migrate ', cwd)).toEqual(['status']);
     const listOptions = bashComplete(file, 'authctl sessions list --', cwd);
     expect(listOptions).toEqual(expect.arrayContaining(['--user', '--type', '--expired', '--all', '--limit', '--json', '--database-url', '--help']));
@@ -87,7 +87,7 @@ words=("$@"); CURRENT=$#words
 _authctl
 `;
     const complete = (...line: string[]) => spawnSync('zsh', ['-f', '-c', driver, 'zsh', file, ...line], { encoding: 'utf8' }).stdout.trim();
-    expect(complete('authctl', 'user', '')).toBe('add reset disable enable list show prefs');
+    expect(complete('authctl', 'user', '')).toBe('add reset set disable enable delete list show prefs import export');
     expect(complete('authctl', 'sessions', 'list', '--type', '')).toBe('access refresh');
     expect(complete('authctl', 'sessions', 'list', '--')).toContain('--limit');
     expect(complete('authctl', 'user', 'reset', 'bob', '--password-file', '')).toBe('<files>');
@@ -103,7 +103,7 @@ _authctl
         .filter(Boolean)
         .map((l) => l.split('\t')[0])
         .sort();
-    expect(complete('authctl user ')).toEqual(['add', 'disable', 'enable', 'list', 'prefs', 'reset', 'show']);
+    expect(complete('authctl user ')).toEqual(['add', 'delete', 'disable', 'enable', 'export', 'import', 'list', 'prefs', 'reset', 'set', 'show']);
     expect(complete('authctl sessions list --type ')).toEqual(['access', 'refresh']);
     expect(complete('authctl -d x.db migrate ')).toEqual(['status']);
   });

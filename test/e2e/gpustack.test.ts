@@ -192,7 +192,7 @@ describe('gpustack sync', () => {
 
       const human = await sync(server, db, ['--dry-run']);
       expect(human.stdout).toMatch(/20 would be created/);
-      expect(human.stdout).toMatch(/create\s+│\s+2\s+│\s+user00002/);
+      expect(human.stdout).toMatch(/^create +2 +user00002/m);
       expect(await snapshot(db)).toBe(before);
 
       const applied = await sync(server, db, ['--json']);
@@ -351,7 +351,7 @@ describe('gpustack sync', () => {
       const before = (await users(db)).find((u) => u.id === erin);
       const r = await sync(server, db);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/erin\s+│\s+\d+\s+│ a local-only user has this username; not linked \(use --link-by-username/);
+      expect(r.stdout).toMatch(/erin +\d+ +a local-only user has this username; not linked \(use --link-by-username/);
       expect((await users(db)).find((u) => u.id === erin)).toEqual(before);
       expect(await byGid(db, 30)).toBeUndefined();
 
@@ -518,7 +518,7 @@ describe('doctor with GPUStack configured', () => {
     const wrongKey = 'gpustack_deadbeefdeadbeef_00000000000000000000000000000000';
     const bad = await cli(db, ['doctor'], { env: { ...FAST, GPUSTACK_API_BASE: server.url, GPUSTACK_API_TOKEN: wrongKey } });
     expect(bad.code).toBe(8);
-    expect(bad.stdout).toMatch(/GPUStack reachable, credential accepted\s*│\s*fail/);
+    expect(bad.stdout).toMatch(/GPUStack reachable, credential accepted +fail/);
     expect(bad.stdout + bad.stderr).not.toContain(wrongKey);
   });
 });

@@ -46,9 +46,9 @@ export const importCommand = () =>
     name: 'import',
     description: 'create or update users from a CSV, JSON or NDJSON file, all in one transaction',
     examples: [
-      'authctl user import users.csv --generate-passwords --passwords-out new-passwords.csv',
+      'authctl user import users.csv --generate-passwords --passwords-out pw.csv',
       'authctl user import users.ndjson --on-conflict update --dry-run',
-      'authctl user export --all --include-hashes -o users.csv && authctl user import users.csv --on-conflict skip',
+      'authctl user import old-server-users.csv --on-conflict skip',
       'cat users.json | authctl user import - --format json --no-password --json',
     ],
     arguments: [{ name: '<file>', description: 'the file to read, or - for standard input (CSV unless --format says otherwise)' }],
@@ -60,7 +60,7 @@ export const importCommand = () =>
         .option('--no-password', 'new users without a password get none (GPUStack login only)')
         .option('--passwords-out <path>', 'write generated passwords to this new file (mode 0600) instead of showing them')
         .option('--allow-weak-password', 'accept plaintext passwords the policy refuses (recorded in the audit log)')
-        .option('--rounds <n>', 'bcrypt cost, 10 to 15 (default 12, or AUTHCTL_BCRYPT_ROUNDS)')
+        .option('--rounds <n>', 'bcrypt cost, 10 to 15 (default: 12, or AUTHCTL_BCRYPT_ROUNDS)')
         .option('--dry-run', 'show what would be created, updated and skipped; write nothing'),
     parse: ({ args, opts }) => {
       const file = args[0] as string;
