@@ -33,7 +33,7 @@ export const exportCommand = () =>
     ],
     options: (cmd) =>
       cmd
-        .addOption(new Option('--format <format>', 'csv, json or ndjson (default: from the -o file name, else csv)'))
+        .addOption(new Option('--format <format>', 'the output format (default: from the -o file name, else csv)').choices(['csv', 'json', 'ndjson']))
         .option('--all', 'active and disabled users')
         .option('--inactive', 'only disabled users')
         .option('-o, --output <file>', 'write to this new file instead of standard output (never overwritten)')

@@ -54,8 +54,8 @@ export const importCommand = () =>
     arguments: [{ name: '<file>', description: 'the file to read, or - for standard input (CSV unless --format says otherwise)' }],
     options: (cmd) =>
       cmd
-        .addOption(new Option('--format <format>', 'csv, json or ndjson (default: from the file name)'))
-        .addOption(new Option('--on-conflict <mode>', 'when a username or email exists: fail, skip or update').default('fail'))
+        .addOption(new Option('--format <format>', 'the file\'s format (default: from the file name)').choices(['csv', 'json', 'ndjson']))
+        .addOption(new Option('--on-conflict <mode>', 'when a username or email exists').choices(['fail', 'skip', 'update']).default('fail'))
         .option('--generate-passwords', 'new users without a password get a generated one')
         .option('--no-password', 'new users without a password get none (GPUStack login only)')
         .option('--passwords-out <path>', 'write generated passwords to this new file (mode 0600) instead of showing them')
