@@ -18,8 +18,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcryptjs';
 import Database from 'better-sqlite3';
-import net from 'node:net';
 import pg from 'pg';
+import { startServer } from './pg-server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(ROOT, 'bin', 'authctl');
@@ -32,47 +32,6 @@ const env = { ...process.env, NO_COLOR: '1' };
 for (const k of ['DATABASE_URL', 'GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL', 'GPUSTACK_API_TOKEN', 'GPUSTACK_API_KEY', 'AUTHCTL_BCRYPT_ROUNDS']) delete env[k];
 
 const POSTGRES = process.argv.includes('--postgres');
-const PG_BIN = process.env.AUTHCTL_PG_BIN ?? '/usr/lib/postgresql/15/bin';
-const isRoot = process.getuid?.() === 0;
-
-/** PostgreSQL refuses to run as root: its tools run as the postgres user then. */
-function asPostgres(cmd, args) {
-  const [bin, ...rest] = isRoot ? ['runuser', '-u', 'postgres', '--', cmd, ...args] : [cmd, ...args];
-  const r = spawnSync(bin, rest, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${path.basename(cmd)} failed: ${r.stderr || r.stdout || r.error?.message}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer() {
-  if (!fs.existsSync(path.join(PG_BIN, 'initdb'))) throw new Error(`no PostgreSQL server binaries in ${PG_BIN} (set AUTHCTL_PG_BIN)`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authctl-bench-pg-'));
-  const data = path.join(dir, 'data');
-  if (isRoot) spawnSync('chown', ['-R', 'postgres:postgres', dir]);
-  asPostgres(path.join(PG_BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
-  const port = await freePort();
-  asPostgres(path.join(PG_BIN, 'pg_ctl'), ['-D', data, '-w', '-t', '60', '-l', path.join(dir, 'server.log'), '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir}`, 'start']);
-  return {
-    url: (db) => `postgresql://postgres@127.0.0.1:${port}/${db}`,
-    stop() {
-      try {
-        asPostgres(path.join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
-
 /** GNU time, when there, adds each run's CPU seconds (all threads): a figure a busy machine disturbs less than wall time. */
 const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 

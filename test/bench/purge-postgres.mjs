@@ -18,61 +18,16 @@
 // /usr/lib/postgresql/15/bin), BENCH_KEEP=1 keeps the data directory.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { startServer } from './pg-server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(ROOT, 'bin', 'authctl');
-const PG_BIN = process.env.AUTHCTL_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const EXPIRED = Math.round(ROWS * 0.8);
-const isRoot = process.getuid?.() === 0;
-
-/** PostgreSQL refuses to run as root: its tools run as the postgres user then. */
-function asPostgres(cmd, args) {
-  const [bin, ...rest] = isRoot ? ['runuser', '-u', 'postgres', '--', cmd, ...args] : [cmd, ...args];
-  const r = spawnSync(bin, rest, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${path.basename(cmd)} failed: ${r.stderr || r.stdout || r.error?.message}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer() {
-  if (!fs.existsSync(path.join(PG_BIN, 'initdb'))) throw new Error(`no PostgreSQL server binaries in ${PG_BIN} (set AUTHCTL_PG_BIN)`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authctl-bench-pg-'));
-  const data = path.join(dir, 'data');
-  if (isRoot) spawnSync('chown', ['-R', 'postgres:postgres', dir]);
-  asPostgres(path.join(PG_BIN, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
-  const port = await freePort();
-  asPostgres(path.join(PG_BIN, 'pg_ctl'), [
-    '-D', data, '-w', '-t', '60', '-l', path.join(dir, 'server.log'),
-    '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c shared_buffers=256MB -c maintenance_work_mem=256MB -c max_wal_size=2GB`,
-    'start',
-  ]);
-  return {
-    port,
-    url: (db) => `postgresql://postgres@127.0.0.1:${port}/${db}`,
-    stop() {
-      try {
-        asPostgres(path.join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
-      } finally {
-        if (process.env.BENCH_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
 
 async function connect(url) {
   const client = new pg.Client({ connectionString: url });
@@ -223,7 +178,7 @@ const describeWriter = (w) =>
   `${w.inserts} inserts, worst wait ${w.worstMs} ms, p99 ${w.p99Ms} ms, median ${w.medianMs} ms, ${w.over250} over 250 ms, ${w.errors} errors`;
 
 export async function benchPostgres() {
-  const server = await startServer();
+  const server = await startServer(['shared_buffers=256MB', 'maintenance_work_mem=256MB', 'max_wal_size=2GB']);
   try {
     const base = server.url('bench_base');
     cli(['init-db', '--generate-password', '-q'], base);
