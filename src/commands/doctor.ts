@@ -56,9 +56,9 @@ export const doctorCommand = () =>
         return;
       }
       out.table(report.checks, [
-        { header: 'check', value: (c) => c.name },
+        { header: 'check', value: (c) => c.name, wrap: true },
         { header: 'status', value: (c) => c.status, style: (text) => mark[text as keyof typeof mark] ?? text },
-        { header: 'detail', value: (c) => (c.hint ? [c.detail, c.hint] : c.detail), shrink: true },
+        { header: 'detail', value: (c) => (c.hint ? [c.detail, c.hint] : c.detail), wrap: true },
       ]);
     },
     failure: (report) => {

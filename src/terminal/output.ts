@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Chalk } from 'chalk';
 import { AuthctlError } from '../core/errors/errors.js';
-import { COLUMN_GAP, displayWidth, fitWidths, truncate } from './table.js';
+import { COLUMN_GAP, displayWidth, fitWidths, truncate, wrap } from './table.js';
 
 /**
  * Characters a terminal acts on instead of showing: C0 controls (tab and
@@ -58,6 +58,8 @@ export interface Column<T> {
   value: (row: T) => string | number | boolean | null | undefined | string[];
   /** Free text that may be cut with `…` to fit the terminal (ids, counts and times never are). */
   shrink?: boolean;
+  /** Free text that is wrapped onto more lines, not cut, to fit the terminal: advice that must be read whole. */
+  wrap?: boolean;
   /** Shown only where whole values are (--wide, a pipe, TSV, CSV): too wide for a terminal and not needed there. */
   wideOnly?: boolean;
   /** Numbers read best aligned to the right. */
@@ -303,11 +305,14 @@ export class Output {
         if (w > natural[i]!) natural[i] = w;
       }
     }
-    const widths = fitWidths(natural, columns.map((col) => col.shrink ?? false), this.maxWidth);
+    const widths = fitWidths(natural, columns.map((col) => Boolean(col.shrink || col.wrap)), this.maxWidth);
     const gap = ' '.repeat(COLUMN_GAP);
     const last = columns.length - 1;
     const rowText = (texts: string[], head: boolean) => {
-      const split = texts.map((t) => (t.includes('\n') ? t.split('\n') : [t]));
+      const split = texts.map((t, i) => {
+        const parts = t.includes('\n') ? t.split('\n') : [t];
+        return !head && columns[i]!.wrap ? parts.flatMap((part) => wrap(part, widths[i]!)) : parts;
+      });
       const height = Math.max(...split.map((l) => l.length));
       let out = '';
       for (let k = 0; k < height; k++) {

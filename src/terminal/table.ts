@@ -60,3 +60,32 @@ export function fitWidths(natural: number[], shrinkable: boolean[], maxWidth: nu
   }
   return widths;
 }
+
+/** The text broken into lines of at most `width` columns, at spaces where it can, inside a word where it must. */
+export function wrap(text: string, width: number): string[] {
+  if (width <= 0 || displayWidth(text) <= width) return [text];
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const candidate = line ? `${line} ${word}` : word;
+    if (displayWidth(candidate) <= width) {
+      line = candidate;
+      continue;
+    }
+    if (line) lines.push(line);
+    line = '';
+    let rest = word;
+    while (displayWidth(rest) > width) {
+      let piece = '';
+      for (const ch of rest) {
+        if (displayWidth(piece + ch) > width) break;
+        piece += ch;
+      }
+      lines.push(piece);
+      rest = rest.slice(piece.length);
+    }
+    line = rest;
+  }
+  if (line) lines.push(line);
+  return lines;
+}

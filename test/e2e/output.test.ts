@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import stringWidth from 'string-width';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appTimestamp, cli, describeProviders, insertSession, isoTimestamp, newSqliteDb, type TestDb } from '../support/db.js';
@@ -79,6 +80,22 @@ describe('output on a terminal', () => {
       const wide = await onPty(['user', 'list', '--all', '--wide']);
       expect(wide.output).toContain('with a full name long enough to overflow any eighty column terminal');
       expect(Math.max(...lines(wide.output).map((l) => stringWidth(l)))).toBeGreaterThan(80);
+    });
+
+    it('doctor wraps its advice onto more lines instead of cutting it', async () => {
+      const file = db.url.replace(/^sqlite:\/\/\//, '');
+      fs.chmodSync(file, 0o644);
+      try {
+        const r = await onPty(['doctor']);
+        const shown = lines(r.output);
+        for (const line of shown) expect(stringWidth(line), line).toBeLessThanOrEqual(80);
+        expect(r.output).not.toContain('…');
+        const text = shown.join(' ').replace(/\s+/g, ' ');
+        expect(text).toMatch(/warn +mode 0644: world-readable/);
+        expect(text).toContain('Run `chmod 600');
+      } finally {
+        fs.chmodSync(file, 0o600);
+      }
     });
 
     it('follows the width the terminal reports', async () => {

@@ -94,8 +94,8 @@ export function renderSync(report: SyncReport, out: Output): void {
     out.table(rows.slice(0, SHOWN_ROWS), [
       { header: 'action', value: (r) => r.action },
       { header: 'gpustack id', value: (r) => r.gpustackId },
-      { header: 'username', value: (r) => r.username },
-      { header: 'change', value: (r) => r.detail },
+      { header: 'username', value: (r) => r.username, shrink: true },
+      { header: 'change', value: (r) => r.detail, wrap: true },
     ]);
     if (rows.length > SHOWN_ROWS) out.line(out.c.dim(`… and ${rows.length - SHOWN_ROWS} more; --json lists them all.`));
   }
@@ -105,7 +105,7 @@ export function renderSync(report: SyncReport, out: Output): void {
       { header: 'gpustack id', value: (c) => c.gpustackId },
       { header: 'username', value: (c) => c.username },
       { header: 'local user id', value: (c) => c.localUserId || '' },
-      { header: 'why', value: (c) => c.detail },
+      { header: 'why', value: (c) => c.detail, wrap: true },
     ]);
   }
   if (report.outcome === 'applied') out.success(report.guard.forced ? 'Applied (the guard was overridden with --force).' : 'Applied in one transaction.');
