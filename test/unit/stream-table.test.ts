@@ -30,14 +30,74 @@ const rows: Row[] = [
   { id: 4, name: 'é', note: 'Chrome 120 / Linux and a long tail of text' },
 ];
 
-describe('Output.streamTable', () => {
-  it('draws the same table as Output.table (cli-table3), byte for byte', async () => {
-    const a = capture();
-    new Output({ color: false }, a.stream, sink()).table(rows, columns);
-    const b = capture();
-    const n = await new Output({ color: false }, b.stream, sink()).streamTable(rows, columns);
+/** A stdout that says it is a terminal of `columns` columns. */
+function terminal(columns: number) {
+  const out = capture();
+  Object.assign(out.stream as object, { isTTY: true, columns });
+  return out;
+}
+
+describe('the table renderer', () => {
+  it('draws aligned columns under one header, with no borders or rules, and escapes stored control characters', async () => {
+    const out = capture();
+    const n = await new Output({ color: false }, out.stream, sink()).streamTable(rows, columns);
     expect(n).toBe(rows.length);
-    expect(b.text()).toBe(a.text());
+    expect(out.text()).toBe([
+      'id   name      a longer header                             several',
+      '1    admin     plain',
+      '22',
+      // A stored line break is shown as an escape, not followed.
+      '333  ユーザー  two\\nlines \\x1b[2J                          first',
+      '                                                           second \\u202e',
+      '4    é         Chrome 120 / Linux and a long tail of text',
+      '',
+    ].join('\n'));
+  });
+
+  it('fits a terminal: free text is cut with … by display width; numbers and short columns stay whole', () => {
+    type U = { id: number; user: string; note: string };
+    const cols: Column<U>[] = [
+      { header: 'id', value: (r) => r.id, align: 'right' },
+      { header: 'user', value: (r) => r.user, shrink: true },
+      { header: 'note', value: (r) => r.note, shrink: true },
+    ];
+    const out = terminal(30);
+    new Output({ color: false }, out.stream, sink()).table(
+      [{ id: 7, user: 'ユーザーユーザー', note: 'a note far too long for the terminal' }, { id: 12, user: 'bob', note: 'short' }],
+      cols,
+    );
+    const lines = out.text().trimEnd().split('\n');
+    // The two free-text columns give up width in turn; a wide character is never split.
+    expect(lines).toEqual([
+      'id  user          note',
+      ' 7  ユーザーユ…   a note far …',
+      '12  bob           short',
+    ]);
+    const wide = capture();
+    Object.assign(wide.stream as object, { isTTY: true, columns: 30 });
+    new Output({ color: false, wide: true }, wide.stream, sink()).table([{ id: 7, user: 'u', note: 'a note far too long for the terminal' }], cols);
+    expect(wide.text()).toContain('a note far too long for the terminal');
+  });
+
+  it('wraps advice columns instead of cutting them', () => {
+    const out = terminal(24);
+    new Output({ color: false }, out.stream, sink()).table(
+      [{ name: 'file mode', detail: 'Run `chmod 600 /srv/app.db` now' }],
+      [{ header: 'check', value: (r) => r.name }, { header: 'detail', value: (r) => r.detail, wrap: true }],
+    );
+    expect(out.text()).toBe('check      detail\nfile mode  Run `chmod\n           600\n           /srv/app.db`\n           now\n');
+  });
+
+  it('TSV and CSV carry whole values, one row a line, with or without the header', async () => {
+    const tsv = capture();
+    await new Output({ color: false, format: 'tsv' }, tsv.stream, sink()).streamTable(rows, columns);
+    expect(tsv.text().split('\n')[0]).toBe('id\tname\ta longer header\tseveral');
+    expect(tsv.text().split('\n')[3]).toBe('333\tユーザー\ttwo\\nlines \\x1b[2J\tfirst second \\u202e');
+    const csv = capture();
+    const o = new Output({ color: false, format: 'csv', headers: false }, csv.stream, sink());
+    await o.ready();
+    await o.streamTable([{ id: 1, name: 'a, "b"', note: 'x' }], columns);
+    expect(csv.text()).toBe('1,"a, ""b""",x,\n');
   });
 
   it('reads an async source and says when it is empty', async () => {
