@@ -32,6 +32,24 @@ describe('import rows: reading', () => {
     expect(failure(() => readRecords('email\na@example.com\n', 'csv', 'f.csv')).message).toMatch(/no username column/);
   });
 
+  it('says where a file is malformed without quoting it: the text around the error may be a password', () => {
+    const secret = 'SuperSecretPw1';
+    const problems = [
+      failure(() => readRecords(`username,password\nzed,Sup"er${secret}\n`, 'csv', 'f.csv')).message,
+      failure(() => readRecords(`username,password\nzed,"${secret}"x\n`, 'csv', 'f.csv')).message,
+      failure(() => readRecords(`[{"username":"zed","password":"${secret}"},]`, 'json', 'f.json')).message,
+      failure(() => readRecords(`[{"username":"zed","password":"${secret}" x}]`, 'json', 'f.json')).message,
+      readRecords(`{"username":"zed","password":"${secret}" x}\n`, 'ndjson', 'f.ndjson')[0]!.problem!,
+    ];
+    expect(problems[0]).toMatch(/not valid CSV at line 2: a quote inside a field/);
+    expect(problems[1]).toMatch(/not valid CSV at line 2: text right after the closing quote/);
+    expect(problems[3]).toMatch(/not valid JSON at line 1, column \d+/);
+    expect(problems[4]).toMatch(/^not valid JSON at line 1, column \d+$/);
+    for (const problem of problems) {
+      expect(problem).not.toMatch(/Secret|cretPw|Pw1|"x"|Sup"/);
+    }
+  });
+
   it('reads JSON arrays and NDJSON, numbering NDJSON by line', () => {
     expect(readRecords('[{"username":"a"},{"username":"b"}]', 'json', 'f').map((r) => r.line)).toEqual([1, 2]);
     expect(readRecords('{"username":"a"}\n\n{"username":"b"}\n', 'ndjson', 'f').map((r) => r.line)).toEqual([1, 3]);

@@ -51,7 +51,7 @@ export function readRecords(text: string, format: ImportFormat, what: string): R
     try {
       data = JSON.parse(body);
     } catch (err) {
-      throw usageError(`${what} is not valid JSON: ${(err as Error).message}.`, 'Give a JSON array of objects, or use --format ndjson / csv.');
+      throw usageError(`${what} is not valid JSON${jsonWhere(err, body)}.`, 'Give a JSON array of objects, or use --format ndjson / csv.');
     }
     if (!Array.isArray(data)) throw usageError(`${what} is not a JSON array.`, 'Give a JSON array of objects, one per user.');
     return data.map((item, i) => objectRecord(item, i + 1));
@@ -62,11 +62,32 @@ export function readRecords(text: string, format: ImportFormat, what: string): R
     try {
       records.push(objectRecord(JSON.parse(lineText), i + 1));
     } catch (err) {
-      records.push({ line: i + 1, fields: {}, problem: `not valid JSON (${(err as Error).message})` });
+      records.push({ line: i + 1, fields: {}, problem: `not valid JSON${jsonWhere(err, lineText)}` });
     }
   });
   return records;
 }
+
+/**
+ * Where JSON.parse stopped, as ` at line L, column C`, or nothing. Never its
+ * message: V8 quotes the text around the error, which may be a password.
+ */
+function jsonWhere(err: unknown, text: string): string {
+  const position = /at position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1];
+  if (position === undefined) return '';
+  const before = text.slice(0, Number(position));
+  const line = before.split('\n').length;
+  return ` at line ${line}, column ${Number(position) - before.lastIndexOf('\n')}`;
+}
+
+/** What is wrong with CSV, in authctl's words: csv-parse's messages can quote a field, which may be a password. */
+const CSV_PROBLEMS: Record<string, string> = {
+  INVALID_OPENING_QUOTE: 'a quote inside a field that does not start with one',
+  CSV_INVALID_CLOSING_QUOTE: 'text right after the closing quote of a field',
+  CSV_QUOTE_NOT_CLOSED: 'a quoted field that is never closed',
+  CSV_RECORD_INCONSISTENT_FIELDS_LENGTH: 'a row with a different number of fields than the header',
+  CSV_RECORD_INCONSISTENT_COLUMNS: 'a row with a different number of fields than the header',
+};
 
 function objectRecord(item: unknown, line: number): RawRecord {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) return { line, fields: {}, problem: 'not an object with a username' };
@@ -82,7 +103,7 @@ function readCsv(text: string, what: string): RawRecord[] {
   } catch (err) {
     if (err instanceof CsvError) {
       const line = (err as CsvError & { lines?: number }).lines;
-      throw usageError(`${what} is not valid CSV${line ? ` at line ${line}` : ''}: ${err.message}.`, 'Quote fields that hold commas, quotes or line breaks, and double the quotes inside them.');
+      throw usageError(`${what} is not valid CSV${line ? ` at line ${line}` : ''}: ${CSV_PROBLEMS[err.code] ?? `malformed (${err.code})`}.`, 'Quote fields that hold commas, quotes or line breaks, and double the quotes inside them.');
     }
     throw err;
   }
