@@ -80,3 +80,26 @@ export function shQuote(text: string): string {
 export function functionName(program: string): string {
   return program.replace(/[^A-Za-z0-9_]/g, '_');
 }
+
+/**
+ * The values a shell offers after an option or at an argument position, as
+ * case patterns on `"<command path>|<option>"` or `"<command path>|#<position>"`
+ * (`#*` for a variadic argument), each with its fixed choices or, for a file,
+ * none. The bash and zsh scripts look these up the same way.
+ */
+export function valueCases(tree: CompletionTree, nodes: CommandSpecNode[]): Array<{ pattern: string; choices: string[] | null }> {
+  const cases: Array<{ pattern: string; choices: string[] | null }> = [];
+  for (const node of nodes) {
+    const at = node.path.join(' ');
+    for (const flag of [...node.flags, ...tree.globals]) {
+      if (!flag.takesValue || (!flag.choices.length && !flag.file)) continue;
+      const pattern = flag.names.map((n) => shQuote(`${at}|${n}`)).join('|');
+      cases.push({ pattern, choices: flag.choices.length ? flag.choices : null });
+    }
+    node.args.forEach((arg, i) => {
+      if (!arg.choices.length) return;
+      cases.push({ pattern: arg.variadic ? `${shQuote(`${at}|#`)}*` : shQuote(`${at}|#${i}`), choices: arg.choices });
+    });
+  }
+  return cases;
+}
