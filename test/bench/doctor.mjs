@@ -8,7 +8,7 @@
 // BENCH_USERS (default 1000) and BENCH_COST (default 12) change the size and
 // the regular users' bcrypt cost; the admin always has cost 12 (init-db's
 // default), which is all the second run verifies.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,37 +16,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { runAuthctl } from './cli-run.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(ROOT, 'bin', 'authctl');
 const USERS = Number(process.env.BENCH_USERS ?? 1000);
 const COST = Number(process.env.BENCH_COST ?? 12);
 const GOAL_MS = 2000;
 
-const env = { ...process.env, NO_COLOR: '1' };
-for (const k of ['DATABASE_URL', 'GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL', 'GPUSTACK_API_TOKEN', 'GPUSTACK_API_KEY', 'AUTHCTL_BCRYPT_ROUNDS']) delete env[k];
-
-/** GNU time, when there, adds each run's CPU seconds (all threads): a figure a busy machine disturbs less than wall time. */
-const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
-
-function run(args, cwd, input = '') {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const cpuFile = path.join(cwd, '.cpu');
-    const argv = TIME ? [TIME, '-o', cpuFile, '-f', '%U %S', process.execPath, BIN, ...args] : [process.execPath, BIN, ...args];
-    const child = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const cpu = TIME ? fs.readFileSync(cpuFile, 'utf8').trim().split('\n').at(-1).split(' ').reduce((a, b) => a + Number(b), 0) : NaN;
-      resolve({ code, stdout, stderr, ms, cpu });
-    });
-    child.stdin.end(input);
-  });
+/** One authctl run; `cpu` in seconds (NaN without GNU time). */
+async function run(args, cwd, input = '', extraEnv = {}) {
+  const r = await runAuthctl(args, cwd, input, extraEnv);
+  return { ...r, cpu: r.cpuSeconds };
 }
 
 function nodeStartMs() {

@@ -10,49 +10,26 @@
 // PostgreSQL server (AUTHCTL_PG_BIN, default /usr/lib/postgresql/15/bin),
 // against a raw named prepared statement executed row by row in one
 // transaction.
-import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcryptjs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { HAS_CPU_TIME, runAuthctl } from './cli-run.mjs';
 import { startServer } from './pg-server.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(ROOT, 'bin', 'authctl');
 const GENERATED = Number(process.env.BENCH_GENERATED ?? 1000);
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const COST = 12;
 const CORES = Math.max(1, os.availableParallelism());
 
-const env = { ...process.env, NO_COLOR: '1' };
-for (const k of ['DATABASE_URL', 'GPUSTACK_API_BASE', 'GPUSTACK_SERVER_URL', 'GPUSTACK_API_TOKEN', 'GPUSTACK_API_KEY', 'AUTHCTL_BCRYPT_ROUNDS']) delete env[k];
-
 const POSTGRES = process.argv.includes('--postgres');
-/** GNU time, when there, adds each run's CPU seconds (all threads): a figure a busy machine disturbs less than wall time. */
-const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
-
-function run(args, cwd, input = '', extraEnv = {}) {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const cpuFile = path.join(cwd, '.cpu');
-    const argv = TIME ? [TIME, '-o', cpuFile, '-f', '%U %S', process.execPath, BIN, ...args] : [process.execPath, BIN, ...args];
-    const child = spawn(argv[0], argv.slice(1), { cwd, env: { ...env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const cpu = TIME ? fs.readFileSync(cpuFile, 'utf8').trim().split('\n').at(-1).split(' ').reduce((a, b) => a + Number(b), 0) * 1000 : NaN;
-      resolve({ code, stdout, stderr, ms, cpu });
-    });
-    child.stdin.end(input);
-  });
+/** One authctl run; `cpu` in milliseconds (NaN without GNU time). */
+async function run(args, cwd, input = '', extraEnv = {}) {
+  const r = await runAuthctl(args, cwd, input, extraEnv);
+  return { ...r, cpu: r.cpuSeconds * 1000 };
 }
 
 async function initDb(dir, extraEnv = {}) {
@@ -138,7 +115,7 @@ try {
     console.log(`one cost-${COST} hash (median of 3)        ${secs(hashMs)}`);
     console.log(`baseline ${GENERATED} x hash / ${CORES} cores         ${secs(genBaseline)}`);
     console.log(`import ${GENERATED} rows, generated passwords ${secs(gen.ms)}  ratio ${genRatio.toFixed(2)}x (goal <= 1.25x)`);
-    if (TIME) console.log(`  CPU of the import, all threads        ${secs(gen.cpu)}  ${(gen.cpu / (GENERATED * hashMs)).toFixed(2)}x ${GENERATED} x hash (1.00x = no work beyond the hashes)`);
+    if (HAS_CPU_TIME) console.log(`  CPU of the import, all threads        ${secs(gen.cpu)}  ${(gen.cpu / (GENERATED * hashMs)).toFixed(2)}x ${GENERATED} x hash (1.00x = no work beyond the hashes)`);
 
     // (2) Given hashes.
     const rows = makeRows(hashes());
