@@ -282,8 +282,8 @@ export class Output {
     if (this.format !== 'table') {
       const line = this.format === 'csv'
         ? this.csvLine!
-        : (texts: string[]) => `${texts.map((t) => t.replaceAll('\t', ' ')).join('\t')}\n`;
-      // Whole values; a several-line cell becomes one line.
+        : (texts: string[]) => `${texts.join('\t')}\n`;
+      // Whole values; a several-line cell becomes one line. Cells are terminal-safe, so a stored tab is already the text \t.
       const flat = (texts: string[]) => line(texts.map((t) => t.replaceAll('\n', ' ')));
       let chunk = this.headers ? flat(headers) : '';
       for (let r = 0; r < cells.length; r++) {
