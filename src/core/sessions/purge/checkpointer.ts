@@ -1,13 +1,17 @@
 import { Worker } from 'node:worker_threads';
 import { databaseError } from '../../errors/errors.js';
+import { PHASE, PHASE_AT, RELEASE, REQUESTED, SHARED_LENGTH } from './checkpoint-phase.js';
 import type { CheckpointReply, CheckpointRequest } from './checkpoint-worker.js';
 
 /** The main thread's handle on checkpoint-worker.ts. */
 export class Checkpointer {
   private readonly worker: Worker;
+  private readonly shared = new Int32Array(new SharedArrayBuffer(4 * SHARED_LENGTH));
   /** Commits handed over so far, and the last one a finished run covered. */
   private requested = 0;
   private covered = 0;
+  /** The last commit after which the worker stopped passing: copied, synced, nothing left. */
+  private settled = 0;
   private failure: Error | undefined;
   private waiters: Array<() => void> = [];
   /** Frames in the WAL after the last checkpoint. */
@@ -19,7 +23,7 @@ export class Checkpointer {
     private readonly file: string,
     busyTimeoutMs: number,
   ) {
-    this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file, busyTimeoutMs } });
+    this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { file, busyTimeoutMs, shared: this.shared.buffer } });
     this.worker.on('message', (reply: CheckpointReply) => {
       if (reply.kind === 'done') {
         const commits = reply.seq - this.covered;
@@ -27,6 +31,7 @@ export class Checkpointer {
         if (grown > 0 && commits > 0) this.walGrowth = Math.max(this.walGrowth * 0.7, grown / commits);
         this.walFrames = reply.walFrames;
         this.covered = Math.max(this.covered, reply.seq);
+        if (reply.settled) this.settled = Math.max(this.settled, reply.seq);
       } else {
         this.fail(reply.message);
       }
@@ -39,16 +44,44 @@ export class Checkpointer {
     });
   }
 
+  /**
+   * Whether the worker is in its second pass, which ends by flushing the
+   * database file: a commit made meanwhile competes with that flush for the
+   * disk. Readable in the middle of a batch.
+   */
+  get syncing(): boolean {
+    return Atomics.load(this.shared, PHASE_AT) === PHASE.SYNCING;
+  }
+
+  /**
+   * Frames in the WAL once every commit handed over is copied: the length
+   * last reported, plus the usual growth for each commit not yet covered.
+   */
+  expectedFrames(): number {
+    return this.walFrames + (this.requested - this.covered) * this.walGrowth;
+  }
+
   /** Hands the commit just made to the checkpointer. */
   request(): void {
     if (this.failure) throw this.failure;
     this.requested++;
+    Atomics.store(this.shared, REQUESTED, this.requested);
+    // Wakes a worker waiting for this commit; the message starts one that is not.
+    Atomics.notify(this.shared, REQUESTED);
     this.worker.postMessage({ kind: 'checkpoint', seq: this.requested } satisfies CheckpointRequest);
   }
 
-  /** Resolves once every commit handed over is in the database file. */
+  /**
+   * Resolves once every commit handed over is in the database file, synced,
+   * and the worker has let go of the log, so that it can start over.
+   */
   async idle(): Promise<void> {
-    if (!this.failure && this.covered < this.requested) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (!this.failure && this.settled < this.requested) {
+      const settled = new Promise<void>((resolve) => this.waiters.push(resolve));
+      Atomics.store(this.shared, RELEASE, 1);
+      Atomics.notify(this.shared, REQUESTED);
+      await settled;
+    }
     if (this.failure) throw this.failure;
   }
 
@@ -60,6 +93,8 @@ export class Checkpointer {
     }
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
     this.worker.postMessage({ kind: 'close' } satisfies CheckpointRequest);
+    // Cuts short a worker's wait for another commit, so it reads the message.
+    Atomics.notify(this.shared, REQUESTED);
     await exited;
   }
 
@@ -72,6 +107,6 @@ export class Checkpointer {
   }
 
   private wake(): void {
-    if (this.failure || this.covered >= this.requested) for (const resolve of this.waiters.splice(0)) resolve();
+    if (this.failure || this.settled >= this.requested) for (const resolve of this.waiters.splice(0)) resolve();
   }
 }

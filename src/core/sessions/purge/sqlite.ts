@@ -3,27 +3,10 @@ import { writeAuditSqlite } from '../../audit/write.js';
 import { BUSY_TIMEOUT_MS, openSqlite } from '../../db/sqlite.js';
 import { sqliteBefore, sqliteKnown } from '../../time/timestamps.js';
 import { Checkpointer } from './checkpointer.js';
-import { LOCK_TARGET_SHARE, stoppedError, type PurgeInput, type PurgeResult } from './shared.js';
+import { BatchPacer, GAP_MS } from './pacer.js';
+import { stoppedError, type PurgeInput, type PurgeResult } from './shared.js';
 import { switchToWal, truncateWal, WAL_RESTART_BYTES } from './wal.js';
 
-/**
- * After each commit the write lock stays free at least this long. SQLite's
- * default busy handler (the app's, and Python's) polls with sleeps of up to
- * 50 ms during its first ~230 ms of waiting, and a sleep can overrun by a few
- * milliseconds; a gap of exactly 50 ms let a waiting writer wake just after
- * the next batch had taken the lock again.
- */
-const GAP_MS = 55;
-
-/** Rows per DELETE statement: small enough to stop close to the time budget. */
-const MAX_CHUNK = 2000;
-const FIRST_CHUNK = 250;
-/**
- * Every batch deletes at least this many rows (a few milliseconds of work), so
- * a slow or busy machine still makes progress instead of paying the gap for
- * a handful of rows.
- */
-const MIN_CHUNK = 100;
 
 interface CountingDb {
   prepare(sql: string): { pluck(): { get(...params: unknown[]): unknown } };
@@ -105,10 +88,7 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
     const catchUp = db.prepare<[], { busy: number }>('PRAGMA wal_checkpoint(PASSIVE)');
     if (total > 0) checkpointer = new Checkpointer(file, BUSY_TIMEOUT_MS);
 
-    const targetMs = Math.max(1, input.maxLockMs * LOCK_TARGET_SHARE);
-    // Learned per-row costs (ms), so each transaction fits the time budget.
-    let workPerRow = 0.02;
-    let commitPerRow = 0.01;
+    const pacer = new BatchPacer(input.maxLockMs);
     let deleted = 0;
     let batches = 0;
     let finished = total === 0;
@@ -117,57 +97,62 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
     let failure: unknown;
     try {
       while (!finished && !input.signal?.aborted) {
-        // The checkpointer reports the log's length a batch late, and this
-        // batch adds to it: count both when deciding.
-        if (checkpointer && checkpointer.walFrames + 2 * checkpointer.walGrowth > walRestartFrames) {
-          // Let the log start over: everything in it must be in the database
-          // file when this batch begins. Copy what the app added since, too.
-          await checkpointer.idle();
-          if (input.signal?.aborted) break;
-          // The app's own checkpoint may hold the checkpoint lock for a moment.
-          let busy = true;
-          for (let attempt = 0; attempt < 5 && busy; attempt++) {
-            busy = Boolean(catchUp.get()?.busy);
-            if (busy) await sleep(2);
-          }
-          if (!busy) checkpointer.walFrames = 0;
-        }
-        const batchStart = performance.now();
         begin.run();
+        const lockedAt = performance.now();
         let rows = 0;
+        let commitMs = 0;
+        let syncingAtCommit = false;
         try {
           for (;;) {
-            const elapsed = performance.now() - batchStart;
-            const room = targetMs - elapsed - rows * commitPerRow;
-            const wanted = rows === 0 && batches === 0 ? FIRST_CHUNK : Math.floor(room / (workPerRow + commitPerRow));
-            const chunk = Math.min(MAX_CHUNK, input.batchSize - rows, rows === 0 ? Math.max(MIN_CHUNK, wanted) : wanted);
-            if (chunk < 1 || (rows > 0 && chunk < MIN_CHUNK)) break;
+            const chunk = pacer.nextChunk(rows, performance.now() - lockedAt, input.batchSize - rows, checkpointer?.syncing);
+            if (chunk === 0) break;
             const chunkStart = performance.now();
             const ids = pickChunk.all(...cond.params, chunk) as number[];
             const changes = ids.length ? deleteIds.run(JSON.stringify(ids)).changes : 0;
-            if (changes > 0) workPerRow = 0.5 * workPerRow + (0.5 * (performance.now() - chunkStart)) / changes;
+            pacer.chunkDone(changes, performance.now() - chunkStart);
             rows += changes;
             if (ids.length < chunk) {
               finished = true;
               break;
             }
           }
+          syncingAtCommit = checkpointer?.syncing ?? false;
           const commitStart = performance.now();
           commit.run();
-          // Lean towards the slowest recent commit: an overrun blocks the app, an underrun only costs a batch.
-          if (rows > 0) commitPerRow = Math.max((performance.now() - commitStart) / rows, commitPerRow * 0.7);
+          commitMs = performance.now() - commitStart;
         } catch (err) {
           if (db.inTransaction) rollback.run();
           throw err;
         }
         const committedAt = performance.now();
+        const gapMs = pacer.committed(rows, committedAt - lockedAt, commitMs, syncingAtCommit);
         deleted += rows;
         batches++;
         // Start copying this batch at once: the checkpointer must hold the
         // checkpoint lock before the app's next commit would start its own.
         checkpointer?.request();
         input.onProgress?.({ deleted, total });
-        if (!finished) await sleep(Math.max(0, GAP_MS - (performance.now() - committedAt)));
+        if (finished) break;
+        // Before the log would pass WAL_RESTART_BYTES, let it start over:
+        // everything in it must be in the database file when the next batch
+        // begins. Waiting for the checkpointer overlaps the pause, which the
+        // lock is free for anyway.
+        const restart = checkpointer !== undefined && checkpointer.expectedFrames() + checkpointer.walGrowth > walRestartFrames;
+        const pause = sleep(Math.max(0, gapMs - (performance.now() - committedAt)));
+        if (restart) {
+          await Promise.all([pause, checkpointer!.idle()]);
+          if (input.signal?.aborted) break;
+          // Copy what the app added since, too; its own checkpoint may hold
+          // the checkpoint lock for a moment.
+          let busy = true;
+          for (let attempt = 0; attempt < 5 && busy; attempt++) {
+            busy = Boolean(catchUp.get()?.busy);
+            if (busy) await sleep(2);
+          }
+          if (!busy) checkpointer!.walFrames = 0;
+        } else {
+          await pause;
+        }
       }
     } catch (err) {
       failure = err;
@@ -180,7 +165,7 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
         // bounded by the lock budget and comes after the usual gap.
         for (let attempt = 0; attempt < 3; attempt++) {
           await sleep(GAP_MS);
-          if (truncateWal(db, file, targetMs)) break;
+          if (truncateWal(db, file, pacer.targetMs)) break;
         }
       } catch (err) {
         failure = err;

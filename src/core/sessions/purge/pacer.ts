@@ -1,0 +1,110 @@
+import { LOCK_TARGET_SHARE } from './shared.js';
+
+/**
+ * How the SQLite purge sizes its transactions and the pauses between them, so
+ * that the app's own writes (a login inserts a session) never wait long.
+ *
+ * The app's SQLite waits for a lock with SQLite's default busy handler, which
+ * retries after sleeps of 1, 2, 5, 10, 15, 20, 25, 25, 25, 50 and 50 ms (that
+ * is, 228 ms in all) and from then on every 100 ms. A writer that queues just
+ * after a batch takes the lock therefore gets in at its first retry after the
+ * commit, provided the lock is still free then: within 178 ms of queuing if
+ * the batch held the lock for less than that, at 228 ms if it held it for
+ * less than 228, and otherwise not before 328 ms. If the pause after the
+ * commit is shorter than the writer's current sleep, the writer sleeps
+ * through it and waits out a whole further batch: 434 ms, 634 ms, and so on.
+ *
+ * So the pacer keeps every hold (the whole of it: the work, the commit, and
+ * whatever the machine's scheduler adds) below a target share of --max-lock,
+ * and pauses long enough for a 50 ms sleeper after every batch and for a
+ * 100 ms sleeper after a hold long enough that one may exist.
+ */
+
+/** After each commit the write lock stays free at least this long: a 50 ms sleep and a few ms of lateness. */
+export const GAP_MS = 55;
+/** After a hold longer than LONG_HOLD_MS, a waiting writer may be sleeping 100 ms at a time. */
+export const LONG_GAP_MS = 105;
+/**
+ * A writer that queued as the hold began has slept 228 ms before the 100 ms
+ * sleeps start; its sleeps run late on a busy machine, and it may have queued
+ * a little before the lock was taken. Past this hold, pause for it.
+ */
+const LONG_HOLD_MS = 160;
+
+/** Rows per DELETE statement: small, so that a batch stops close to its time budget. */
+export const MAX_CHUNK = 1000;
+const FIRST_CHUNK = 250;
+/**
+ * Every batch deletes at least this many rows (a few milliseconds of work), so
+ * a slow or busy machine still makes progress instead of paying the gap for
+ * a handful of rows.
+ */
+export const MIN_CHUNK = 100;
+
+/** After an overrun the budget shrinks at once; it grows back by this factor per batch on time. */
+const RECOVERY = 1.05;
+const MIN_SCALE = 0.25;
+
+export class BatchPacer {
+  /** What a hold aims at: the --max-lock share, less what overruns have taught. */
+  readonly targetMs: number;
+  /** Learned costs in ms per row: the DELETE work, and the commit that writes the pages to the log. */
+  private workPerRow = 0.03;
+  private commitPerRow = 0.02;
+  /** The commit's cost while the checkpointer flushes the database file: learned apart, since it is the slow tail. */
+  private commitPerRowSyncing = 0.04;
+  /** Shrinks the target after a hold overran it; recovers slowly while holds stay on time. */
+  private scale = 1;
+  private batches = 0;
+
+  constructor(maxLockMs: number) {
+    this.targetMs = Math.max(1, maxLockMs * LOCK_TARGET_SHARE);
+  }
+
+  /**
+   * How many rows the next DELETE statement of this batch may take, given the
+   * rows already deleted in it and the ms since it took the lock; 0 means
+   * commit now. `syncing` says whether the checkpointer is flushing the
+   * database file right now. The first statement of a batch always takes at
+   * least MIN_CHUNK rows.
+   */
+  nextChunk(rowsSoFar: number, elapsedMs: number, rowsAllowed: number, syncing = false): number {
+    const budget = this.targetMs * this.scale;
+    const commitPerRow = syncing ? this.commitPerRowSyncing : this.commitPerRow;
+    const room = budget - elapsedMs - rowsSoFar * commitPerRow;
+    const wanted =
+      rowsSoFar === 0 && this.batches === 0 ? FIRST_CHUNK : Math.floor(room / (this.workPerRow + commitPerRow));
+    const chunk = Math.min(MAX_CHUNK, rowsAllowed, rowsSoFar === 0 ? Math.max(MIN_CHUNK, wanted) : wanted);
+    if (chunk < 1 || (rowsSoFar > 0 && chunk < MIN_CHUNK)) return 0;
+    return chunk;
+  }
+
+  /** One DELETE statement deleted `rows` in `ms`. */
+  chunkDone(rows: number, ms: number): void {
+    if (rows > 0) this.workPerRow = 0.5 * this.workPerRow + (0.5 * ms) / rows;
+  }
+
+  /**
+   * A batch committed `rows` rows; `holdMs` is from the lock being granted to
+   * the commit returning, `commitMs` the commit alone, `syncing` whether
+   * the checkpointer was flushing the database file as the commit began.
+   * Returns how long to leave the lock free before the next batch.
+   */
+  committed(rows: number, holdMs: number, commitMs: number, syncing = false): number {
+    this.batches++;
+    if (rows > 0) {
+      // A slow commit counts at once, a fast one only slowly: an overrun
+      // blocks the app, an underrun only costs a batch.
+      const observed = commitMs / rows;
+      const lean = (learned: number): number => Math.max(observed, 0.85 * learned + 0.15 * observed);
+      if (syncing) this.commitPerRowSyncing = lean(this.commitPerRowSyncing);
+      else this.commitPerRow = lean(this.commitPerRow);
+      this.commitPerRowSyncing = Math.max(this.commitPerRowSyncing, this.commitPerRow);
+    }
+    // Whatever made the hold overrun (scheduling, a stall in the work, a
+    // commit slower than learned), the next batches aim lower by as much.
+    if (holdMs > this.targetMs) this.scale = Math.max(MIN_SCALE, (this.scale * this.targetMs) / holdMs);
+    else this.scale = Math.min(1, this.scale * RECOVERY);
+    return holdMs > LONG_HOLD_MS ? LONG_GAP_MS : GAP_MS;
+  }
+}

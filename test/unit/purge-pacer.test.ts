@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { BatchPacer, GAP_MS, LONG_GAP_MS, MAX_CHUNK, MIN_CHUNK } from '../../src/core/sessions/purge/pacer.js';
+
+/** Fills one batch as the purge loop does, with `msPerRow` of work per row; returns its rows. */
+function fillBatch(pacer: BatchPacer, msPerRow: number, rowsAllowed = 1_000_000): { rows: number; workMs: number } {
+  let rows = 0;
+  let elapsed = 0;
+  for (;;) {
+    const chunk = pacer.nextChunk(rows, elapsed, rowsAllowed - rows);
+    if (chunk === 0) break;
+    expect(chunk).toBeLessThanOrEqual(MAX_CHUNK);
+    pacer.chunkDone(chunk, chunk * msPerRow);
+    rows += chunk;
+    elapsed += chunk * msPerRow;
+  }
+  return { rows, workMs: elapsed };
+}
+
+describe('purge pacing', () => {
+  it('fills a batch up to the share of --max-lock that work plus the learned commit may take', () => {
+    const pacer = new BatchPacer(200);
+    let last = { rows: 0, hold: 0 };
+    for (let b = 0; b < 20; b++) {
+      const { rows, workMs } = fillBatch(pacer, 0.02);
+      const commitMs = rows * 0.015;
+      pacer.committed(rows, workMs + commitMs, commitMs);
+      last = { rows, hold: workMs + commitMs };
+    }
+    expect(last.hold).toBeLessThanOrEqual(pacer.targetMs);
+    expect(last.hold).toBeGreaterThan(pacer.targetMs * 0.8);
+  });
+
+  it('aims lower after a hold overran, whatever made it overrun, and recovers once holds are on time', () => {
+    const pacer = new BatchPacer(200);
+    for (let b = 0; b < 10; b++) {
+      const { rows, workMs } = fillBatch(pacer, 0.02);
+      pacer.committed(rows, workMs + rows * 0.015, rows * 0.015);
+    }
+    const before = fillBatch(pacer, 0.02).rows;
+    // The scheduler stalled this batch: the hold took twice what its work and commit account for.
+    pacer.committed(before, 2 * (before * 0.035), before * 0.015);
+    const after = fillBatch(pacer, 0.02).rows;
+    expect(after).toBeLessThan(before * 0.6);
+    pacer.committed(after, after * 0.035, after * 0.015);
+    let rows = after;
+    for (let b = 0; b < 30; b++) {
+      rows = fillBatch(pacer, 0.02).rows;
+      pacer.committed(rows, rows * 0.035, rows * 0.015);
+    }
+    expect(rows).toBeGreaterThan(before * 0.95);
+  });
+
+  it('counts a slow commit at once and forgets it only slowly', () => {
+    const pacer = new BatchPacer(200);
+    for (let b = 0; b < 10; b++) {
+      const { rows, workMs } = fillBatch(pacer, 0.02);
+      pacer.committed(rows, workMs + rows * 0.015, rows * 0.015);
+    }
+    const before = fillBatch(pacer, 0.02).rows;
+    pacer.committed(before, before * 0.02 + before * 0.045, before * 0.045);
+    const next = fillBatch(pacer, 0.02).rows;
+    expect(next * (0.02 + 0.045)).toBeLessThanOrEqual(pacer.targetMs);
+  });
+
+  it('leaves the lock free long enough for a writer sleeping 50 ms, or 100 ms after a long hold', () => {
+    const pacer = new BatchPacer(200);
+    expect(pacer.committed(5000, 140, 50)).toBe(GAP_MS);
+    expect(pacer.committed(5000, 240, 50)).toBe(LONG_GAP_MS);
+    expect(GAP_MS).toBeGreaterThan(50);
+    expect(LONG_GAP_MS).toBeGreaterThan(100);
+  });
+
+  it('still deletes a minimum each batch on a machine too slow for the budget', () => {
+    const pacer = new BatchPacer(5);
+    for (let b = 0; b < 5; b++) {
+      const { rows, workMs } = fillBatch(pacer, 1);
+      expect(rows).toBeGreaterThanOrEqual(MIN_CHUNK);
+      pacer.committed(rows, workMs + rows, rows);
+    }
+  });
+
+  it('never takes more rows than --batch-size allows', () => {
+    const pacer = new BatchPacer(10_000);
+    pacer.committed(1000, 10, 5);
+    expect(fillBatch(pacer, 0.001, 1500).rows).toBe(1500);
+  });
+});
