@@ -16,6 +16,14 @@ function fillBatch(pacer: BatchPacer, msPerRow: number, rowsAllowed = 1_000_000)
   return { rows, workMs: elapsed };
 }
 
+/** Ten batches at 0.02 ms of work and 0.015 ms of commit a row, so the pacer has learned both. */
+function settle(pacer: BatchPacer): void {
+  for (let b = 0; b < 10; b++) {
+    const { rows, workMs } = fillBatch(pacer, 0.02);
+    pacer.committed(rows, workMs + rows * 0.015, rows * 0.015);
+  }
+}
+
 describe('purge pacing', () => {
   it('fills a batch up to the share of --max-lock that work plus the learned commit may take', () => {
     const pacer = new BatchPacer(200);
@@ -32,10 +40,7 @@ describe('purge pacing', () => {
 
   it('aims lower after a hold overran, whatever made it overrun, and recovers once holds are on time', () => {
     const pacer = new BatchPacer(200);
-    for (let b = 0; b < 10; b++) {
-      const { rows, workMs } = fillBatch(pacer, 0.02);
-      pacer.committed(rows, workMs + rows * 0.015, rows * 0.015);
-    }
+    settle(pacer);
     const before = fillBatch(pacer, 0.02).rows;
     // The scheduler stalled this batch: the hold took twice what its work and commit account for.
     pacer.committed(before, 2 * (before * 0.035), before * 0.015);
@@ -52,10 +57,7 @@ describe('purge pacing', () => {
 
   it('counts a slow commit at once and forgets it only slowly', () => {
     const pacer = new BatchPacer(200);
-    for (let b = 0; b < 10; b++) {
-      const { rows, workMs } = fillBatch(pacer, 0.02);
-      pacer.committed(rows, workMs + rows * 0.015, rows * 0.015);
-    }
+    settle(pacer);
     const before = fillBatch(pacer, 0.02).rows;
     pacer.committed(before, before * 0.02 + before * 0.045, before * 0.045);
     const next = fillBatch(pacer, 0.02).rows;

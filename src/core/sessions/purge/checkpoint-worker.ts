@@ -50,7 +50,8 @@ function lowerPriority(): void {
  * `seq` is copied, and `settled` that the worker has stopped passing for now
  * (everything copied and synced, or the app's own checkpoint took over).
  */
-export type CheckpointRequest = { kind: 'checkpoint'; seq: number } | { kind: 'close' };
+/** 'checkpoint' starts a run if none is going; the commit's number travels in the shared array. */
+export type CheckpointRequest = { kind: 'checkpoint' } | { kind: 'close' };
 
 export type CheckpointReply =
   | { kind: 'done'; seq: number; walFrames: number; settled: boolean }
@@ -93,7 +94,6 @@ try {
 } catch (err) {
   fail(err);
 }
-
 
 let scheduled = false;
 

@@ -45,9 +45,10 @@ export class Checkpointer {
   }
 
   /**
-   * Whether the worker is in its second pass, which ends by flushing the
-   * database file: a commit made meanwhile competes with that flush for the
-   * disk. Readable in the middle of a batch.
+   * Whether the worker is in a pass after a run's first, which copies the
+   * app's few frames and ends by flushing the database file: a commit made
+   * meanwhile competes with that flush for the disk. Readable in the middle
+   * of a batch.
    */
   get syncing(): boolean {
     return Atomics.load(this.shared, PHASE_AT) === PHASE.SYNCING;
@@ -68,7 +69,7 @@ export class Checkpointer {
     Atomics.store(this.shared, REQUESTED, this.requested);
     // Wakes a worker waiting for this commit; the message starts one that is not.
     Atomics.notify(this.shared, REQUESTED);
-    this.worker.postMessage({ kind: 'checkpoint', seq: this.requested } satisfies CheckpointRequest);
+    this.worker.postMessage({ kind: 'checkpoint' } satisfies CheckpointRequest);
   }
 
   /**

@@ -7,7 +7,6 @@ import { BatchPacer, GAP_MS } from './pacer.js';
 import { stoppedError, type PurgeInput, type PurgeResult } from './shared.js';
 import { switchToWal, truncateWal, WAL_RESTART_BYTES } from './wal.js';
 
-
 interface CountingDb {
   prepare(sql: string): { pluck(): { get(...params: unknown[]): unknown } };
 }
