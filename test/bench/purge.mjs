@@ -271,5 +271,7 @@ try {
   const ratio = purge.ms / plainMs;
   console.log(`ratio purge/plain: ${ratio.toFixed(2)}x (goal <= 3x) · worst wait ${writer.worstMs} ms (goal <= 250 ms)`);
 } finally {
+  // The spinner is a child process: it would keep this one alive.
+  stopSpinner();
   if (process.env.BENCH_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchPacer, GAP_MS, LONG_GAP_MS, MAX_CHUNK, MIN_CHUNK } from '../../src/core/sessions/purge/pacer.js';
+import { BatchPacer, GAP_MS, LONG_GAP_MS, MAX_CHUNK, MIN_CHUNK, SHORT_GAP_MS, SHORT_HOLD_MS } from '../../src/core/sessions/purge/pacer.js';
 
 /** Fills one batch as the purge loop does, with `msPerRow` of work per row; returns its rows. */
 function fillBatch(pacer: BatchPacer, msPerRow: number, rowsAllowed = 1_000_000): { rows: number; workMs: number } {
@@ -64,12 +64,26 @@ describe('purge pacing', () => {
     expect(next * (0.02 + 0.045)).toBeLessThanOrEqual(pacer.targetMs);
   });
 
-  it('leaves the lock free long enough for a writer sleeping 50 ms, or 100 ms after a long hold', () => {
+  it('leaves the lock free longer than the sleep a writer queued since the hold began is in', () => {
     const pacer = new BatchPacer(200);
+    // SQLite's busy handler sleeps at most 25 ms until 128 ms, 50 ms until 228 ms, then 100 ms.
+    expect(pacer.committed(5000, 110, 50)).toBe(SHORT_GAP_MS);
+    expect(SHORT_GAP_MS).toBeGreaterThan(25);
     expect(pacer.committed(5000, 140, 50)).toBe(GAP_MS);
-    expect(pacer.committed(5000, 240, 50)).toBe(LONG_GAP_MS);
     expect(GAP_MS).toBeGreaterThan(50);
+    expect(pacer.committed(5000, 240, 50)).toBe(LONG_GAP_MS);
     expect(LONG_GAP_MS).toBeGreaterThan(100);
+    // Waiting for the app's write before the hold counts: another writer may have queued behind it.
+    expect(pacer.committed(5000, 110, 50, false, 20)).toBe(GAP_MS);
+  });
+
+  it('aims at holds short enough for the short pause unless --max-lock asks for shorter or very long ones', () => {
+    expect(new BatchPacer(200).targetMs).toBe(SHORT_HOLD_MS);
+    expect(new BatchPacer(200).budgetMs).toBe(150);
+    expect(new BatchPacer(100).targetMs).toBe(75);
+    // Holds of 400 ms and more lose less to their 100 ms pauses than 115 ms holds to their 30 ms ones.
+    expect(new BatchPacer(1000).targetMs).toBe(750);
+    expect(SHORT_HOLD_MS / (SHORT_HOLD_MS + SHORT_GAP_MS)).toBeGreaterThan(150 / (150 + GAP_MS));
   });
 
   it('still deletes a minimum each batch on a machine too slow for the budget', () => {

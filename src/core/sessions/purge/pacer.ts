@@ -14,22 +14,37 @@ import { LOCK_TARGET_SHARE } from './shared.js';
  * commit is shorter than the writer's current sleep, the writer sleeps
  * through it and waits out a whole further batch: 434 ms, 634 ms, and so on.
  *
- * So the pacer keeps every hold (the whole of it: the work, the commit, and
- * whatever the machine's scheduler adds) below a target share of --max-lock,
- * and pauses long enough for a 50 ms sleeper after every batch and for a
- * 100 ms sleeper after a hold long enough that one may exist.
+ * The pause after a hold must outlast the sleep a writer that queued as the
+ * hold began is in: at most 25 ms while it has waited less than 128 ms, 50 ms
+ * up to 228 ms, 100 ms beyond. A pause is time nobody deletes anything, so
+ * the pacer aims at holds of SHORT_HOLD_MS, whose 30 ms pause loses the
+ * least time per hold (115 ms of work per 145 ms, against 150 per 205 with
+ * the 55 ms pause), and which leaves a login queued behind a hold waiting
+ * about 130 ms at worst. Only a --max-lock so large that holds of 400 ms fit
+ * makes longer holds with 100 ms pauses more efficient; then it aims at its
+ * share of --max-lock. Every hold (the whole of it: the work, the commit,
+ * and whatever the machine's scheduler adds) is kept below the aim, and the
+ * pause is chosen by how long the hold actually was.
  */
 
-/** After each commit the write lock stays free at least this long: a 50 ms sleep and a few ms of lateness. */
+/** The pause after a hold the app's writer may have waited less than SHORT_WAIT_MS through: a 25 ms sleep and lateness. */
+export const SHORT_GAP_MS = 30;
+/** After a longer hold, a waiting writer may be in a 50 ms sleep. */
 export const GAP_MS = 55;
-/** After a hold longer than LONG_HOLD_MS, a waiting writer may be sleeping 100 ms at a time. */
+/** After a hold longer than LONG_WAIT_MS, a waiting writer may be sleeping 100 ms at a time. */
 export const LONG_GAP_MS = 105;
 /**
- * A writer that queued as the hold began has slept 228 ms before the 100 ms
- * sleeps start; its sleeps run late on a busy machine, and it may have queued
- * a little before the lock was taken. Past this hold, pause for it.
+ * A writer that queued as the hold began sleeps at most 25 ms at a time until
+ * it has waited 128 ms, and 50 ms until 228 ms. Its sleeps run late on a busy
+ * machine, and it may have queued a little before the lock was taken, so
+ * these bounds leave a few ms.
  */
-const LONG_HOLD_MS = 160;
+const SHORT_WAIT_MS = 122;
+const LONG_WAIT_MS = 170;
+/** What a hold aims at when --max-lock allows it: holds short enough for the short pause. */
+export const SHORT_HOLD_MS = 115;
+/** Holds this long or longer lose less to their 100 ms pauses than short holds lose to theirs. */
+const LONG_HOLD_MS = 400;
 
 /** Rows per DELETE statement: small, so that a batch stops close to its time budget. */
 export const MAX_CHUNK = 1000;
@@ -46,7 +61,9 @@ const RECOVERY = 1.05;
 const MIN_SCALE = 0.25;
 
 export class BatchPacer {
-  /** What a hold aims at: the --max-lock share, less what overruns have taught. */
+  /** The share of --max-lock a hold must stay under, whatever it aims at. */
+  readonly budgetMs: number;
+  /** What a hold aims at before overruns teach it lower: SHORT_HOLD_MS, or the budget when that is shorter or very long. */
   readonly targetMs: number;
   /** Learned costs in ms per row: the DELETE work, and the commit that writes the pages to the log. */
   private workPerRow = 0.03;
@@ -58,7 +75,8 @@ export class BatchPacer {
   private batches = 0;
 
   constructor(maxLockMs: number) {
-    this.targetMs = Math.max(1, maxLockMs * LOCK_TARGET_SHARE);
+    this.budgetMs = Math.max(1, maxLockMs * LOCK_TARGET_SHARE);
+    this.targetMs = this.budgetMs >= LONG_HOLD_MS ? this.budgetMs : Math.min(this.budgetMs, SHORT_HOLD_MS);
   }
 
   /**
@@ -87,10 +105,13 @@ export class BatchPacer {
   /**
    * A batch committed `rows` rows; `holdMs` is from the lock being granted to
    * the commit returning, `commitMs` the commit alone, `syncing` whether
-   * the checkpointer was flushing the database file as the commit began.
+   * the checkpointer was flushing the database file as the commit began,
+   * `lockWaitMs` how long taking the lock waited for the app's writer (one
+   * of the app's writes was under way, and another may have queued behind
+   * it that long before the hold began).
    * Returns how long to leave the lock free before the next batch.
    */
-  committed(rows: number, holdMs: number, commitMs: number, syncing = false): number {
+  committed(rows: number, holdMs: number, commitMs: number, syncing = false, lockWaitMs = 0): number {
     this.batches++;
     if (rows > 0) {
       // A slow commit counts at once, a fast one only slowly: an overrun
@@ -105,6 +126,7 @@ export class BatchPacer {
     // commit slower than learned), the next batches aim lower by as much.
     if (holdMs > this.targetMs) this.scale = Math.max(MIN_SCALE, (this.scale * this.targetMs) / holdMs);
     else this.scale = Math.min(1, this.scale * RECOVERY);
-    return holdMs > LONG_HOLD_MS ? LONG_GAP_MS : GAP_MS;
+    const waited = holdMs + lockWaitMs;
+    return waited < SHORT_WAIT_MS ? SHORT_GAP_MS : waited < LONG_WAIT_MS ? GAP_MS : LONG_GAP_MS;
   }
 }

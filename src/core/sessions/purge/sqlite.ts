@@ -31,6 +31,33 @@ export function countSqlite(file: string, cutoff: Date): { expired: number; skip
   }
 }
 
+/** Between two attempts at the write lock while one of the app's writes holds it. */
+const LOCK_POLL_MS = 1;
+
+/**
+ * Begins a batch's write transaction, waiting for the app's writer as long
+ * as any statement would (BUSY_TIMEOUT_MS). SQLite's own busy handler would
+ * retry after 1, 2, 5 and 10 ms: a login's commit of 3 ms would cost the
+ * purge 8, and a few ms on every one of hundreds of batches. This retries
+ * every ms instead, without the connection's handler (its busy timeout is 0
+ * while the purge's batches run). Returns how long it waited, or undefined
+ * when the signal stopped the wait (the lock is then not taken).
+ */
+async function takeWriteLock(begin: { run(): unknown }, signal: AbortSignal | undefined): Promise<number | undefined> {
+  const start = performance.now();
+  for (;;) {
+    try {
+      begin.run();
+      return performance.now() - start;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() - start >= BUSY_TIMEOUT_MS) throw err;
+    }
+    await sleep(LOCK_POLL_MS);
+    // Ctrl+C while waiting: stop before the batch, not after it.
+    if (signal?.aborted) return undefined;
+  }
+}
+
 /**
  * The SQLite hot path, on a raw better-sqlite3 handle: Prisma's per-query
  * overhead would eat into each transaction's time budget.
@@ -94,9 +121,12 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
     // An error after this point is reported with what was done before it,
     // and the audit row is still written: deletions already committed stay.
     let failure: unknown;
+    // takeWriteLock waits for the app's writer itself.
+    db.pragma('busy_timeout = 0');
     try {
       while (!finished && !input.signal?.aborted) {
-        begin.run();
+        const lockWaitMs = await takeWriteLock(begin, input.signal);
+        if (lockWaitMs === undefined) break;
         const lockedAt = performance.now();
         let rows = 0;
         let commitMs = 0;
@@ -124,7 +154,7 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
           throw err;
         }
         const committedAt = performance.now();
-        const gapMs = pacer.committed(rows, committedAt - lockedAt, commitMs, syncingAtCommit);
+        const gapMs = pacer.committed(rows, committedAt - lockedAt, commitMs, syncingAtCommit, lockWaitMs);
         deleted += rows;
         batches++;
         // Start copying this batch at once: the checkpointer must hold the
@@ -156,6 +186,7 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
     } catch (err) {
       failure = err;
     }
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const interrupted = !finished && failure === undefined && Boolean(input.signal?.aborted);
     if (checkpointer && failure === undefined) {
       try {
@@ -164,7 +195,7 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
         // bounded by the lock budget and comes after the usual gap.
         for (let attempt = 0; attempt < 3; attempt++) {
           await sleep(GAP_MS);
-          if (truncateWal(db, file, pacer.targetMs)) break;
+          if (truncateWal(db, file, pacer.budgetMs)) break;
         }
       } catch (err) {
         failure = err;
