@@ -50,7 +50,8 @@ async function takeWriteLock(begin: { run(): unknown }, signal: AbortSignal | un
       begin.run();
       return performance.now() - start;
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() - start >= BUSY_TIMEOUT_MS) throw err;
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || performance.now() - start >= BUSY_TIMEOUT_MS) throw err;
     }
     await sleep(LOCK_POLL_MS);
     // Ctrl+C while waiting: stop before the batch, not after it.
