@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { BIN, hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
+import { BIN, hasStackTrace, ROOT, runCli, tempDir, type CliResult } from '../support/cli.js';
 import { appTimestamp, cli, describeProviders, fakeJwt, fillAppDatabase, sqliteDbAt, type TestDb } from '../support/db.js';
 import { ADMIN_KEY, startGpustackStandIn, type GpustackStandIn } from '../support/gpustack-server.js';
 
@@ -296,6 +296,34 @@ function runCliAsOtherUser(args: string[], opts: { cwd: string; env?: Record<str
   return runCli(args, READ_ONLY_BY === 'other-user' ? { ...opts, user: postgresUser() } : opts);
 }
 
+/**
+ * Kills a writer in the middle of a transaction large enough to have reached
+ * the file, so its rollback journal is left hot, as after a crash.
+ */
+async function leaveHotJournal(file: string): Promise<void> {
+  const script = `
+    const Database = require('better-sqlite3');
+    const db = new Database(process.argv[1]);
+    db.pragma('cache_size = 5');
+    db.exec('BEGIN');
+    db.exec("UPDATE users SET full_name = 'half-written'");
+    db.exec('CREATE TABLE filler (b BLOB)');
+    const add = db.prepare('INSERT INTO filler VALUES (randomblob(2000))');
+    for (let i = 0; i < 200; i++) add.run();
+    process.stdout.write('ready');
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['-e', script, file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the writer exited early (${code})`)));
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  expect(fs.statSync(`${file}-journal`).size).toBeGreaterThan(0);
+}
+
 /** Makes the SQLite file, or with `folder` only its folder, read-only for the CLI as runCliAsOtherUser runs it. */
 function makeReadOnly(file: string, opts: { folder?: boolean } = {}): void {
   const dir = path.dirname(file);
@@ -385,6 +413,39 @@ describeProviders('read-only databases', ({ provider, newDb, cloneDb }) => {
         expect(fs.readdirSync(path.dirname(file)).sort()).toEqual(before);
       }
       expect(countSessions(db.url.replace(/^sqlite:\/\/\//, ''))).toBe(1);
+    });
+
+    it('a write left unfinished by a killed process: read-only commands undo it first and read what was committed', async () => {
+      const db = await cloneDb(template);
+      const file = db.url.replace(/^sqlite:\/\/\//, '');
+      const before = await snapshot(db);
+      await leaveHotJournal(file);
+      // What a plain read-only connection makes of it.
+      expect(() => new Database(file, { readonly: true }).prepare('SELECT count(*) FROM users').get()).toThrow(/readonly/);
+      for (const args of [['migrate', 'status'], ['init-db', '--generate-password'], ['sessions', 'purge', '--dry-run']]) {
+        const r = await cli(db, args, { env: QUICK });
+        expect(r.code, `${args.join(' ')}: ${output(r)}`).toBe(0);
+      }
+      expect(fs.existsSync(`${file}-journal`)).toBe(false);
+      expect(await snapshot(db)).toBe(before);
+    });
+
+    it.skipIf(SKIP_READ_ONLY)('a write left unfinished, on a file this user cannot write: exit 5 says how to undo it, and the journal stays', async () => {
+      const db = await cloneDb(template);
+      const file = db.url.replace(/^sqlite:\/\/\//, '');
+      const before = await snapshot(db);
+      await leaveHotJournal(file);
+      makeReadOnly(file);
+      for (const args of [['migrate', 'status'], ['user', 'list']]) {
+        const r = await runCliAsOtherUser(['--json', ...args], { cwd: db.cwd, env: db.env });
+        expectPlainDatabaseError(r, 'DATABASE_READ_ONLY');
+        expect(jsonError(r).message).toMatch(/unfinished.*gpustack_ui\.db-journal/);
+        expect(jsonError(r).hint).toMatch(/write both/);
+      }
+      expect(fs.existsSync(`${file}-journal`)).toBe(true);
+      spawnSync('chattr', ['-i', file]);
+      expect((await cli(db, ['migrate', 'status'])).code).toBe(0);
+      expect(await snapshot(db)).toBe(before);
     });
 
     it('a damaged page: sessions stats and doctor exit 5 and say the file is damaged', async () => {

@@ -28,14 +28,56 @@ export function openSqlite(file: string, opts: { readonly?: boolean } = {}): Sql
       'Check DATABASE_URL (or -d), or create the database with `authctl init-db`.',
     );
   }
+  const readonly = opts.readonly ?? false;
   try {
-    const db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    return openChecked(file, readonly);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'SQLITE_READONLY_ROLLBACK') throw sqliteOpenError(file, err);
+    // Opened for writing, SQLite fell back to reading: this user cannot write.
+    if (!readonly) throw unfinishedWriteError(file);
+  }
+  // A process that stopped in the middle of a write (a kill, a crash, a power
+  // cut) left its rollback journal behind. Nobody may read the file until that
+  // write is undone, and a read-only connection cannot undo it. Any connection
+  // that can write does so on its first read, as the app's next one would; it
+  // only restores what was last committed.
+  rollBackHotJournal(file);
+  try {
+    return openChecked(file, true);
+  } catch (err) {
+    throw sqliteOpenError(file, err);
+  }
+}
+
+function openChecked(file: string, readonly: boolean): SqliteDb {
+  const db = new Database(file, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+  try {
     // Fail now, with a clear message, if the file is not a database at all.
     db.prepare('SELECT count(*) FROM sqlite_master').get();
     return db;
   } catch (err) {
-    throw sqliteOpenError(file, err);
+    db.close();
+    throw err;
   }
+}
+
+function rollBackHotJournal(file: string): void {
+  let writer: SqliteDb;
+  try {
+    writer = openChecked(file, false);
+  } catch (err) {
+    if (/locked|busy/i.test(err instanceof Error ? err.message : String(err))) throw sqliteOpenError(file, err);
+    throw unfinishedWriteError(file);
+  }
+  writer.close();
+}
+
+function unfinishedWriteError(file: string) {
+  return databaseError(
+    'DATABASE_READ_ONLY',
+    `${file} has a write left unfinished by a process that stopped (${path.basename(file)}-journal), and this user cannot undo it: that needs write access to the file and its folder. Nothing was read or changed.`,
+    'Run any authctl command (or start the app) once as a user that can write both; SQLite then rolls the unfinished write back.',
+  );
 }
 
 function sqliteOpenError(file: string, err: unknown) {
