@@ -66,8 +66,9 @@ function rollBackHotJournal(file: string): void {
   try {
     writer = openChecked(file, false);
   } catch (err) {
-    if (/locked|busy/i.test(err instanceof Error ? err.message : String(err))) throw sqliteOpenError(file, err);
-    throw unfinishedWriteError(file);
+    // The app may be in the middle of a write: that is the usual lock error.
+    const opened = sqliteOpenError(file, err);
+    throw opened.code === 'DATABASE_LOCKED' ? opened : unfinishedWriteError(file);
   }
   writer.close();
 }
