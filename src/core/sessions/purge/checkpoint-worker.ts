@@ -69,7 +69,7 @@ let db: Database.Database | undefined;
 let shared: Int32Array | undefined;
 let checkpoint: Database.Statement<[], { busy: number; log: number; checkpointed: number }> | undefined;
 /**
- * A second connection whose open read transaction pins the log at the point
+ * Another connection whose open read transaction pins the log at the point
  * the last pass copied up to: it is taken just before each pass starts.
  * SQLite copies no frame past a reader's point, so if the app's own
  * checkpoint takes the checkpoint lock between two passes (its commit's
@@ -79,10 +79,15 @@ let checkpoint: Database.Statement<[], { busy: number; log: number; checkpointed
  * 200 to 380 ms added to a login's wait, when the pin was taken after each
  * pass and so left out the batches committed during it). Released whenever
  * the worker stops, so the log can start over.
+ *
+ * Two connections take turns (see move()), so that moving the pin never
+ * leaves the log unpinned: with one, the app's checkpoint could start in the
+ * moment between letting go and beginning again, and did (a login waited
+ * 425 ms while it copied and synced a whole batch).
  */
-let pin: Database.Database | undefined;
-let pinned = false;
-let startRead: Database.Statement | undefined;
+const pins: Array<{ db: Database.Database; startRead: Database.Statement }> = [];
+/** Which of the two pins holds the log, or -1. */
+let current = -1;
 lowerPriority();
 try {
   const data = workerData as { file: string; busyTimeoutMs: number; shared: SharedArrayBuffer };
@@ -92,8 +97,10 @@ try {
   db.pragma('synchronous = NORMAL');
   db.pragma('wal_autocheckpoint = 0');
   checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-  pin = new Database(file, { fileMustExist: true, readonly: true, timeout: busyTimeoutMs });
-  startRead = pin.prepare('SELECT 1 FROM sqlite_master LIMIT 1');
+  for (let i = 0; i < 2; i++) {
+    const pinDb = new Database(file, { fileMustExist: true, readonly: true, timeout: busyTimeoutMs });
+    pins.push({ db: pinDb, startRead: pinDb.prepare('SELECT 1 FROM sqlite_master LIMIT 1') });
+  }
 } catch (err) {
   fail(err);
 }
@@ -109,17 +116,28 @@ const LINGER_MS = 1000;
 
 let closed = false;
 
-function hold(): void {
-  if (pinned || !pin || !startRead) return;
-  pin.exec('BEGIN');
-  startRead.get();
-  pinned = true;
+/**
+ * Moves the pin to the end of the log. The other pin connection begins its
+ * read first and the one holding lets go after, so that the log is never
+ * unpinned in between: this thread runs at a lower priority, and on a busy
+ * machine it can lose the core for milliseconds between any two statements.
+ */
+function move(): void {
+  const next = current === 1 ? 0 : 1;
+  const pin = pins[next];
+  if (!pin) return;
+  pin.db.exec('BEGIN');
+  pin.startRead.get();
+  const previous = current;
+  current = next;
+  if (previous !== -1) pins[previous]!.db.exec('COMMIT');
 }
 
 function release(): void {
-  if (!pinned || !pin) return;
-  pinned = false;
-  pin.exec('COMMIT');
+  if (current === -1) return;
+  const pin = pins[current]!;
+  current = -1;
+  pin.db.exec('COMMIT');
 }
 
 /** After the app's own checkpoint held the lock, the worker tries again this often, this many times. */
@@ -158,10 +176,7 @@ function run(): void {
       // copy up to; not after it, which would leave whatever the purge
       // committed during the pass to the app's checkpoint until the next one.
       // While the app's checkpoint holds the lock, the pin stays where it is.
-      if (busyTries === 0) {
-        release();
-        hold();
-      }
+      if (busyTries === 0) move();
       const result = checkpoint.get();
       // Every commit of the purge's numbered up to seq was in the log when the pass began.
       const walFrames = Math.max(0, result?.log ?? 0);
@@ -204,7 +219,7 @@ function run(): void {
       Atomics.store(sh, PHASE_AT, PHASE.IDLE);
       let woken = false;
       for (;;) {
-        if (Atomics.load(sh, RELEASE) !== 0 && pinned) {
+        if (Atomics.load(sh, RELEASE) !== 0 && current !== -1) {
           release();
           Atomics.store(sh, RELEASE, 0);
           post(seq, walFrames, true);
@@ -220,7 +235,7 @@ function run(): void {
         if (waited === 'timed-out' || Atomics.load(sh, RELEASE) === 0) break;
       }
       if (!woken) {
-        if (pinned) {
+        if (current !== -1) {
           release();
           post(seq, walFrames, true);
         }
@@ -245,7 +260,7 @@ port.on('message', (request: CheckpointRequest) => {
   if (request.kind === 'close') {
     closed = true;
     db?.close();
-    pin?.close();
+    for (const pin of pins) pin.db.close();
     port.close();
     return;
   }
