@@ -21,6 +21,7 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { PHASE, PHASE_AT, RELEASE, REQUESTED } from './checkpoint-phase.js';
+import { LogPin } from './log-pin.js';
 
 /** How much lower than the rest of authctl this thread runs. */
 const NICENESS = 10;
@@ -69,25 +70,16 @@ let db: Database.Database | undefined;
 let shared: Int32Array | undefined;
 let checkpoint: Database.Statement<[], { busy: number; log: number; checkpointed: number }> | undefined;
 /**
- * Another connection whose open read transaction pins the log at the point
- * the last pass copied up to: it is taken just before each pass starts.
- * SQLite copies no frame past a reader's point, so if the app's own
- * checkpoint takes the checkpoint lock between two passes (its commit's
- * flush can end at the very moment a pass's flush does, as both wait on the
- * same disk), it finds nothing of the purge's to copy and returns at once,
- * instead of copying and syncing whole batches on the app's time (measured:
- * 200 to 380 ms added to a login's wait, when the pin was taken after each
- * pass and so left out the batches committed during it). Released whenever
- * the worker stops, so the log can start over.
- *
- * Two connections take turns (see move()), so that moving the pin never
- * leaves the log unpinned: with one, the app's checkpoint could start in the
- * moment between letting go and beginning again, and did (a login waited
- * 425 ms while it copied and synced a whole batch).
+ * Pins the log just before each pass, at the end the pass will copy up to
+ * (see LogPin). If the app's own checkpoint takes the checkpoint lock between
+ * two passes (its commit's flush can end at the very moment a pass's flush
+ * does, as both wait on the same disk), it finds nothing of the purge's to
+ * copy and returns at once, instead of copying and syncing whole batches on
+ * the app's time (measured: 200 to 380 ms added to a login's wait, when the
+ * pin was taken after each pass and so left out the batches committed during
+ * it). Released whenever the worker stops, so the log can start over.
  */
-const pins: Array<{ db: Database.Database; startRead: Database.Statement }> = [];
-/** Which of the two pins holds the log, or -1. */
-let current = -1;
+let pin: LogPin | undefined;
 lowerPriority();
 try {
   const data = workerData as { file: string; busyTimeoutMs: number; shared: SharedArrayBuffer };
@@ -97,10 +89,7 @@ try {
   db.pragma('synchronous = NORMAL');
   db.pragma('wal_autocheckpoint = 0');
   checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-  for (let i = 0; i < 2; i++) {
-    const pinDb = new Database(file, { fileMustExist: true, readonly: true, timeout: busyTimeoutMs });
-    pins.push({ db: pinDb, startRead: pinDb.prepare('SELECT 1 FROM sqlite_master LIMIT 1') });
-  }
+  pin = new LogPin(file, busyTimeoutMs);
 } catch (err) {
   fail(err);
 }
@@ -115,30 +104,6 @@ let scheduled = false;
 const LINGER_MS = 1000;
 
 let closed = false;
-
-/**
- * Moves the pin to the end of the log. The other pin connection begins its
- * read first and the one holding lets go after, so that the log is never
- * unpinned in between: this thread runs at a lower priority, and on a busy
- * machine it can lose the core for milliseconds between any two statements.
- */
-function move(): void {
-  const next = current === 1 ? 0 : 1;
-  const pin = pins[next];
-  if (!pin) return;
-  pin.db.exec('BEGIN');
-  pin.startRead.get();
-  const previous = current;
-  current = next;
-  if (previous !== -1) pins[previous]!.db.exec('COMMIT');
-}
-
-function release(): void {
-  if (current === -1) return;
-  const pin = pins[current]!;
-  current = -1;
-  pin.db.exec('COMMIT');
-}
 
 /** After the app's own checkpoint held the lock, the worker tries again this often, this many times. */
 const BUSY_RETRY_MS = 2;
@@ -176,7 +141,7 @@ function run(): void {
       // copy up to; not after it, which would leave whatever the purge
       // committed during the pass to the app's checkpoint until the next one.
       // While the app's checkpoint holds the lock, the pin stays where it is.
-      if (busyTries === 0) move();
+      if (busyTries === 0) pin?.move();
       const result = checkpoint.get();
       // Every commit of the purge's numbered up to seq was in the log when the pass began.
       const walFrames = Math.max(0, result?.log ?? 0);
@@ -187,7 +152,7 @@ function run(): void {
           pause(BUSY_RETRY_MS);
           continue;
         }
-        release();
+        pin?.release();
         post(seq, walFrames, true);
         break;
       }
@@ -212,15 +177,15 @@ function run(): void {
       // part of the log from being copied, all of it is in the database file
       // and synced.
       if (result.checkpointed < result.log) {
-        release();
+        pin?.release();
         post(seq, walFrames, true);
         break;
       }
       Atomics.store(sh, PHASE_AT, PHASE.IDLE);
       let woken = false;
       for (;;) {
-        if (Atomics.load(sh, RELEASE) !== 0 && current !== -1) {
-          release();
+        if (Atomics.load(sh, RELEASE) !== 0 && pin?.held) {
+          pin?.release();
           Atomics.store(sh, RELEASE, 0);
           post(seq, walFrames, true);
         }
@@ -235,8 +200,8 @@ function run(): void {
         if (waited === 'timed-out' || Atomics.load(sh, RELEASE) === 0) break;
       }
       if (!woken) {
-        if (current !== -1) {
-          release();
+        if (pin?.held) {
+          pin?.release();
           post(seq, walFrames, true);
         }
         break;
@@ -248,7 +213,7 @@ function run(): void {
     fail(err);
   } finally {
     try {
-      release();
+      pin?.release();
     } catch {
       // The connection is closing anyway.
     }
@@ -260,7 +225,7 @@ port.on('message', (request: CheckpointRequest) => {
   if (request.kind === 'close') {
     closed = true;
     db?.close();
-    for (const pin of pins) pin.db.close();
+    pin?.close();
     port.close();
     return;
   }
