@@ -645,5 +645,36 @@ describe('purge on a large table', () => {
     // the logins of the last moments (about 30 KB each).
     expect(walBytes).toBeLessThan(1024 * 1024);
   }, 120_000);
+
+  // With a short --max-lock the log left at the end is freed in steps, each a
+  // write that rewrites the database's header page as it was.
+  if (provider === 'sqlite') it('frees the log in steps under a short --max-lock, and keeps the header as it was', async () => {
+    const db = await largeFixture();
+    const file = db.url.slice('sqlite:///'.length);
+    const before = new Database(file);
+    before.pragma('user_version = 7');
+    before.close();
+    const app = appLogins(file, { everyMs: 20 });
+    let walBytes: number;
+    let r: CliResult;
+    try {
+      r = await startPurge(db, ['--max-lock', '5', '--json']).done;
+      walBytes = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
+    } finally {
+      app.stop();
+    }
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ deleted: ROWS, remaining: 0 });
+    expect(app.counts.failures).toBe(0);
+    expect(walBytes).toBeLessThan(1024 * 1024);
+    // The steps rewrite the header page with what it held.
+    const check = new Database(file, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(7);
+      expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      check.close();
+    }
+  }, 120_000);
 });
 });

@@ -5,7 +5,7 @@ import { sqliteBefore, sqliteKnown } from '../../time/timestamps.js';
 import { Checkpointer } from './checkpointer.js';
 import { BatchPacer, GAP_MS } from './pacer.js';
 import { stoppedError, type PurgeInput, type PurgeResult } from './shared.js';
-import { switchToWal, truncateWal, WAL_RESTART_BYTES } from './wal.js';
+import { shrinkWal, switchToWal, WAL_RESTART_BYTES } from './wal.js';
 
 interface CountingDb {
   prepare(sql: string): { pluck(): { get(...params: unknown[]): unknown } };
@@ -76,7 +76,8 @@ async function takeWriteLock(begin: { run(): unknown }, signal: AbortSignal | un
  * into the database file runs on a worker thread, overlapping the next batch
  * (see checkpoint-worker.ts). Before the log reaches WAL_RESTART_BYTES the
  * loop waits for the checkpointer so that the next batch starts it over, and
- * at the end it truncates the log, so no oversized -wal file is left behind.
+ * at the end it shrinks the log in steps, so no oversized -wal file is left
+ * behind.
  */
 export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput): Promise<PurgeResult> {
   const started = performance.now();
@@ -192,12 +193,8 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
     if (checkpointer && failure === undefined) {
       try {
         await checkpointer.idle();
-        // A reader of the app's can make one attempt give up; each attempt is
-        // bounded by the lock budget and comes after the usual gap.
-        for (let attempt = 0; attempt < 3; attempt++) {
-          await sleep(GAP_MS);
-          if (truncateWal(db, file, pacer.budgetMs)) break;
-        }
+        await sleep(GAP_MS);
+        await shrinkWal(db, file, pacer.budgetMs, GAP_MS);
       } catch (err) {
         failure = err;
       }

@@ -12,8 +12,8 @@ import type { SqliteDb } from '../../db/sqlite.js';
  * copy and the flush of the database file, 160 to 250 ms), so this trades disk
  * for speed: at 256 MB the waits were 12 to 15% of a large purge's time.
  * The log ends up a batch or two past this (470 to 550 MB in the benchmark),
- * which the final truncation can still free within the lock budget
- * (truncateWal: about 4 MB per ms).
+ * which the end of the purge frees again in steps that fit the lock budget
+ * (shrinkWal).
  */
 export const WAL_RESTART_BYTES = 448 * 1024 * 1024;
 
@@ -36,36 +36,98 @@ export async function switchToWal(db: SqliteDb, waitMs: number): Promise<boolean
   }
 }
 
+/** The -wal file's size; 0 when there is none. */
+function walBytes(file: string): number {
+  try {
+    return fs.statSync(`${file}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
+
+type Checkpoint = { busy: number; log: number; checkpointed: number };
+
 /**
  * Copies what is left into the database file and shrinks the -wal file back
  * to nothing. SQLite does this under the write lock, after waiting for the
- * app's readers to leave the log, so it runs only when the expected time fits
- * the purge's lock budget, and waits for the app no longer than what is left
- * of it. When it cannot, the log keeps its size and is reused. Returns false
- * when the app kept it busy and a later attempt may succeed.
+ * app's readers to leave the log, so it runs only when the expected time (at
+ * `bytesPerMs`) fits the purge's lock budget, and waits for the app no longer
+ * than what is left of it. Returns false when it did not run or the app kept
+ * the log busy.
  */
-export function truncateWal(db: SqliteDb, file: string, lockBudgetMs: number): boolean {
-  let walBytes = 0;
-  try {
-    walBytes = fs.statSync(`${file}-wal`).size;
-  } catch {
-    return true;
-  }
-  if (walBytes === 0) return true;
-  const waitMs = Math.floor(Math.min(TRUNCATE_WAIT_MS, lockBudgetMs - walBytes / TRUNCATE_BYTES_PER_MS));
-  if (waitMs < 1) return true;
+function truncateWal(db: SqliteDb, size: number, lockBudgetMs: number, bytesPerMs: number): boolean {
+  const waitMs = Math.floor(Math.min(TRUNCATE_WAIT_MS, lockBudgetMs - size / bytesPerMs));
+  if (waitMs < 1) return false;
   const previous = Number(db.pragma('busy_timeout', { simple: true }));
   db.pragma(`busy_timeout = ${waitMs}`);
   try {
     // A busy log is reported in the result, not thrown: then it stays as it is.
-    const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Checkpoint[];
     return !result?.busy;
   } finally {
     db.pragma(`busy_timeout = ${previous}`);
   }
 }
 
+/**
+ * Gives the -wal file's disk space back at the end of a purge, in steps that
+ * each fit the lock budget. Freeing a file takes time in proportion to its
+ * size (3 to 5 MB per ms measured on one machine, on another day), and
+ * SQLite frees the log under the write lock: in one go, the 480 MB a large
+ * purge leaves took 157 to 173 ms there, and a login that queued as it began
+ * waited up to 233 ms, a hair from the next retry of SQLite's busy handler
+ * (328 ms).
+ *
+ * SQLite shortens the log to `journal_size_limit` at the first commit after
+ * the log starts over, and it starts over when a write begins with
+ * everything in it copied back. So each step copies what is there, lowers
+ * the limit by what the budget allows at the speed measured so far (a slow
+ * disk's speed for the first step), and commits a write that changes
+ * nothing: it sets user_version to the value it has, which rewrites the
+ * database header page and nothing else. The last step, once the rest fits,
+ * truncates the file to nothing. A step that frees nothing (an app reader
+ * was still in the log) is retried after the usual gap, a few times; then
+ * the file keeps the size it has, and is reused.
+ */
+export async function shrinkWal(db: SqliteDb, file: string, lockBudgetMs: number, gapMs: number): Promise<void> {
+  const limit = Number(db.pragma('journal_size_limit', { simple: true }));
+  const userVersion = Number(db.pragma('user_version', { simple: true }));
+  const touch = db.transaction(() => db.pragma(`user_version = ${userVersion}`));
+  let bytesPerMs = FIRST_BYTES_PER_MS;
+  try {
+    let fruitless = 0;
+    for (let step = 0; step < MAX_STEPS && fruitless < MAX_FRUITLESS; step++) {
+      const size = walBytes(file);
+      if (size === 0) return;
+      const stepBytes = Math.floor(bytesPerMs * lockBudgetMs * STEP_SHARE);
+      if (size <= stepBytes) {
+        if (truncateWal(db, size, lockBudgetMs, bytesPerMs)) return;
+        fruitless++;
+      } else {
+        const [copied] = db.pragma('wal_checkpoint(PASSIVE)') as Checkpoint[];
+        let freed = 0;
+        if (copied && !copied.busy && copied.checkpointed === copied.log) {
+          db.pragma(`journal_size_limit = ${size - stepBytes}`);
+          const start = performance.now();
+          touch.immediate();
+          freed = size - walBytes(file);
+          if (freed > 0) bytesPerMs = Math.min(bytesPerMs * 2, freed / Math.max(1, performance.now() - start));
+        }
+        if (freed <= 0) fruitless++;
+      }
+      await sleep(gapMs);
+    }
+  } finally {
+    db.pragma(`journal_size_limit = ${limit}`);
+  }
+}
+
+/** Steps shrinkWal takes at most (a very short --max-lock needs many), and how many may free nothing. */
+const MAX_STEPS = 64;
+const MAX_FRUITLESS = 4;
+/** Each step aims at this share of the lock budget, the rest being the commit and the app's wait for the lock. */
+const STEP_SHARE = 0.5;
 /** The longest the final log truncation waits for the app's transactions. */
 const TRUNCATE_WAIT_MS = 100;
-/** How fast the file system frees a truncated file: 4.4 to 5.2 MB per ms measured here. */
-const TRUNCATE_BYTES_PER_MS = 4 * 1024 * 1024;
+/** What the first step assumes the file system frees per ms: slower than any disk measured. */
+const FIRST_BYTES_PER_MS = 1024 * 1024;
