@@ -72,11 +72,11 @@ function truncateWal(db: SqliteDb, size: number, lockBudgetMs: number, bytesPerM
 /**
  * Gives the -wal file's disk space back at the end of a purge, in steps that
  * each fit the lock budget. Freeing a file takes time in proportion to its
- * size (3 to 5 MB per ms measured on one machine, on another day), and
+ * size (3 to 5 MB per ms measured on one machine, on different days), and
  * SQLite frees the log under the write lock: in one go, the 480 MB a large
  * purge leaves took 157 to 173 ms there, and a login that queued as it began
- * waited up to 233 ms, a hair from the next retry of SQLite's busy handler
- * (328 ms).
+ * waited up to 233 ms. It got in at the busy handler's retry at 228 ms; one
+ * that misses it waits until 328 ms.
  *
  * SQLite shortens the log to `journal_size_limit` at the first commit after
  * the log starts over, and it starts over when a write begins with
