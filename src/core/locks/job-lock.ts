@@ -33,9 +33,10 @@ function stillLinked(file: string, fd: number): boolean {
  * (checked on a descriptor opened before SQLite's own, which therefore names
  * the same file whenever it is still linked there), and starts over.
  *
- * `waitMs` is how long to wait for the holder (0: fail at once, Infinity: as
- * long as it takes); after that the job fails as busy (exit 75). Aborting
- * `signal` (Ctrl+C while waiting) gives up at once as cancelled (exit 130).
+ * `waitMs` is how long to wait for the holder (0: fail at once, after the
+ * RACE_GRACE_MS retry; Infinity: as long as it takes); after that the job
+ * fails as busy (exit 75). Aborting `signal` (Ctrl+C while waiting) gives up
+ * at once as cancelled (exit 130).
  */
 export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, waitMs: number, signal?: AbortSignal): Promise<JobLock> {
   if (target.provider !== 'sqlite') {
