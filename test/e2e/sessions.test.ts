@@ -619,21 +619,24 @@ describe('purge on a large table', () => {
     expect(JSON.parse(next.stdout)).toMatchObject({ deleted: ROWS - summary.deleted, remaining: 0 });
   }, 120_000);
 
+  /** A purge while the app logs in every `everyMs`, and the -wal file's size as the purge ends (0: no file at all, the smallest it can be). */
+  async function purgeWhileAppLogsIn(db: TestDb, args: string[], everyMs: number) {
+    const file = db.url.slice('sqlite:///'.length);
+    const app = appLogins(file, { everyMs });
+    try {
+      const r = await startPurge(db, args).done;
+      const walBytes = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
+      return { r, walBytes, app };
+    } finally {
+      app.stop();
+    }
+  }
+
   // While the app writes between batches, SQLite's log only starts over when
   // everything in it has been copied back at the moment a writer begins.
   if (provider === 'sqlite') it('leaves the -wal file small while the app logs in during the purge, and keeps every app row', async () => {
     const db = await largeFixture();
-    const file = db.url.slice('sqlite:///'.length);
-    const app = appLogins(file, { everyMs: 5 });
-    let walBytes: number;
-    let r: CliResult;
-    try {
-      r = await startPurge(db, ['--batch-size', '500', '--json']).done;
-      // No -wal file at all is the smallest it can be.
-      walBytes = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
-    } finally {
-      app.stop();
-    }
+    const { r, walBytes, app } = await purgeWhileAppLogsIn(db, ['--batch-size', '500', '--json'], 5);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ deleted: ROWS, remaining: 0 });
@@ -654,15 +657,7 @@ describe('purge on a large table', () => {
     const before = new Database(file);
     before.pragma('user_version = 7');
     before.close();
-    const app = appLogins(file, { everyMs: 20 });
-    let walBytes: number;
-    let r: CliResult;
-    try {
-      r = await startPurge(db, ['--max-lock', '5', '--json']).done;
-      walBytes = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
-    } finally {
-      app.stop();
-    }
+    const { r, walBytes, app } = await purgeWhileAppLogsIn(db, ['--max-lock', '5', '--json'], 20);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ deleted: ROWS, remaining: 0 });
     expect(app.counts.failures).toBe(0);
