@@ -22,6 +22,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { PHASE, PHASE_AT, RELEASE, REQUESTED } from './checkpoint-phase.js';
 import { LogPin } from './log-pin.js';
+import type { WalCheckpoint } from './wal.js';
 
 /** How much lower than the rest of authctl this thread runs. */
 const NICENESS = 10;
@@ -68,7 +69,7 @@ function fail(err: unknown): void {
 
 let db: Database.Database | undefined;
 let shared: Int32Array | undefined;
-let checkpoint: Database.Statement<[], { busy: number; log: number; checkpointed: number }> | undefined;
+let checkpoint: Database.Statement<[], WalCheckpoint> | undefined;
 /**
  * Pins the log just before each pass, at the end the pass will copy up to
  * (see LogPin). If the app's own checkpoint takes the checkpoint lock between

@@ -5,7 +5,7 @@ import { sqliteBefore, sqliteKnown } from '../../time/timestamps.js';
 import { Checkpointer } from './checkpointer.js';
 import { BatchPacer, GAP_MS } from './pacer.js';
 import { stoppedError, type PurgeInput, type PurgeResult } from './shared.js';
-import { shrinkWal, switchToWal, WAL_RESTART_BYTES } from './wal.js';
+import { shrinkWal, switchToWal, WAL_RESTART_BYTES, type WalCheckpoint } from './wal.js';
 
 interface CountingDb {
   prepare(sql: string): { pluck(): { get(...params: unknown[]): unknown } };
@@ -113,7 +113,7 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
     // CPU per batch (measured on 160,000 rows).
     const pickChunk = db.prepare(`SELECT id FROM user_sessions WHERE ${cond.sql} LIMIT ?`).pluck();
     const deleteIds = db.prepare('DELETE FROM user_sessions WHERE id IN (SELECT value FROM json_each(?))');
-    const catchUp = db.prepare<[], { busy: number }>('PRAGMA wal_checkpoint(PASSIVE)');
+    const catchUp = db.prepare<[], WalCheckpoint>('PRAGMA wal_checkpoint(PASSIVE)');
     if (total > 0) checkpointer = new Checkpointer(file, BUSY_TIMEOUT_MS);
 
     const pacer = new BatchPacer(input.maxLockMs);

@@ -45,7 +45,8 @@ function walBytes(file: string): number {
   }
 }
 
-type Checkpoint = { busy: number; log: number; checkpointed: number };
+/** A row of PRAGMA wal_checkpoint: whether it was kept from its work, the frames in the log, and how many are copied back. */
+export type WalCheckpoint = { busy: number; log: number; checkpointed: number };
 
 /**
  * Copies what is left into the database file and shrinks the -wal file back
@@ -62,7 +63,7 @@ function truncateWal(db: SqliteDb, size: number, lockBudgetMs: number, bytesPerM
   db.pragma(`busy_timeout = ${waitMs}`);
   try {
     // A busy log is reported in the result, not thrown: then it stays as it is.
-    const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Checkpoint[];
+    const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as WalCheckpoint[];
     return !result?.busy;
   } finally {
     db.pragma(`busy_timeout = ${previous}`);
@@ -104,7 +105,7 @@ export async function shrinkWal(db: SqliteDb, file: string, lockBudgetMs: number
         if (truncateWal(db, size, lockBudgetMs, bytesPerMs)) return;
         fruitless++;
       } else {
-        const [copied] = db.pragma('wal_checkpoint(PASSIVE)') as Checkpoint[];
+        const [copied] = db.pragma('wal_checkpoint(PASSIVE)') as WalCheckpoint[];
         let freed = 0;
         if (copied && !copied.busy && copied.checkpointed === copied.log) {
           db.pragma(`journal_size_limit = ${size - stepBytes}`);
