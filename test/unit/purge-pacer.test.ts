@@ -64,6 +64,22 @@ describe('purge pacing', () => {
     expect(next * (0.02 + 0.045)).toBeLessThanOrEqual(pacer.targetMs);
   });
 
+  it('ends a batch earlier while its thread waits for a core, since the commit will stretch as much', () => {
+    const alone = new BatchPacer(200);
+    const busy = new BatchPacer(200);
+    settle(alone);
+    settle(busy);
+    // 2,000 rows deleted 60 ms into the hold: on a core of its own there is
+    // room for more; having waited 30 of those 60 ms for a core, the commit
+    // of what is already deleted is expected to take twice as long.
+    // Learned: 0.015 ms of commit a row, so 30 ms for these; doubled to 60,
+    // the 60 ms gone and the commit already fill the 115 ms aim.
+    expect(alone.nextChunk(2000, 60, 1_000_000, false, 0)).toBeGreaterThanOrEqual(MIN_CHUNK);
+    expect(busy.nextChunk(2000, 60, 1_000_000, false, 30)).toBe(0);
+    // A hold only a few ms old is not judged by one preemption.
+    expect(busy.nextChunk(0, 4, 1_000_000, false, 3)).toBe(alone.nextChunk(0, 4, 1_000_000, false, 0));
+  });
+
   it('leaves the lock free longer than the sleep a writer queued since the hold began is in', () => {
     const pacer = new BatchPacer(200);
     // SQLite's busy handler sleeps at most 25 ms until 128 ms, 50 ms until 228 ms, then 100 ms.

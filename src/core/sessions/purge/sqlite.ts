@@ -3,6 +3,7 @@ import { writeAuditSqlite } from '../../audit/write.js';
 import { BUSY_TIMEOUT_MS, openSqlite } from '../../db/sqlite.js';
 import { sqliteBefore, sqliteKnown } from '../../time/timestamps.js';
 import { Checkpointer } from './checkpointer.js';
+import { CpuWaitClock } from './cpu-wait.js';
 import { BatchPacer, GAP_MS } from './pacer.js';
 import { stoppedError, type PurgeInput, type PurgeResult } from './shared.js';
 import { shrinkWal, switchToWal, WAL_RESTART_BYTES, type WalCheckpoint } from './wal.js';
@@ -83,6 +84,8 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
   const started = performance.now();
   const db = openSqlite(file);
   let checkpointer: Checkpointer | undefined;
+  // What the machine's scheduler takes from each hold, so that the pacer sees a slow commit coming.
+  const cpuClock = new CpuWaitClock();
   try {
     let switchedToWal = false;
     if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') {
@@ -130,12 +133,15 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
         const lockWaitMs = await takeWriteLock(begin, input.signal);
         if (lockWaitMs === undefined) break;
         const lockedAt = performance.now();
+        const waitedAtLock = cpuClock.waitedMs();
         let rows = 0;
         let commitMs = 0;
         let syncingAtCommit = false;
         try {
           for (;;) {
-            const chunk = pacer.nextChunk(rows, performance.now() - lockedAt, input.batchSize - rows, checkpointer?.syncing);
+            const elapsedMs = performance.now() - lockedAt;
+            const cpuWaitMs = cpuClock.waitedSince(waitedAtLock);
+            const chunk = pacer.nextChunk(rows, elapsedMs, input.batchSize - rows, checkpointer?.syncing, cpuWaitMs);
             if (chunk === 0) break;
             const chunkStart = performance.now();
             const ids = pickChunk.all(...cond.params, chunk) as number[];
@@ -236,6 +242,7 @@ export async function purgeSqlite(file: string, cutoff: Date, input: PurgeInput)
     try {
       await checkpointer?.close();
     } finally {
+      cpuClock.close();
       db.close();
     }
   }
