@@ -1,13 +1,11 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CpuWaitClock } from '../../src/core/sessions/purge/cpu-wait.js';
-
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'authctl-cpuwait-'));
+import { tempDir } from '../support/cli.js';
 
 function statFile(text: string): string {
-  const file = path.join(dir, `schedstat-${Math.random().toString(36).slice(2)}`);
+  const file = path.join(tempDir(), 'schedstat');
   fs.writeFileSync(file, text);
   return file;
 }
@@ -26,7 +24,7 @@ describe('the wait-for-a-core clock', () => {
   });
 
   it('reports nothing, and no wait, where the figures cannot be read', () => {
-    for (const clock of [new CpuWaitClock(path.join(dir, 'missing')), new CpuWaitClock(statFile('not numbers\n'))]) {
+    for (const clock of [new CpuWaitClock(path.join(tempDir(), 'missing')), new CpuWaitClock(statFile('not numbers\n'))]) {
       expect(clock.waitedMs()).toBeUndefined();
       expect(clock.waitedSince(clock.waitedMs())).toBe(0);
       expect(clock.waitedSince(5)).toBe(0);
