@@ -16,10 +16,14 @@
 // `-- --random-expiry` inserts the same sessions in a random order, so expiry
 // no longer follows id (as with variable token lifetimes).
 //
-// Env: BENCH_ROWS (default 1000000), BENCH_DIR (default a temp folder),
+// Env: BENCH_ROWS (default 1000000), BENCH_FLOOR_BATCH (default 4000, with
+// --floor), BENCH_DIR (default a temp folder),
 // BENCH_KEEP=1 keeps the files, BENCH_REUSE=1 reuses the base file a kept run
 // left in BENCH_DIR (its sessions keep expiring as time passes, so use it for
 // comparing changes within an hour, not for the figures).
+//
+// `-- --floor` measures instead what deleting in short transactions costs
+// here before any pause for the app (benchFloor), as a floor under (b).
 //
 // `npm run bench:purge -- --postgres` runs the same measurement on a throwaway
 // PostgreSQL server instead (purge-postgres.mjs).
@@ -37,6 +41,11 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const SLOW = process.argv.includes('--slow');
 const LAYOUT = process.argv.includes('--random-expiry') ? 'random' : 'app';
 const EXPIRED = Math.round(ROWS * 0.8);
+const FLOOR_BATCH = Number(process.env.BENCH_FLOOR_BATCH ?? 4000);
+if (!Number.isInteger(FLOOR_BATCH) || FLOOR_BATCH < 1) {
+  console.error('BENCH_FLOOR_BATCH must be a whole number of rows, 1 or more');
+  process.exit(2);
+}
 const dir = process.env.BENCH_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'authctl-bench-purge-'));
 const base = path.join(dir, 'base.db');
 
@@ -234,6 +243,108 @@ async function purgeWithWriter() {
   return { ms, summary, writer: JSON.parse(writerOut), left, walAfter };
 }
 
+/**
+ * `--floor`: what deleting in short transactions costs on this machine
+ * before any pause for the app, as a floor under the purge's ratio. The
+ * purge's own statements run back to back on a copy, in batches of
+ * BENCH_FLOOR_BATCH rows (default 4,000: what the purge's holds of about
+ * 115 ms take here). Between batches a second connection writes one row, as
+ * the app's logins do, which empties the batches' page cache. The log is
+ * copied back into the database file either after every batch or once every
+ * FLOOR_EVERY batches (about one log restart's worth), each measured on its
+ * own copy.
+ */
+const FLOOR_EVERY = 12;
+
+function floorRun(copyEvery) {
+  const file = copyOf('floor.db');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('wal_autocheckpoint = 0');
+  db.pragma('cache_size = -131072');
+  const app = new Database(file);
+  app.pragma('synchronous = NORMAL');
+  app.pragma('wal_autocheckpoint = 0');
+  const login = app.prepare('UPDATE users SET updated_at = updated_at WHERE id = 1');
+  const cutoff = appTs(Date.now()).slice(0, 19);
+  const pick = db.prepare('SELECT id FROM user_sessions WHERE expires_at < ? LIMIT ?').pluck();
+  const remove = db.prepare('DELETE FROM user_sessions WHERE id IN (SELECT value FROM json_each(?))');
+  const copyBack = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+  let deleted = 0;
+  let batches = 0;
+  let holdMs = 0;
+  let copyMs = 0;
+  let done = false;
+  const t = performance.now();
+  while (!done) {
+    const held = performance.now();
+    db.exec('BEGIN IMMEDIATE');
+    let rows = 0;
+    while (rows < FLOOR_BATCH) {
+      const want = Math.min(1000, FLOOR_BATCH - rows);
+      const ids = pick.all(cutoff, want);
+      if (ids.length) rows += remove.run(JSON.stringify(ids)).changes;
+      if (ids.length < want) {
+        done = true;
+        break;
+      }
+    }
+    db.exec('COMMIT');
+    holdMs += performance.now() - held;
+    deleted += rows;
+    batches++;
+    const copying = performance.now();
+    if (batches % copyEvery === 0) copyBack.get();
+    copyMs += performance.now() - copying;
+    login.run();
+  }
+  const copying = performance.now();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  copyMs += performance.now() - copying;
+  const ms = performance.now() - t;
+  app.close();
+  db.close();
+  removeDb(file);
+  return { deleted, batches, ms, holdMs, copyMs };
+}
+
+function benchFloor() {
+  const before = plainDelete();
+  console.log(`(a) plain DELETE: ${before.deleted} rows in ${(before.ms / 1000).toFixed(1)} s`);
+  const runs = [1, FLOOR_EVERY].map((every) => ({ every, ...floorRun(every) }));
+  const after = plainDelete();
+  const plainMs = (before.ms + after.ms) / 2;
+  console.log(`(a) plain DELETE again: ${(after.ms / 1000).toFixed(1)} s; mean ${(plainMs / 1000).toFixed(1)} s`);
+  for (const r of runs) {
+    console.log(
+      `(f) ${r.deleted} rows in ${r.batches} transactions of ${FLOOR_BATCH}, copied back ${r.every === 1 ? 'after every one' : `every ${r.every}`}: ${(r.ms / 1000).toFixed(1)} s = ${(r.ms / plainMs).toFixed(2)}x the plain DELETE (in the transactions ${(r.holdMs / 1000).toFixed(1)} s = ${(r.holdMs / plainMs).toFixed(2)}x, copying back ${(r.copyMs / 1000).toFixed(1)} s)`,
+    );
+  }
+}
+
+/** (a) against (b), with the app-like writer's waits. */
+async function benchPurge() {
+  const before = plainDelete();
+  console.log(`(a) plain DELETE: ${before.deleted} rows in ${(before.ms / 1000).toFixed(1)} s`);
+  const purge = await purgeWithWriter();
+  const { summary, writer } = purge;
+  console.log(
+    `(b) authctl sessions purge: ${summary.deleted} rows in ${(purge.ms / 1000).toFixed(1)} s wall (${summary.batches} batches, ${summary.remaining} expired remain, ${purge.left} sessions left, -wal file ${(purge.walAfter / 1e6).toFixed(1)} MB after)`,
+  );
+  console.log(
+    `    app-like writer: ${writer.inserts} inserts, worst wait ${writer.worstMs} ms, p99 ${writer.p99Ms} ms, median ${writer.medianMs} ms, ${writer.over250} over 250 ms, ${writer.errors} errors; -wal file peaked at ${writer.walPeakMb} MB`,
+  );
+  console.log(
+    `    the writer's own commit (its fsync): worst ${writer.commitWorstMs} ms${writer.longWaits.length ? `; waits over 250 ms (total / commit): ${writer.longWaits.map((w) => `${w.ms} / ${w.commitMs}`).join(', ')}` : ''}`,
+  );
+  const after = plainDelete();
+  const plainMs = (before.ms + after.ms) / 2;
+  console.log(`(a) plain DELETE again: ${(after.ms / 1000).toFixed(1)} s; mean ${(plainMs / 1000).toFixed(1)} s`);
+  const ratio = purge.ms / plainMs;
+  console.log(`ratio purge/plain: ${ratio.toFixed(2)}x (goal <= 3x) · worst wait ${writer.worstMs} ms (goal <= 250 ms)`);
+}
+
 /** The slowed mode: one busy process on CPU 0 until the run ends. */
 function startSpinner() {
   if (!SLOW) return () => {};
@@ -264,24 +375,8 @@ try {
   if (LAYOUT === 'random') console.log('layout: expiry spread at random across ids');
   // The spinner starts after the build, so only the measurements are slowed.
   stopSpinner = startSpinner();
-  const before = plainDelete();
-  console.log(`(a) plain DELETE: ${before.deleted} rows in ${(before.ms / 1000).toFixed(1)} s`);
-  const purge = await purgeWithWriter();
-  const { summary, writer } = purge;
-  console.log(
-    `(b) authctl sessions purge: ${summary.deleted} rows in ${(purge.ms / 1000).toFixed(1)} s wall (${summary.batches} batches, ${summary.remaining} expired remain, ${purge.left} sessions left, -wal file ${(purge.walAfter / 1e6).toFixed(1)} MB after)`,
-  );
-  console.log(
-    `    app-like writer: ${writer.inserts} inserts, worst wait ${writer.worstMs} ms, p99 ${writer.p99Ms} ms, median ${writer.medianMs} ms, ${writer.over250} over 250 ms, ${writer.errors} errors; -wal file peaked at ${writer.walPeakMb} MB`,
-  );
-  console.log(
-    `    the writer's own commit (its fsync): worst ${writer.commitWorstMs} ms${writer.longWaits.length ? `; waits over 250 ms (total / commit): ${writer.longWaits.map((w) => `${w.ms} / ${w.commitMs}`).join(', ')}` : ''}`,
-  );
-  const after = plainDelete();
-  const plainMs = (before.ms + after.ms) / 2;
-  console.log(`(a) plain DELETE again: ${(after.ms / 1000).toFixed(1)} s; mean ${(plainMs / 1000).toFixed(1)} s`);
-  const ratio = purge.ms / plainMs;
-  console.log(`ratio purge/plain: ${ratio.toFixed(2)}x (goal <= 3x) · worst wait ${writer.worstMs} ms (goal <= 250 ms)`);
+  if (process.argv.includes('--floor')) benchFloor();
+  else await benchPurge();
 } finally {
   // The spinner is a child process: it would keep this one alive.
   stopSpinner();
