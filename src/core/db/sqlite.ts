@@ -8,6 +8,16 @@ export type SqliteDb = Database.Database;
 /** How long a statement waits for the app's write lock before giving up. */
 export const BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * Whether an error means another connection holds a lock that this one needs
+ * now (SQLITE_BUSY, or one of its extended codes such as SQLITE_BUSY_RECOVERY
+ * while another process replays the log). Such an attempt may be retried.
+ */
+export function isSqliteBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY_'));
+}
+
 export function sqliteFileExists(file: string): boolean {
   try {
     return fs.statSync(file).isFile();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget } from '../config/config.js';
+import { isSqliteBusy } from '../db/sqlite.js';
 import { cancelled } from '../errors/errors.js';
 import { busyError, type JobLock, type LockedJob } from './job.js';
 
@@ -63,7 +64,7 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
       db.exec('BEGIN EXCLUSIVE');
     } catch (err) {
       close();
-      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      if (!isSqliteBusy(err)) throw err;
       if (signal?.aborted) throw cancelled();
       if (Date.now() < raceDeadline) {
         await sleep(2 + Math.random() * 10);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeAuditSqlite } from '../../audit/write.js';
-import { BUSY_TIMEOUT_MS, openSqlite } from '../../db/sqlite.js';
+import { BUSY_TIMEOUT_MS, isSqliteBusy, openSqlite } from '../../db/sqlite.js';
 import { sqliteBefore, sqliteKnown } from '../../time/timestamps.js';
 import { Checkpointer } from './checkpointer.js';
 import { CpuWaitClock } from './cpu-wait.js';
@@ -51,8 +51,7 @@ async function takeWriteLock(begin: { run(): unknown }, signal: AbortSignal | un
       begin.run();
       return performance.now() - start;
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || performance.now() - start >= BUSY_TIMEOUT_MS) throw err;
+      if (!isSqliteBusy(err) || performance.now() - start >= BUSY_TIMEOUT_MS) throw err;
     }
     await sleep(LOCK_POLL_MS);
     // Ctrl+C while waiting: stop before the batch, not after it.

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SqliteDb } from '../../db/sqlite.js';
+import { isSqliteBusy, type SqliteDb } from '../../db/sqlite.js';
 
 /**
  * Before the WAL would grow past this, the next batch waits for the
@@ -30,7 +30,7 @@ export async function switchToWal(db: SqliteDb, waitMs: number): Promise<boolean
     try {
       return String(db.pragma('journal_mode = WAL', { simple: true })).toLowerCase() === 'wal';
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() > deadline) throw err;
+      if (!isSqliteBusy(err) || performance.now() > deadline) throw err;
       await sleep(5 + Math.random() * 20);
     }
   }
