@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { AuthctlError, ExitCode } from './core/errors/errors.js';
 import { toAuthctlError } from './core/errors/map.js';
+import { scrubSecrets } from './core/config/secrets.js';
 import { routeSignal } from './core/signals/interrupt.js';
 import { terminalSafe } from './terminal/output.js';
 import { outputFor, type GlobalOptions } from './commands/define.js';
@@ -122,7 +123,8 @@ export async function main(argv: string[]): Promise<number> {
         out().error(unknownSubcommand(reached, String(reached.args[0])));
         return ExitCode.usage;
       }
-      const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      let message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      if (err.code === 'commander.unknownOption') message = withoutOptionValue(message);
       out().error(new AuthctlError('USAGE', message, ExitCode.usage, `Run \`${commandPath(reached)} --help\` for usage.`));
       return ExitCode.usage;
     }
@@ -134,8 +136,21 @@ export async function main(argv: string[]): Promise<number> {
     out().error(mapped);
     if (debug() && mapped !== err) {
       const trace = (err as Error)?.stack ?? String(err);
-      process.stderr.write(`${trace.split('\n').map((line) => terminalSafe(line)).join('\n')}\n`);
+      process.stderr.write(`${trace.split('\n').map((line) => terminalSafe(scrubSecrets(line))).join('\n')}\n`);
     }
     return mapped.exitCode;
   }
+}
+
+/**
+ * `unknown option '--token=gpustack_…'`: commander quotes the whole word, and
+ * a value typed after `=` (or glued to a short flag, `-pSecret`) is often the
+ * very secret that must never be on the command line, let alone echoed into
+ * a cron log. The message names the option alone.
+ */
+function withoutOptionValue(message: string): string {
+  return message.replace(/^unknown option '([^']*)'/, (whole, word: string) => {
+    const name = word.startsWith('--') ? word.split('=')[0]! : word.slice(0, 2);
+    return name === word ? whole : `unknown option '${name}' (its value is not shown)`;
+  });
 }

@@ -133,4 +133,25 @@ describe('help', () => {
     expect(environment.stdout).toMatch(/GPUSTACK_API_KEY/);
     expect(widest(environment.stdout)).toBeLessThanOrEqual(80);
   });
+
+  it('an unknown option typed with a value (--token=…, -pSecret) is named without its value, also in --json', async () => {
+    const dir = tempDir();
+    const secret = 'gpustack_Sup3rSecretValue';
+    const cases: Array<[string[], string]> = [
+      [['gpustack', 'check', `--token=${secret}`], '--token'],
+      [['user', 'add', 'bob', `--password=${secret}`, '--json'], '--password'],
+      [['user', 'list', `-p${secret}`], '-p'],
+    ];
+    for (const [argv, name] of cases) {
+      const r = await runCli(argv, { cwd: dir });
+      expect(r.code).toBe(ExitCode.usage);
+      expect(r.stdout + r.stderr).not.toContain('Sup3rSecret');
+      expect(r.stderr).toContain(`unknown option '${name}'`);
+    }
+    // Without a value, commander's own message and suggestion stay as they were.
+    const typo = await runCli(['user', 'list', '--jsn'], { cwd: dir });
+    expect(typo.code).toBe(ExitCode.usage);
+    expect(typo.stderr).toContain("unknown option '--jsn' (Did you mean --json?)");
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
 });
