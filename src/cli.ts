@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { AuthctlError, ExitCode } from './core/errors/errors.js';
 import { toAuthctlError } from './core/errors/map.js';
 import { scrubSecrets } from './core/config/secrets.js';
-import { routeSignal } from './core/signals/interrupt.js';
+import { endByHangupWhenTerminalGone, routeSignal, STOP_SIGNALS } from './core/signals/interrupt.js';
 import { terminalSafe } from './terminal/output.js';
 import { outputFor, type GlobalOptions } from './commands/define.js';
 import { initDbCommand } from './commands/init-db.js';
@@ -86,9 +86,10 @@ export async function main(argv: string[]): Promise<number> {
   hook(program);
   const out = () => outputFor(reached);
   const debug = () => Boolean(reached.optsWithGlobals<GlobalOptions>().debug) || process.env.AUTHCTL_DEBUG === '1';
-  // Ctrl+C and SIGTERM cancel with exit 130, unless a command handles them
-  // itself (purge stops after its batch) or holds them through a step that
-  // must finish (migrate, init-db).
+  // Ctrl+C, SIGTERM and SIGHUP (a closed terminal or SSH session) cancel
+  // with exit 130, unless a command handles them itself (purge stops after
+  // its batch) or holds them through a step that must finish (migrate,
+  // init-db).
   const onSignal = (signal: NodeJS.Signals) => {
     const route = routeSignal(signal);
     if (route === 'claimed') return;
@@ -99,8 +100,8 @@ export async function main(argv: string[]): Promise<number> {
     out().error(new AuthctlError('CANCELLED', `Cancelled (${signal}).`, ExitCode.cancelled));
     process.exit(ExitCode.cancelled);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  endByHangupWhenTerminalGone();
   try {
     if (argv.length <= 2) {
       program.outputHelp({ error: true });

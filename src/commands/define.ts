@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../core/config/config.js';
 import type { AuthctlError } from '../core/errors/errors.js';
 import type { Db } from '../core/db/handle.js';
 import type { LockedJob } from '../core/locks/job.js';
-import { claimSignals } from '../core/signals/interrupt.js';
+import { claimSignals, STOP_SIGNALS } from '../core/signals/interrupt.js';
 import { Output, type TableFormat } from '../terminal/output.js';
 
 /** The options every command accepts, before or after its name. */
@@ -49,7 +49,7 @@ export interface RunContext {
   db: Db;
   /** --yes: confirmations are answered yes. */
   yes: boolean;
-  /** For a `stoppable` command: aborted by the first Ctrl+C or SIGTERM, with the signal's name as reason. */
+  /** For a `stoppable` command: aborted by the first Ctrl+C, SIGTERM or SIGHUP, with the signal's name as reason. */
   signal?: AbortSignal;
 }
 
@@ -192,13 +192,11 @@ function stopOnSignals(): { signal: AbortSignal; release: () => void } {
     if (!controller.signal.aborted) controller.abort(signal);
   };
   const giveBack = claimSignals();
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  for (const name of STOP_SIGNALS) process.on(name, stop);
   return {
     signal: controller.signal,
     release() {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      for (const name of STOP_SIGNALS) process.off(name, stop);
       giveBack();
     },
   };

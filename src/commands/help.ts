@@ -20,7 +20,7 @@ const EXIT_CODES: Record<keyof typeof ExitCode, string> = {
   refused: 'refused by a safety rule: weak or default password, sync guard, destructive step without --yes and without a terminal',
   checkFailed: 'a check failed: doctor found a problem, migrate status not up to date',
   busy: 'busy: another authctl holds the lock for this job (sessions purge, migrate, gpustack sync)',
-  cancelled: 'cancelled (Ctrl+C, SIGTERM)',
+  cancelled: 'cancelled (Ctrl+C, SIGTERM, SIGHUP)',
 };
 
 const ENVIRONMENT: Array<[string, string]> = [

@@ -311,17 +311,32 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       });
     }
 
-    it.each([
+    /** Prompts to stop at: what they are, the command line, and the text they show. */
+    const PROMPTS: Array<[string, string[], string]> = [
       ['the first password of user add', ['user', 'add', 'dave'], 'New password for dave'],
       ['the password prompt of init-db', ['init-db'], 'New password for admin'],
       ['the confirmation of sessions revoke --all', ['sessions', 'revoke', '--all'], 'Revoke every session'],
-    ])('SIGTERM at %s exits 130 with Cancelled and changes nothing', async (name, args, waitFor) => {
+    ];
+
+    it.each(PROMPTS)('SIGTERM at %s exits 130 with Cancelled and changes nothing', async (name, args, waitFor) => {
       const db = name.includes('init-db') ? await newDb() : await sharedDb();
       const before = name.includes('init-db') ? '' : await snapshot(db);
-      const r = await runOnPty(args as string[], { cwd: db.cwd, env: { ...db.env, ...FAST, NO_COLOR: '1' }, steps: [{ waitFor: waitFor as string, send: '', signal: 'SIGTERM' }] });
+      const r = await runOnPty(args, { cwd: db.cwd, env: { ...db.env, ...FAST, NO_COLOR: '1' }, steps: [{ waitFor, send: '', signal: 'SIGTERM' }] });
       expect(r.timedOut, r.output).toBeNull();
       expect(r.code, r.output).toBe(130);
       expect(r.output).toMatch(/Cancelled/);
+      if (!name.includes('init-db')) expect(await snapshot(db)).toBe(before);
+      else if (provider === 'sqlite') expect(fs.readdirSync(db.cwd)).toEqual([]);
+    });
+
+    // A closed terminal (a dropped SSH session): Node aborts as it exits when
+    // it cannot restore the terminal, so without care this ended in a crash.
+    it.each(PROMPTS)('a terminal that hangs up at %s: authctl ends by SIGHUP, not a crash, and changes nothing', async (name, args, waitFor) => {
+      const db = name.includes('init-db') ? await newDb() : await sharedDb();
+      const before = name.includes('init-db') ? '' : await snapshot(db);
+      const r = await runOnPty(args, { cwd: db.cwd, env: { ...db.env, ...FAST, NO_COLOR: '1' }, steps: [{ waitFor, send: '', hangup: true }] });
+      expect(r.timedOut, r.output).toBeNull();
+      expect(r.code, r.output).toBe(-1);
       if (!name.includes('init-db')) expect(await snapshot(db)).toBe(before);
       else if (provider === 'sqlite') expect(fs.readdirSync(db.cwd)).toEqual([]);
     });

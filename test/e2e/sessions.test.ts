@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { hasStackTrace, type CliResult } from '../support/cli.js';
+import { runOnPty } from '../support/pty.js';
 import { appLogins, type AppSession, appTimestamp, cli, describeProviders, fakeJwt, fillAppDatabase, holdJobLock, insertSession, isoTimestamp, type TestDb, unparseable } from '../support/db.js';
 import { countSessions, startPurge, untilDeleting, watchLockTries } from '../support/sessions.js';
 
@@ -588,14 +589,15 @@ describe('purge on a large table', () => {
     expect(await sessionIds(db)).toEqual([]);
   }, 120_000);
 
-  it('SIGINT stops after the current batch, keeps what was committed, releases the lock, exits 130', async () => {
+  // SIGHUP is what a closed terminal or SSH session sends.
+  it.each(['SIGINT', 'SIGHUP'] as const)('%s stops after the current batch, keeps what was committed, releases the lock, exits 130', async (signal) => {
     const db = await largeFixture();
     const release = await holdMiddleRow(db);
     let run: ReturnType<typeof startPurge>;
     try {
       run = startPurge(db, ['--max-lock', '5', '--batch-size', '300', '--json']);
       await untilDeleting(db, ROWS);
-      run.child.kill('SIGINT');
+      run.child.kill(signal);
       // Let the signal land while the batch is still in progress.
       await new Promise((r) => setTimeout(r, 300));
     } finally {
@@ -603,7 +605,7 @@ describe('purge on a large table', () => {
     }
     const r = await run.done;
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(/Stopped by SIGINT/);
+    expect(r.stderr).toContain(`Stopped by ${signal}`);
     expect(hasStackTrace(r.stderr)).toBe(false);
     const summary = JSON.parse(r.stdout);
     expect(summary.interrupted).toBe(true);
@@ -617,6 +619,28 @@ describe('purge on a large table', () => {
     const next = await cli(db, ['sessions', 'purge', '--json']);
     expect(next.code, next.stderr).toBe(0);
     expect(JSON.parse(next.stdout)).toMatchObject({ deleted: ROWS - summary.deleted, remaining: 0 });
+  }, 120_000);
+
+  // A closed terminal (a dropped SSH session) sends SIGHUP, and every later
+  // write to it fails; Node would also abort as it exits. SQLite only: on
+  // PostgreSQL this table is purged faster than the terminal can close.
+  if (provider === 'sqlite') it('a terminal that hangs up mid-purge: the batch finishes, the audit row is written, the lock goes, and it ends by SIGHUP', async () => {
+    const db = await largeFixture();
+    const file = db.url.slice('sqlite:///'.length);
+    const r = await runOnPty(['sessions', 'purge', '--max-lock', '5', '--batch-size', '300'], {
+      cwd: db.cwd,
+      env: { ...db.env, NO_COLOR: '1' },
+      steps: [{ waitFor: 'expired sessions purged', send: '', hangup: true }],
+    });
+    expect(r.timedOut, r.output).toBeNull();
+    expect(r.code, r.output).toBe(-1);
+    const audit = await auditRows(db);
+    expect(audit).toHaveLength(1);
+    const details = JSON.parse(audit[0]!.details!);
+    expect(details).toMatchObject({ interrupted: true });
+    expect(details.deleted).toBeGreaterThan(0);
+    expect(await countSessions(db)).toBe(ROWS - details.deleted);
+    expect(fs.existsSync(`${file}.authctl-purge.lock`)).toBe(false);
   }, 120_000);
 
   /** A purge while the app logs in every `everyMs`, and the -wal file's size as the purge ends (0: no file at all, the smallest it can be). */

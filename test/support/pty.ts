@@ -41,13 +41,18 @@ for step in spec["steps"]:
         os.kill(pid, 9)
         break
     time.sleep(0.2)
+    if step.get("hangup"):
+        os.close(fd)
+        fd = None
+        break
     if step.get("signal"):
         os.kill(pid, getattr(signal, step["signal"]))
     else:
         os.write(fd, step["send"].encode())
-pump(None, spec["stepTimeout"])
+if fd is not None:
+    pump(None, spec["stepTimeout"])
 status = None
-end = time.time() + 5
+end = time.time() + spec["stepTimeout"]
 while status is None:
     done, st = os.waitpid(pid, os.WNOHANG)
     if done:
@@ -68,9 +73,12 @@ export interface PtyStep {
   send: string;
   /** Instead of typing, send this signal to authctl (as `kill` or a service manager would). */
   signal?: 'SIGTERM' | 'SIGINT';
+  /** Instead of typing, close the terminal (a dropped SSH session); no later step runs. */
+  hangup?: boolean;
 }
 
 export interface PtyResult {
+  /** The exit code, or minus the signal that ended authctl (-1: SIGHUP). */
   code: number;
   /** stdout and stderr together, as the terminal showed them. */
   output: string;

@@ -1,3 +1,4 @@
+import tty from 'node:tty';
 import { AuthctlError, ExitCode } from '../errors/errors.js';
 
 /**
@@ -8,6 +9,13 @@ import { AuthctlError, ExitCode } from '../errors/errors.js';
  * stops at its next `stopIfInterrupted()`. A signal after the last step
  * stops nothing: the command reports what it did.
  */
+/**
+ * The signals that ask authctl to stop: Ctrl+C, SIGTERM, and SIGHUP, which a
+ * terminal or SSH session sends as it closes (left to Node, it would end the
+ * process on the spot, even between a purge's batch and its audit row).
+ */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 let depth = 0;
 let pending: NodeJS.Signals | null = null;
 let claims = 0;
@@ -57,4 +65,23 @@ export async function withSignalsHeld<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     depth--;
   }
+}
+
+/** Which of stdin, stdout and stderr were terminals as authctl started: Node records the same. */
+const startedOnTerminal = [0, 1, 2].map((fd) => tty.isatty(fd));
+
+/**
+ * When the terminal authctl started on is gone (a closed SSH session), the
+ * process ends by SIGHUP instead of its exit code, however it ends. Node
+ * restores the terminal's settings as it exits, and aborts when it cannot,
+ * which would turn a clean stop into a crash. Death by SIGHUP skips that
+ * step, and is what the shell expects of a process whose terminal hung up.
+ * Call once, at start-up.
+ */
+export function endByHangupWhenTerminalGone(): void {
+  process.once('exit', () => {
+    if (!startedOnTerminal.some((was, fd) => was && !tty.isatty(fd))) return;
+    process.removeAllListeners('SIGHUP');
+    process.kill(process.pid, 'SIGHUP');
+  });
 }
