@@ -245,11 +245,11 @@ describe('gpustack sync', () => {
       const untouched = (await byGid(db, 10))!;
       await addSessions(db, untouched.id as number, 2);
 
-      server.vanish([3, 4]); // 2 of 20 linked users: exactly the default 10%
-      server.deactivate(5);
+      server.vanish([3, 4]);
+      server.deactivate(5); // 3 of 20 linked users become inactive: more than the default 10%, so allowed explicitly
       server.rename(6, 'user00006-renamed');
       server.edit(8, { is_admin: true, full_name: 'Promoted Person' });
-      const r = await sync(server, db, ['--json']);
+      const r = await sync(server, db, ['--json', '--max-disable', '3']);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'applied', counts: { create: 0, update: 3, disable: 2, sessionsRevoked: 9 } });
 
@@ -426,7 +426,7 @@ describe('gpustack sync', () => {
     ['a wrong token', () => {}, { GPUSTACK_API_TOKEN: 'gpustack_0000000000000000_00000000000000000000000000000000' }, /rejected the API key.*Invalid authentication credentials/],
     ['a key without the management scope', () => {}, { GPUSTACK_API_TOKEN: INFERENCE_KEY }, /API key does not have permission to access management features/],
     ['a dropped connection', (s: GpustackStandIn) => void (s.faults.down = true), {}, /Cannot reach GPUStack.*connection reset/],
-    ['a server slower than the timeout', (s: GpustackStandIn) => void (s.faults.slowMs = 1500), { AUTHCTL_GPUSTACK_TIMEOUT_MS: '300', AUTHCTL_GPUSTACK_RETRIES: '1' }, /no answer within 300 ms/],
+    ['a server slower than the timeout', (s: GpustackStandIn) => void (s.faults.slowMs = 1500), { AUTHCTL_GPUSTACK_TIMEOUT_MS: '300', AUTHCTL_GPUSTACK_RETRIES: '1' }, /no complete answer within 300 ms/],
   ])('exits 6 on %s, changes nothing and prints no stack trace', async (_name, fault, env, message) => {
     const server = await startGpustackStandIn({ users: standardUsers() });
     try {

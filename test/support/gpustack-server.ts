@@ -46,6 +46,16 @@ export interface Faults {
    * run of text, as a careless server or proxy might.
    */
   echoAuthorization: 401 | 500 | null;
+  /** Like echoAuthorization, but the key is quoted bare (no `Bearer`), so only its exact value can scrub it. */
+  echoBareKey: boolean;
+  /** Every request answers this status with GPUStack's error model. */
+  status: number | null;
+  /** Fields laid over the list's `pagination` (a lying totalPage, total, ...). */
+  pagination: Record<string, unknown> | null;
+  /** Adds a field of this many bytes to each list page, so its body grows without changing the users. */
+  listPaddingBytes: number;
+  /** Sends each list page one byte at a time, this many ms apart. */
+  listDripMs: number;
 }
 
 export interface RecordedRequest {
@@ -105,8 +115,12 @@ export class GpustackStandIn {
   versionRoute: boolean;
   users: StandInUser[];
   keys: StandInKey[];
-  readonly faults: Faults = { transient500: 0, always500: false, proxy502: false, down: false, slowMs: 0, emptyList: false, echoAuthorization: null };
+  readonly faults: Faults = { transient500: 0, always500: false, proxy502: false, down: false, slowMs: 0, emptyList: false, echoAuthorization: null, echoBareKey: false, status: null, pagination: null, listPaddingBytes: 0, listDripMs: 0 };
   readonly requests: RecordedRequest[] = [];
+  /** Fields sent on the wire instead of the user's own, by GPUStack id: values of any JSON type. */
+  readonly wire = new Map<number, Record<string, unknown>>();
+  /** Raw items appended to the first list page (a duplicate id, a malformed user, ...). */
+  extraItems: Array<Record<string, unknown>> = [];
   private server!: http.Server;
   url = '';
 
@@ -147,7 +161,7 @@ export class GpustackStandIn {
   }
 
   resetFaults(): void {
-    Object.assign(this.faults, { transient500: 0, always500: false, proxy502: false, down: false, slowMs: 0, emptyList: false, echoAuthorization: null });
+    Object.assign(this.faults, { transient500: 0, always500: false, proxy502: false, down: false, slowMs: 0, emptyList: false, echoAuthorization: null, echoBareKey: false, status: null, pagination: null, listPaddingBytes: 0, listDripMs: 0 });
   }
 
   // Upstream changes a sync must mirror.
@@ -199,7 +213,7 @@ export class GpustackStandIn {
     } else if (this.minor >= 7) {
       base.source = u.source;
     }
-    return base;
+    return { ...base, ...this.wire.get(u.id) };
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -224,6 +238,13 @@ export class GpustackStandIn {
       res.writeHead(status, `Rejected ${auth}`, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
+    }
+    if (this.faults.echoBareKey) {
+      const key = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      return this.send(res, 401, errorBody(401, 'Unauthorized', `the key ${key} is not known here`));
+    }
+    if (this.faults.status !== null) {
+      return this.send(res, this.faults.status, errorBody(this.faults.status, 'Fault', `answered ${this.faults.status} on purpose`));
     }
     if (this.faults.always500 || this.faults.transient500 > 0) {
       if (this.faults.transient500 > 0) this.faults.transient500--;
@@ -306,15 +327,33 @@ export class GpustackStandIn {
     if (page <= 0) {
       return this.send(res, 200, JSON.stringify({ items: items.map((u) => this.userObject(u)), pagination: { page: 1, perPage: total, total, totalPage: 1 } }));
     }
-    const slice = items.slice((page - 1) * perPage, page * perPage);
-    this.send(
-      res,
-      200,
-      JSON.stringify({
-        items: slice.map((u) => this.userObject(u)),
-        pagination: { page, perPage, total, totalPage: Math.ceil(total / perPage) },
-      }),
-    );
+    const slice: Array<Record<string, unknown>> = items.slice((page - 1) * perPage, page * perPage).map((u) => this.userObject(u));
+    if (page === 1) slice.push(...this.extraItems);
+    const doc: Record<string, unknown> = {
+      items: slice,
+      pagination: { page, perPage, total, totalPage: Math.ceil(total / perPage), ...this.faults.pagination },
+    };
+    if (this.faults.listPaddingBytes > 0) doc.padding = 'x'.repeat(this.faults.listPaddingBytes);
+    const body = JSON.stringify(doc);
+    if (this.faults.listDripMs > 0) return this.drip(res, body, this.faults.listDripMs);
+    this.send(res, 200, body);
+  }
+
+  /** A complete, valid answer that arrives one byte at a time: never silent long enough for an idle timeout. */
+  private drip(res: http.ServerResponse, body: string, everyMs: number): void {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    const bytes = Buffer.from(body);
+    let at = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed || at >= bytes.length) {
+        clearInterval(timer);
+        if (!res.destroyed) res.end();
+        return;
+      }
+      res.write(bytes.subarray(at, at + 1));
+      at++;
+    }, everyMs);
+    res.on('close', () => clearInterval(timer));
   }
 }
 

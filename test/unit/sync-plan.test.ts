@@ -103,12 +103,12 @@ describe('buildSyncPlan', () => {
 
 describe('evaluateGuard', () => {
   const withDisables = (disable: number, linked: number): SyncPlan => ({
-    create: [], update: [], conflicts: [], unchanged: 0, sessionsRevoked: 0, reserveAdmin: false, linked,
+    create: [], update: [], conflicts: [], unchanged: 0, sessionsRevoked: 0, reserveAdmin: false, linked, deactivated: disable, activeAdmins: { before: 1, after: 1 },
     disable: Array.from({ length: disable }, (_, i) => ({ userId: i + 1, gpustackId: i + 1, username: `u${i}`, sessionsRevoked: 0 })),
   });
 
   it('allows up to the share of linked users, and refuses one more', () => {
-    expect(evaluateGuard(withDisables(2, 20), 18, { kind: 'percent', value: 10 })).toEqual({ tripped: false, reason: null, limit: 2, disable: 2, linked: 20 });
+    expect(evaluateGuard(withDisables(2, 20), 18, { kind: 'percent', value: 10 })).toEqual({ tripped: false, rule: null, reason: null, limit: 2, disable: 2, linked: 20, activeAdminsAfter: 1 });
     const over = evaluateGuard(withDisables(3, 20), 17, { kind: 'percent', value: 10 });
     expect(over).toMatchObject({ tripped: true, limit: 2, disable: 3, linked: 20 });
     expect(over.reason).toBe('the plan disables 3 user(s), more than --max-disable allows (10% of 20 linked users)');
@@ -124,6 +124,41 @@ describe('evaluateGuard', () => {
     const v = evaluateGuard(withDisables(3, 3), 0, { kind: 'percent', value: 100 });
     expect(v).toMatchObject({ tripped: true, reason: 'GPUStack returned no users while 3 local user(s) are linked to it' });
     expect(evaluateGuard(withDisables(0, 0), 0, { kind: 'count', value: 0 }).tripped).toBe(false);
+  });
+});
+
+describe('guard over deactivations and admins', () => {
+  it('counts users made inactive upstream with the vanished ones', () => {
+    const rows = Array.from({ length: 10 }, (_, i) => local(`g${i}`, { gpustackUserId: 100 + i }));
+    const upstream = rows.slice(1).map((r, i) => up(r.gpustackUserId!, r.username, { full_name: r.fullName, is_active: i > 1 }));
+    const p = plan(upstream, [local('admin', { isAdmin: true }), ...rows]);
+    expect(p).toMatchObject({ deactivated: 3, linked: 10 });
+    expect(evaluateGuard(p, upstream.length, { kind: 'count', value: 2 })).toMatchObject({
+      tripped: true,
+      rule: 'max-disable',
+      disable: 3,
+      reason: 'the plan disables 3 user(s) (1 gone from GPUStack, 2 made inactive there), more than --max-disable allows (2)',
+    });
+    expect(evaluateGuard(p, upstream.length, { kind: 'count', value: 3 }).tripped).toBe(false);
+  });
+
+  it('refuses a plan that leaves no active admin, and takes one that keeps another', () => {
+    const admin = local('boss', { gpustackUserId: 1, isAdmin: true });
+    const demoted = plan([up(1, 'boss', { full_name: 'BOSS', is_admin: false })], [admin]);
+    expect(demoted.activeAdmins).toEqual({ before: 1, after: 0 });
+    expect(evaluateGuard(demoted, 1, { kind: 'percent', value: 100 })).toMatchObject({ tripped: true, rule: 'no-admin', activeAdminsAfter: 0 });
+    const replaced = plan([up(1, 'boss', { full_name: 'BOSS', is_admin: false }), up(2, 'new-boss', { is_admin: true })], [admin]);
+    expect(evaluateGuard(replaced, 2, { kind: 'percent', value: 100 }).tripped).toBe(false);
+  });
+});
+
+describe('values that do not fit the app\'s columns', () => {
+  it('does not create a user whose full name or id does not fit, and keeps a linked user\'s old full name', () => {
+    const seven = local('seven', { gpustackUserId: 7 });
+    const p = plan([up(7, 'seven', { full_name: 'é'.repeat(256), is_admin: true }), up(8, 'eight', { full_name: 'x'.repeat(255) }), up(2 ** 31, 'huge')], [seven]);
+    expect(p.create.map((c) => c.gpustackId)).toEqual([8]);
+    expect(p.update).toEqual([expect.objectContaining({ userId: seven.id, changes: { isAdmin: { from: false, to: true } } })]);
+    expect(p.conflicts.map((c) => [c.gpustackId, c.kind])).toEqual([[7, 'unusable-value'], [2 ** 31, 'unusable-value']]);
   });
 });
 

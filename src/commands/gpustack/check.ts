@@ -19,7 +19,7 @@ export const gpustackCheckCommand = () =>
     run: async ({ out }, input) => {
       const { readDotEnv } = await import('../../core/config/config.js');
       const { checkGpustack } = await import('../../core/gpustack/check.js');
-      const settings = settingsFor(input, process.env, readDotEnv(process.cwd()));
+      const settings = settingsFor(input, process.env, readDotEnv(process.cwd()), out);
       return checkGpustack(settings, input.tuning, reportRetry(out));
     },
     render: (report, out) => {

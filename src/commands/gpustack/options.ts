@@ -11,6 +11,8 @@ export interface ConnectionInput {
   url?: string;
   /** The key read from --token-file. */
   token?: string;
+  /** A warning about --token-file (other users may read it), shown when the command runs. */
+  tokenFileWarning?: string;
   tuning: ClientTuning;
 }
 
@@ -29,12 +31,13 @@ export function addConnectionOptions(cmd: Command): Command {
 export function parseConnection(opts: Record<string, unknown>): ConnectionInput {
   const url = opts.url as string | undefined;
   const tokenFile = opts.tokenFile as string | undefined;
-  const token = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
-  return { url: url ? validateBaseUrl(url) : url, token, tuning: tuningFromEnv(process.env) };
+  const file = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
+  return { url: url ? validateBaseUrl(url) : url, token: file?.token, tokenFileWarning: file?.warning, tuning: tuningFromEnv(process.env) };
 }
 
-/** --url and --token-file beat the environment, which beats .env. */
-export function settingsFor(input: ConnectionInput, env: NodeJS.ProcessEnv, dotEnv: Record<string, string>): PartialGpustackSettings {
+/** --url and --token-file beat the environment, which beats .env; a warning about the token file is shown here. */
+export function settingsFor(input: ConnectionInput, env: NodeJS.ProcessEnv, dotEnv: Record<string, string>, out: Output): PartialGpustackSettings {
+  if (input.tokenFileWarning) out.warn(input.tokenFileWarning);
   return resolveGpustackSettings({ url: input.url, token: input.token, env, dotEnv });
 }
 

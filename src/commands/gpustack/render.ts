@@ -75,7 +75,14 @@ function planRows(plan: SyncReport['plan']): PlanRow[] {
   return rows;
 }
 
-export function renderSync(report: SyncReport, out: Output): void {
+/** What to do about a plan the guard refuses, by the rule that refused it. */
+export function guardHint(rule: SyncReport['guard']['rule']): string {
+  return rule === 'no-admin'
+    ? 'Check the admins in GPUStack; if the app should really have no active admin, run again with --force.'
+    : 'Check GPUStack and the plan above; if it is right, run again with --force or a higher --max-disable.';
+}
+
+export function renderSync(report: SyncReport, out: Output, input?: { force: boolean }): void {
   const { plan, counts } = report;
   out.line(
     `GPUStack ${report.serverVersion ?? '(version unknown)'} at ${report.server} (/${report.api}/users): ${report.upstreamUsers} user(s) in ${report.pages} page(s).`,
@@ -110,5 +117,11 @@ export function renderSync(report: SyncReport, out: Output): void {
   }
   if (report.outcome === 'applied') out.success(report.guard.forced ? 'Applied (the guard was overridden with --force).' : 'Applied in one transaction.');
   else if (report.outcome === 'no-change') out.success('Already in sync. Nothing changed.');
-  else if (report.outcome === 'dry-run') out.success('Dry run: nothing was changed.');
+  else if (report.outcome === 'dry-run') {
+    if (report.guard.tripped) {
+      if (input?.force) out.warn(`The guard refuses this plan (${report.guard.reason}); a real run would apply it only because of --force.`);
+      else out.warn(`A real run would be refused (exit 7): ${report.guard.reason}. ${guardHint(report.guard.rule)}`);
+    }
+    out.success('Dry run: nothing was changed.');
+  }
 }

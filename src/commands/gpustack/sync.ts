@@ -1,7 +1,7 @@
 import { refused, usageError } from '../../core/errors/errors.js';
 import type { MaxDisable } from '../../core/gpustack/plan.js';
 import { defineCommand } from '../define.js';
-import { renderSync, toReport, type SyncReport } from './render.js';
+import { guardHint, renderSync, toReport, type SyncReport } from './render.js';
 import { addConnectionOptions, parseConnection, reportRetry, settingsFor, type ConnectionInput } from './options.js';
 
 export interface SyncInput extends ConnectionInput {
@@ -51,7 +51,7 @@ export const gpustackSyncCommand = () =>
     run: async ({ out, config, db }, input) => {
       const { requireGpustackSettings } = await import('../../core/gpustack/settings.js');
       const { syncGpustack } = await import('../../core/gpustack/sync.js');
-      const settings = requireGpustackSettings(settingsFor(input, config.env, config.dotEnv));
+      const settings = requireGpustackSettings(settingsFor(input, config.env, config.dotEnv, out));
       try {
         const result = await syncGpustack(db, settings, {
           dryRun: input.dryRun,
@@ -73,7 +73,7 @@ export const gpustackSyncCommand = () =>
         ? refused(
             'SYNC_GUARD',
             `Sync refused, nothing was changed: ${report.guard.reason}.`,
-            'Check GPUStack and the plan above; if it is right, run again with --force or a higher --max-disable.',
+            guardHint(report.guard.rule),
           )
         : null,
   });

@@ -17,5 +17,14 @@ export function validateBaseUrl(raw: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new AuthctlError('USAGE', `"${redactUrl(raw)}" is not an http(s) URL.`, ExitCode.usage, 'Use the GPUStack server URL, for example https://gpustack.internal.');
   }
+  // Paths are appended to the URL as text: `http://h?x=1` would become `http://h?x=1/healthz`.
+  if (url.search || url.hash || /[?#]/.test(raw)) {
+    throw new AuthctlError(
+      'USAGE',
+      `"${redactUrl(raw)}" has a query or a fragment (? or #); authctl adds GPUStack's paths to the URL.`,
+      ExitCode.usage,
+      'Use the server URL alone, such as https://gpustack.internal or http://10.0.0.5:8080/gpustack.',
+    );
+  }
   return normaliseBaseUrl(raw);
 }

@@ -1,6 +1,6 @@
 import { AuthctlError } from '../errors/errors.js';
-import { echoServerText } from '../config/secrets.js';
 import type { CheckStatus } from '../doctor/check.js';
+import { echoWithoutKey } from './errors.js';
 import { GpustackClient, type ApiVersion, type RetryNotice } from './client.js';
 import type { ServerVersion } from './payload.js';
 import type { PartialGpustackSettings } from './settings.js';
@@ -109,7 +109,7 @@ export async function checkGpustack(
         id: 'credential',
         label: 'credential',
         status: 'ok',
-        detail: `accepted: the key belongs to "${echoServerText(detected.me.username, [settings.token], 100)}"${detected.me.is_admin ? ' (admin)' : ' (not an admin)'}`,
+        detail: `accepted: the key belongs to "${echoWithoutKey(detected.me.username, settings.token, 100)}"${detected.me.is_admin ? ' (admin)' : ' (not an admin)'}`,
       });
     } catch (err) {
       const failure = failed({ id: 'credential', label: 'credential' }, err);

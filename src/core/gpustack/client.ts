@@ -3,7 +3,7 @@ import { redactUrl } from '../config/config.js';
 import { rememberSecret } from '../config/secrets.js';
 import type { AuthctlError } from '../errors/errors.js';
 import { normaliseBaseUrl } from './base-url.js';
-import { describeNetworkError, httpFailure, statusLine, unexpectedAnswer, unreachable, type FailureContext } from './errors.js';
+import { describeNetworkError, httpFailure, statusLine, tooLarge, unexpectedAnswer, unreachable, type FailureContext } from './errors.js';
 import {
   isNoRoute,
   PayloadError,
@@ -18,7 +18,7 @@ import {
   type UsersPage,
 } from './payload.js';
 import type { GpustackSettings } from './settings.js';
-import { createNodeTransport, type Transport } from './transport.js';
+import { createNodeTransport, ResponseTooLargeError, type Transport } from './transport.js';
 import { DEFAULT_TUNING, type ClientTuning } from './tuning.js';
 
 export type ApiVersion = 'v2' | 'v1';
@@ -31,6 +31,12 @@ export interface RetryNotice {
   reason: string;
   delayMs: number;
 }
+
+/**
+ * The largest answer read: a page of 100 users is some 30 kB, so 8 MiB is far
+ * beyond any GPUStack answer, yet keeps a runaway one from filling memory.
+ */
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 const RETRY_STATUSES = [408, 429, ...Array.from({ length: 100 }, (_, i) => 500 + i)];
 
@@ -64,7 +70,7 @@ export class GpustackClient {
     rememberSecret(settings.token);
     const attempts = tuning.retries + 1;
     this.failures = { display: this.display, token: settings.token, attempts };
-    this.transport = createNodeTransport({ connectMs: tuning.connectTimeoutMs, readMs: tuning.readTimeoutMs });
+    this.transport = createNodeTransport({ connectMs: tuning.connectTimeoutMs, readMs: tuning.readTimeoutMs, maxBytes: MAX_RESPONSE_BYTES });
     this.$fetch = createFetch({ fetch: this.transport.fetch, Headers, AbortController }).create({
       baseURL: this.baseUrl,
       headers: { Authorization: `Bearer ${settings.token}`, Accept: 'application/json' },
@@ -72,6 +78,8 @@ export class GpustackClient {
       retry: tuning.retries,
       retryStatusCodes: RETRY_STATUSES,
       retryDelay: (ctx: FetchContext) => {
+        // Asking again would only fetch the same oversized answer: give up at once.
+        if (ctx.error instanceof ResponseTooLargeError) throw ctx.error;
         const remaining = typeof ctx.options.retry === 'number' ? ctx.options.retry : 0;
         const attempt = tuning.retries - remaining + 1;
         const delayMs = this.backoff(attempt, ctx.response?.headers.get('retry-after') ?? null);
@@ -106,6 +114,9 @@ export class GpustackClient {
       return { status: response.status, statusText: response.statusText, body: readBody(response._data) };
     } catch (err) {
       const fetchError = err as FetchError<string>;
+      if (err instanceof ResponseTooLargeError || fetchError?.cause instanceof ResponseTooLargeError) {
+        throw tooLarge(this.failures, pathOf(path), MAX_RESPONSE_BYTES);
+      }
       if (fetchError?.name !== 'FetchError') throw err;
       if (!fetchError.response) throw unreachable(this.failures, fetchError.cause);
       return { status: fetchError.response.status, statusText: fetchError.response.statusText, body: readBody(fetchError.data) };
@@ -121,7 +132,7 @@ export class GpustackClient {
     try {
       return read();
     } catch (err) {
-      if (err instanceof PayloadError) throw unexpectedAnswer(this.display, err.what, err.detail);
+      if (err instanceof PayloadError) throw unexpectedAnswer(this.display, err.what, err.detail, this.failures.token);
       throw err;
     }
   }
@@ -154,7 +165,7 @@ export class GpustackClient {
       if (status !== 200) throw this.failure(`reading ${path}`, status, body, statusText);
       return { api, me: this.parse(() => toUser(body, path)) };
     }
-    throw unexpectedAnswer(this.display, 'looking for the user API', 'neither /v2/users/me nor /v1/users/me exists');
+    throw unexpectedAnswer(this.display, 'looking for the user API', 'neither /v2/users/me nor /v1/users/me exists', this.failures.token);
   }
 
   async listUsersPage(api: ApiVersion, page: number, perPage: number): Promise<UsersPage> {

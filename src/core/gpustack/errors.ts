@@ -15,6 +15,17 @@ export interface FailureContext {
 }
 
 /**
+ * Server text, safe to print: the key is replaced wherever it appears, however
+ * short (the general scrubbing leaves secrets under 8 characters to redaction
+ * by shape, and a bare key echoed back has no shape), then the text is made
+ * one short line.
+ */
+export function echoWithoutKey(text: string, token: string, max?: number): string {
+  const scrubbed = token ? text.split(token).join('***') : text;
+  return echoServerText(scrubbed, [token], max);
+}
+
+/**
  * The server's own explanation, safe to print: a server or a proxy may echo
  * the request's Authorization header, so the key is scrubbed from it, and it
  * is cut short so a huge body cannot flood the terminal or a log.
@@ -23,12 +34,12 @@ function serverMessage(body: Body, token: string): string | undefined {
   if (!body.isJson || typeof body.json !== 'object' || body.json === null) return undefined;
   const { message, detail } = body.json as { message?: unknown; detail?: unknown };
   const said = typeof message === 'string' && message ? message : typeof detail === 'string' && detail ? detail : undefined;
-  return said === undefined ? undefined : echoServerText(said, [token]);
+  return said === undefined ? undefined : echoWithoutKey(said, token);
 }
 
 export function describeNetworkError(err: unknown): { code: string; text: string } {
   if (err instanceof TransportTimeoutError) {
-    return { code: 'GPUSTACK_TIMEOUT', text: err.phase === 'connect' ? `connecting timed out after ${err.ms} ms` : `no answer within ${err.ms} ms` };
+    return { code: 'GPUSTACK_TIMEOUT', text: err.phase === 'connect' ? `connecting timed out after ${err.ms} ms` : `no complete answer within ${err.ms} ms` };
   }
   const e = (err ?? {}) as { code?: string; message?: string };
   const known: Record<string, string> = {
@@ -47,7 +58,7 @@ export function describeNetworkError(err: unknown): { code: string; text: string
 
 /** The status line; its reason phrase is the server's text, so it is scrubbed and short. */
 export function statusLine(status: number, statusText: string, token: string): string {
-  const reason = statusText ? echoServerText(statusText, [token], 60) : '';
+  const reason = statusText ? echoWithoutKey(statusText, token, 60) : '';
   return reason ? `${status} ${reason}` : String(status);
 }
 
@@ -98,6 +109,14 @@ export function httpFailure(ctx: FailureContext, what: string, status: number, b
       'Point GPUSTACK_API_BASE (or --url) at the GPUStack server itself, without /v1 or /v2.',
     );
   }
+  if (status === 429) {
+    return new AuthctlError(
+      'GPUSTACK_RATE_LIMITED',
+      `GPUStack at ${ctx.display} is rate limiting requests: it answered ${statusLine(status, statusText, ctx.token)} while ${what} (after ${ctx.attempts} attempts)${said}.`,
+      ExitCode.gpustack,
+      'GPUStack (or a proxy in front of it) is rate limiting requests; retry later, or raise AUTHCTL_GPUSTACK_RETRY_BASE_MS to wait longer between attempts.',
+    );
+  }
   if (!body.isJson && body.text.trim().startsWith('<')) {
     return new AuthctlError(
       'GPUSTACK_BAD_GATEWAY',
@@ -114,12 +133,22 @@ export function httpFailure(ctx: FailureContext, what: string, status: number, b
   );
 }
 
-/** A 200 whose body is not what GPUStack sends. */
-export function unexpectedAnswer(display: string, what: string, detail: string): AuthctlError {
+/** A 200 whose body is not what GPUStack sends; `detail` may quote the server, so it is scrubbed. */
+export function unexpectedAnswer(display: string, what: string, detail: string, token = ''): AuthctlError {
   return new AuthctlError(
     'GPUSTACK_UNEXPECTED',
-    `GPUStack at ${display} sent an unexpected answer while ${what}: ${detail}.`,
+    `GPUStack at ${display} sent an unexpected answer while ${what}: ${echoWithoutKey(detail, token)}.`,
     ExitCode.gpustack,
     'Check that the URL points at a GPUStack server (not its web UI or a proxy page).',
+  );
+}
+
+/** A body over the size cap; it is neither read further nor asked for again. */
+export function tooLarge(ctx: FailureContext, path: string, maxBytes: number): AuthctlError {
+  return new AuthctlError(
+    'GPUSTACK_TOO_LARGE',
+    `GPUStack at ${ctx.display} sent an answer larger than ${maxBytes / 1024 / 1024} MiB for ${path}; no GPUStack answer is that large, so it was not read.`,
+    ExitCode.gpustack,
+    'Nothing was changed. Check that the URL points at a GPUStack server (not a proxy or another service).',
   );
 }

@@ -93,17 +93,47 @@ export function toUsersPage(body: Body, path: string, page: number, perPage: num
   };
 }
 
+/** The GPUStack user object's types, as its schema declares them; anything else is not GPUStack's answer. */
 function normaliseUser(raw: unknown, path: string): GpustackUser {
-  const u = (raw ?? {}) as Record<string, unknown>;
-  if (!Number.isInteger(u.id) || typeof u.username !== 'string' || u.username === '') {
-    throw new PayloadError(`reading ${path}`, 'a user without an integer id or a username');
+  const what = `reading ${path}`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PayloadError(what, 'a user that is not an object');
+  const u = raw as Record<string, unknown>;
+  if (typeof u.id !== 'number' || !Number.isSafeInteger(u.id) || u.id <= 0) {
+    throw new PayloadError(what, `a user whose id is not a positive integer (${describeValue(u.id)})`);
   }
+  const bad = (field: string, expected: string) => new PayloadError(what, `user ${u.id} has ${field} ${describeValue(u[field])}, not ${expected}`);
+  if (typeof u.username !== 'string' || u.username === '') throw bad('username', 'a non-empty string');
+  if (typeof u.is_admin !== 'boolean') throw bad('is_admin', 'true or false');
+  // GPUStack 0.x has no is_active: every user counts as active there.
+  if (u.is_active !== undefined && typeof u.is_active !== 'boolean') throw bad('is_active', 'true or false');
+  if (u.full_name !== undefined && u.full_name !== null && typeof u.full_name !== 'string') throw bad('full_name', 'a string');
   return {
-    id: u.id as number,
+    id: u.id,
     username: u.username,
     full_name: typeof u.full_name === 'string' ? u.full_name : null,
-    is_admin: u.is_admin === true,
-    is_active: u.is_active === undefined || u.is_active === null ? true : u.is_active === true,
+    is_admin: u.is_admin,
+    is_active: u.is_active === undefined ? true : u.is_active,
     source: typeof u.source === 'string' ? u.source : null,
   };
+}
+
+/** A value's JSON type (and a short form of it), never the whole of a long one. */
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  const text = JSON.stringify(v) ?? String(v);
+  const short = text.length > 30 ? `${text.slice(0, 30)}…` : text;
+  return `${Array.isArray(v) ? 'array' : typeof v} ${short}`;
+}
+
+/** Two answers about the same GPUStack user that disagree. */
+export function sameUser(a: GpustackUser, b: GpustackUser): boolean {
+  return (
+    a.id === b.id &&
+    a.username === b.username &&
+    a.full_name === b.full_name &&
+    a.is_admin === b.is_admin &&
+    a.is_active === b.is_active &&
+    a.source === b.source
+  );
 }

@@ -54,9 +54,11 @@ export interface SyncConflict {
   /**
    * `local-account`: a local-only user has the name; `linked-account`: a user
    * linked to another GPUStack id has it; `unusable-username`: the app's login
-   * form cannot take GPUStack's username.
+   * form cannot take GPUStack's username; `unusable-value`: a value does not
+   * fit the app's columns (a full name over 255 characters or holding NUL, an
+   * id beyond INTEGER), on SQLite as on PostgreSQL.
    */
-  kind: 'local-account' | 'linked-account' | 'duplicate-upstream' | 'unusable-username';
+  kind: 'local-account' | 'linked-account' | 'duplicate-upstream' | 'unusable-username' | 'unusable-value';
   detail: string;
 }
 
@@ -68,6 +70,10 @@ export interface SyncPlan {
   unchanged: number;
   /** Local users linked to GPUStack before the sync (the guard's base). */
   linked: number;
+  /** Users the plan takes from active to inactive: gone upstream (`disable`) or deactivated there (`update`). */
+  deactivated: number;
+  /** Active admins in the app before and after the plan. */
+  activeAdmins: { before: number; after: number };
   sessionsRevoked: number;
   /**
    * No user would be named `admin` afterwards (a rename upstream took the
@@ -83,11 +89,16 @@ export const DEFAULT_MAX_DISABLE: MaxDisable = { kind: 'percent', value: 10 };
 
 export interface GuardVerdict {
   tripped: boolean;
+  /** Which rule refused the plan. */
+  rule: 'empty-list' | 'max-disable' | 'no-admin' | null;
   reason: string | null;
-  /** How many disables the rule allows here. */
+  /** How many users the rule allows to become inactive here. */
   limit: number;
+  /** Users the plan takes from active to inactive, whether gone or deactivated upstream. */
   disable: number;
   linked: number;
+  /** Active admins left in the app after the plan. */
+  activeAdminsAfter: number;
 }
 
 export function isEmptyPlan(plan: SyncPlan): boolean {
@@ -96,19 +107,51 @@ export function isEmptyPlan(plan: SyncPlan): boolean {
 
 /**
  * Refuses a plan that disables too many users: an upstream that answers with a
- * partial or empty list must not lock everyone out of the app.
+ * partial or empty list, or marks users inactive wholesale, must not lock
+ * everyone out of the app. Every linked user the plan takes from active to
+ * inactive counts, whether it vanished or was deactivated upstream. A plan
+ * that leaves the app with no active admin (where it had one) is refused
+ * too, whatever --max-disable says: nobody could then administer the app.
  */
 export function evaluateGuard(plan: SyncPlan, upstreamCount: number, rule: MaxDisable): GuardVerdict {
   const limit = rule.kind === 'count' ? rule.value : (rule.value / 100) * plan.linked;
-  const base = { limit: Math.floor(limit), disable: plan.disable.length, linked: plan.linked };
+  const base = { limit: Math.floor(limit), disable: plan.deactivated, linked: plan.linked, activeAdminsAfter: plan.activeAdmins.after };
   if (upstreamCount === 0 && plan.linked > 0) {
-    return { ...base, tripped: true, reason: `GPUStack returned no users while ${plan.linked} local user(s) are linked to it` };
+    return { ...base, tripped: true, rule: 'empty-list', reason: `GPUStack returned no users while ${plan.linked} local user(s) are linked to it` };
   }
-  if (plan.disable.length > limit) {
+  if (plan.deactivated > limit) {
     const allowed = rule.kind === 'count' ? `${rule.value}` : `${rule.value}% of ${plan.linked} linked users`;
-    return { ...base, tripped: true, reason: `the plan disables ${plan.disable.length} user(s), more than --max-disable allows (${allowed})` };
+    const inactiveUpstream = plan.deactivated - plan.disable.length;
+    const why = inactiveUpstream > 0 ? ` (${plan.disable.length} gone from GPUStack, ${inactiveUpstream} made inactive there)` : '';
+    return {
+      ...base,
+      tripped: true,
+      rule: 'max-disable',
+      reason: `the plan disables ${plan.deactivated} user(s)${why}, more than --max-disable allows (${allowed})`,
+    };
   }
-  return { ...base, tripped: false, reason: null };
+  if (plan.activeAdmins.before > 0 && plan.activeAdmins.after === 0) {
+    return {
+      ...base,
+      tripped: true,
+      rule: 'no-admin',
+      reason: `the plan leaves no active admin in the app (GPUStack made the last one inactive or not an admin)`,
+    };
+  }
+  return { ...base, tripped: false, rule: null, reason: null };
+}
+
+/** The longest full name the app's `full_name VARCHAR(255)` column takes (PostgreSQL counts characters). */
+const MAX_FULL_NAME = 255;
+/** The largest id the app's `gpustack_user_id INTEGER` column takes on PostgreSQL (SQLite is held to the same). */
+const MAX_INTEGER = 2_147_483_647;
+
+/** Why a full name does not fit the app's column, or null when it does. */
+function fullNameProblem(name: string): string | null {
+  const length = [...name].length;
+  if (length > MAX_FULL_NAME) return `the full name is ${length} characters long; the app's column takes at most ${MAX_FULL_NAME}`;
+  if (name.includes('\u0000')) return 'the full name holds a NUL character, which PostgreSQL cannot store';
+  return null;
 }
 
 /**
@@ -143,22 +186,33 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
     seenNames.add(u.username);
     const row = byGid.get(u.id);
     const unusable = usernameProblem(u.username);
-    if (unusable) {
+    if (unusable && !row) {
       // Never written: the user could not log in, and a name with control
       // characters would reach every terminal that lists users.
-      conflicts.push({
-        gpustackId: u.id,
-        username: u.username,
-        localUserId: row?.id ?? 0,
-        kind: 'unusable-username',
-        detail: `${unusable}; ${row ? 'kept the old name' : 'not created'}`,
-      });
-      if (row) matched.push({ u: { ...u, username: row.username }, row });
+      conflicts.push({ gpustackId: u.id, username: u.username, localUserId: 0, kind: 'unusable-username', detail: `${unusable}; not created` });
+      continue;
+    }
+    // Values that do not fit the app's columns are never written either, so
+    // SQLite (which would take them) and PostgreSQL (which would fail) agree.
+    // (A linked row already holds its id, so only a new user's id can fail to fit.)
+    const misfit = fullNameProblem(fullNameOf(u));
+    const idMisfit = u.id > MAX_INTEGER ? `the id does not fit the app's INTEGER column (at most ${MAX_INTEGER})` : null;
+    if ((misfit || idMisfit) && !row) {
+      conflicts.push({ gpustackId: u.id, username: u.username, localUserId: 0, kind: 'unusable-value', detail: `${misfit ?? idMisfit}; not created` });
       continue;
     }
     if (row) {
-      matched.push({ u, row });
-      finalName.set(row.id, u.username);
+      let kept = u;
+      if (unusable) {
+        conflicts.push({ gpustackId: u.id, username: u.username, localUserId: row.id, kind: 'unusable-username', detail: `${unusable}; kept the old name` });
+        kept = { ...kept, username: row.username };
+      }
+      if (misfit) {
+        conflicts.push({ gpustackId: u.id, username: u.username, localUserId: row.id, kind: 'unusable-value', detail: `${misfit}; kept the old full name` });
+        kept = { ...kept, full_name: row.fullName };
+      }
+      matched.push({ u: kept, row });
+      if (!unusable) finalName.set(row.id, u.username);
     } else {
       unmatched.push(u);
     }
@@ -248,6 +302,19 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
     disable.push({ userId: row.id, gpustackId: row.gpustackUserId, username: row.username, sessionsRevoked: row.sessions });
   }
 
+  const deactivated = disable.length + update.filter((u) => u.changes.isActive?.from === true && u.changes.isActive.to === false).length;
+  const activeAdmins = { before: 0, after: 0 };
+  const after = new Map(local.map((row) => [row.id, { isAdmin: row.isAdmin, isActive: row.isActive }]));
+  for (const u of update) {
+    const state = after.get(u.userId)!;
+    if (u.changes.isAdmin) state.isAdmin = u.changes.isAdmin.to as boolean;
+    if (u.changes.isActive) state.isActive = u.changes.isActive.to as boolean;
+  }
+  for (const d of disable) after.get(d.userId)!.isActive = false;
+  for (const row of local) if (row.isAdmin && row.isActive) activeAdmins.before++;
+  for (const state of after.values()) if (state.isAdmin && state.isActive) activeAdmins.after++;
+  for (const c of create) if (c.isAdmin && c.isActive) activeAdmins.after++;
+
   const sessionsRevoked = update.reduce((n, u) => n + u.sessionsRevoked, 0) + disable.reduce((n, d) => n + d.sessionsRevoked, 0);
   const namesAfter = new Set(local.map((row) => row.username));
   for (const u of update) if (u.changes.username) namesAfter.delete(u.changes.username.from as string);
@@ -260,6 +327,8 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
     conflicts: conflicts.sort((a, b) => a.gpustackId - b.gpustackId),
     unchanged,
     linked: byGid.size,
+    deactivated,
+    activeAdmins,
     sessionsRevoked,
     reserveAdmin: !namesAfter.has(APP_SEEDED_ADMIN),
   };

@@ -30,11 +30,49 @@ export interface PartialGpustackSettings {
   token?: string;
 }
 
+/**
+ * Why a key cannot go into an `Authorization` header, or null when it can.
+ * Only visible Latin-1 characters can (GPUStack's keys are plain ASCII); a
+ * line break, a curly quote pasted from a document or a control character
+ * would otherwise fail deep inside the HTTP client, quoting the key.
+ */
+function keyProblem(token: string): string | null {
+  const found = /[^\x21-\x7e\xa1-\xff]/.exec(token);
+  if (!found) return null;
+  const code = found[0].charCodeAt(0);
+  if (found[0] === '\n' || found[0] === '\r') return 'a line break';
+  if (/\s/.test(found[0])) return 'a space';
+  if (code < 0x20 || (code >= 0x7f && code <= 0xa0)) return 'a control character';
+  return 'a character outside Latin-1 (a curly quote or other typographic character, perhaps pasted from a document)';
+}
+
+/** The key as read from `source`, or exit 2 naming the source (never the key) when it cannot be sent. */
+function checkedKey(token: string, source: string, fix: string): string {
+  const problem = keyProblem(token);
+  if (problem) {
+    throw usageError(`The GPUStack API key in ${source} holds ${problem}, which cannot be sent in an HTTP header.`, fix);
+  }
+  return token;
+}
+
+export interface TokenFile {
+  token: string;
+  /** Set when group or others may read the file, for the command to show. */
+  warning?: string;
+}
+
 /** The key in a --token-file, or exit 2 saying what is wrong with the file. */
-export function readTokenFile(file: string): string {
+export function readTokenFile(file: string): TokenFile {
   let text: string;
+  let stat: fs.Stats;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    const fd = fs.openSync(file, 'r');
+    try {
+      stat = fs.fstatSync(fd);
+      text = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
     throw usageError(
       `Cannot read the token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
@@ -43,19 +81,39 @@ export function readTokenFile(file: string): string {
   }
   const token = text.trim();
   if (!token) throw usageError(`The token file ${file} is empty.`, 'Write the GPUStack API key into it.');
-  if (/\s/.test(token)) throw usageError(`The token file ${file} holds more than one word.`, 'Keep only the API key in it.');
+  // Remembered before it is checked, so nothing printed afterwards can quote it.
   rememberSecret(token);
-  return token;
+  checkedKey(token, `the token file ${file}`, 'Keep only the API key in it, on one line, as GPUStack showed it.');
+  const warning =
+    stat.isFile() && (stat.mode & 0o044) !== 0
+      ? `The token file ${file} is readable by other users (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}); restrict it with chmod 600.`
+      : undefined;
+  return { token, warning };
+}
+
+/** The first token variable set, in the environment before .env, with where it came from. */
+function tokenFromEnv(env: NodeJS.ProcessEnv, dotEnv: Record<string, string>): string | undefined {
+  const places: Array<[Record<string, string | undefined>, string]> = [
+    [env, 'the environment'],
+    [dotEnv, '.env'],
+  ];
+  for (const [values, where] of places) {
+    for (const name of TOKEN_VARIABLES) {
+      const raw = values[name];
+      if (!raw) continue;
+      const token = raw.trim();
+      rememberSecret(token);
+      return checkedKey(token, `${name} in ${where}`, `Set ${name} to the key alone, as GPUStack showed it.`);
+    }
+  }
+  return undefined;
 }
 
 /** --url beats GPUSTACK_API_BASE beats GPUSTACK_SERVER_URL; --token-file beats the token variables; env beats .env. */
 export function resolveGpustackSettings(sources: GpustackSources): PartialGpustackSettings {
   const url = resolveSetting(URL_VARIABLES, sources.url, sources.env, sources.dotEnv);
   const token =
-    sources.token ??
-    (sources.tokenFile !== undefined
-      ? readTokenFile(sources.tokenFile)
-      : resolveSetting(TOKEN_VARIABLES, undefined, sources.env, sources.dotEnv)?.trim());
+    sources.token ?? (sources.tokenFile !== undefined ? readTokenFile(sources.tokenFile).token : tokenFromEnv(sources.env, sources.dotEnv));
   rememberSecret(token);
   return { baseUrl: url ? validateBaseUrl(url) : undefined, token: token || undefined };
 }

@@ -4,15 +4,30 @@ import https from 'node:https';
 export interface TransportTimeouts {
   /** How long to wait for the TCP (and TLS) connection. */
   connectMs: number;
-  /** How long the connection may stay silent while waiting for, or reading, the response. */
+  /**
+   * How long the whole answer may take once connected: the wait for the
+   * status line and the reading of the body together, so a server that
+   * sends a byte now and then cannot hold a request open.
+   */
   readMs: number;
+  /** The largest body read; a longer one is cut off (see {@link ResponseTooLargeError}). */
+  maxBytes: number;
+}
+
+/** A body longer than the cap: no GPUStack answer is that large, so it is not read further nor asked for again. */
+export class ResponseTooLargeError extends Error {
+  readonly code = 'E_RESPONSE_TOO_LARGE';
+  constructor(readonly maxBytes: number) {
+    super(`the answer is larger than ${maxBytes} bytes`);
+    this.name = 'ResponseTooLargeError';
+  }
 }
 
 /** A request that ran out of time in one phase; the client turns it into exit 6. */
 export class TransportTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
   constructor(readonly phase: 'connect' | 'read', readonly ms: number) {
-    super(phase === 'connect' ? `no connection within ${ms} ms` : `no response data within ${ms} ms`);
+    super(phase === 'connect' ? `no connection within ${ms} ms` : `no complete answer within ${ms} ms`);
     this.name = 'TransportTimeoutError';
   }
 }
@@ -51,26 +66,56 @@ export function createNodeTransport(timeouts: TransportTimeouts): Transport {
         signal: init.signal ?? undefined,
       });
       const connectTimer = setTimeout(
-        () => request.destroy(new TransportTimeoutError('connect', timeouts.connectMs)),
+        () => fail(new TransportTimeoutError('connect', timeouts.connectMs)),
         timeouts.connectMs,
       );
+      // The deadline for the whole answer starts once connected; it is not reset by data arriving.
+      let deadline: NodeJS.Timeout | undefined;
+      const settle = () => {
+        clearTimeout(connectTimer);
+        clearTimeout(deadline);
+      };
+      // Rejects with this error before anything the teardown raises (a reset, "aborted") can.
+      const fail = (err: Error) => {
+        settle();
+        reject(err);
+        request.destroy(err);
+      };
       request.on('socket', (socket) => {
-        const connected = () => clearTimeout(connectTimer);
+        const connected = () => {
+          clearTimeout(connectTimer);
+          deadline ??= setTimeout(() => fail(new TransportTimeoutError('read', timeouts.readMs)), timeouts.readMs);
+        };
         if (!socket.connecting) connected();
         else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
       });
-      // Idle timeout: it covers the wait for the status line and every pause while reading the body.
-      request.setTimeout(timeouts.readMs, () => request.destroy(new TransportTimeoutError('read', timeouts.readMs)));
       request.on('error', (err) => {
-        clearTimeout(connectTimer);
+        settle();
         reject(err);
       });
       request.on('response', (response) => {
+        const declared = Number(response.headers['content-length']);
+        if (declared > timeouts.maxBytes) {
+          fail(new ResponseTooLargeError(timeouts.maxBytes));
+          return;
+        }
         const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > timeouts.maxBytes) {
+            chunks.length = 0;
+            fail(new ResponseTooLargeError(timeouts.maxBytes));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('error', (err) => {
+          settle();
+          reject(err);
+        });
         response.on('end', () => {
-          clearTimeout(connectTimer);
+          settle();
           const status = response.statusCode ?? 500;
           const responseHeaders = new Headers();
           for (const [key, value] of Object.entries(response.headers)) {
