@@ -50,4 +50,24 @@ describe('the job lock', () => {
     expect(outcomes).toEqual(Array(12).fill('busy + ran'));
     expect(fs.readdirSync(dir).filter((f) => f.includes('.lock'))).toEqual([]);
   }, 60_000);
+
+  it('is one lock for one file, however the path reaches it (a symlink, a relative path)', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.db');
+    fs.writeFileSync(file, '');
+    fs.symlinkSync(file, path.join(dir, 'link.db'));
+    const { acquireJobLock } = (await import(pathToFileURL(path.join(ROOT, 'dist', 'core', 'locks', 'job-lock.js')).href)) as typeof import('../../src/core/locks/job-lock.js');
+    const target = (at: string) => ({ provider: 'sqlite' as const, file: at, url: `sqlite:///${at}`, display: at });
+    const held = await acquireJobLock(target(file), 'purge', 0);
+    try {
+      for (const other of [path.join(dir, 'link.db'), path.relative(process.cwd(), file)]) {
+        await expect(acquireJobLock(target(other), 'purge', 0)).rejects.toMatchObject({ code: 'BUSY' });
+      }
+    } finally {
+      await held.release();
+    }
+    const again = await acquireJobLock(target(path.join(dir, 'link.db')), 'purge', 0);
+    await again.release();
+    expect(fs.readdirSync(dir).sort()).toEqual(['app.db', 'link.db']);
+  });
 });

@@ -44,7 +44,7 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
     const { acquireAdvisoryLock } = await import('./pg-advisory.js');
     return acquireAdvisoryLock(target, job, waitMs, signal);
   }
-  const lockFile = `${target.file}.authctl-${job}.lock`;
+  const lockFile = `${realFile(target.file)}.authctl-${job}.lock`;
   const deadline = Date.now() + waitMs;
   // A run that starts at the very moment another does can make both fail
   // (each holds the file's shared lock while the other asks for the
@@ -94,5 +94,18 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
         }
       },
     };
+  }
+}
+
+/**
+ * The file a database path leads to, so that two runs reaching one file by
+ * different paths (a symlink, `./` against an absolute path) share one lock.
+ * SQLite itself resolves symlinks the same way before naming its -wal.
+ */
+function realFile(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file;
   }
 }
