@@ -146,8 +146,17 @@ async function runDatabaseChecks(
           },
     );
     const found = await findAppRowProblems(client);
+    const users = asNumber((await client.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM users`))?.n ?? 0);
     checks.push(
-      found.adminNameFree
+      users === 0
+        ? {
+            id: 'admin-name',
+            name: 'the app cannot seed admin/admin',
+            status: 'fail',
+            detail: 'there are no users: the app creates admin/admin, an active admin, at its next start',
+            hint: 'Run `authctl user add <name> --admin`, then `authctl migrate`: it keeps a disabled user named "admin" with no password.',
+          }
+        : found.adminNameFree
         ? {
             id: 'admin-name',
             name: 'the app cannot seed admin/admin',
@@ -189,16 +198,27 @@ async function runDatabaseChecks(
           ? 'wal: the app keeps reading and writing while authctl purges'
           : `${journal}: the first \`authctl sessions purge\` switches the file to WAL, so the app keeps writing during purges`,
     });
-    const mode = fs.statSync(target.file).mode & 0o777;
+    // The log and a rollback journal hold the same rows as the file itself
+    // (a live -wal holds the newest sessions), so they count too.
+    const files = [target.file, `${target.file}-wal`, `${target.file}-journal`].flatMap((file) => {
+      try {
+        return [{ file, mode: fs.statSync(file).mode & 0o777 }];
+      } catch {
+        return [];
+      }
+    });
+    const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+    const open = files.filter((f) => (f.mode & 0o077) !== 0);
+    const modes = files.map((f, i) => (i === 0 ? `mode ${octal(f.mode)}` : `${f.file.slice(target.file.length)} ${octal(f.mode)}`)).join(', ');
     checks.push(
-      (mode & 0o077) === 0
-        ? { id: 'file-mode', name: 'database file is private', status: 'ok', detail: `mode ${mode.toString(8).padStart(4, '0')}` }
+      open.length === 0
+        ? { id: 'file-mode', name: 'database file is private', status: 'ok', detail: modes }
         : {
             id: 'file-mode',
             name: 'database file is private',
             status: 'warn',
-            detail: `mode ${mode.toString(8).padStart(4, '0')}: ${mode & 0o004 ? 'world' : 'group'}-readable; it holds password hashes and session tokens`,
-            hint: `Run \`chmod 600 ${shellWord(target.file)}\`.`,
+            detail: `${modes}: ${open.map((f) => `${f.file === target.file ? 'the file' : f.file.slice(target.file.length)} is ${f.mode & 0o004 ? 'world' : 'group'}-readable`).join(', ')}; it holds password hashes and session tokens`,
+            hint: `Run \`chmod 600 ${open.map((f) => shellWord(f.file)).join(' ')}\`.`,
           },
     );
   }
