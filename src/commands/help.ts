@@ -27,6 +27,7 @@ const ENVIRONMENT: Array<[string, string]> = [
   ['DATABASE_URL', 'the database (as -d); also read from .env in the working directory; default sqlite:///./gpustack_ui.db'],
   ['GPUSTACK_API_BASE', 'the GPUStack server URL (as --url); GPUSTACK_SERVER_URL is the fallback'],
   ['GPUSTACK_API_TOKEN', 'the GPUStack API key (as --token-file); GPUSTACK_API_KEY is the fallback'],
+  ['PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY', 'SSL settings, as in libpq, for a PostgreSQL URL that does not give them (default sslmode: prefer)'],
   ['AUTHCTL_BCRYPT_ROUNDS', 'bcrypt cost for new passwords, 10 to 15 (as --rounds; default: 12)'],
   ['AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS', 'connect timeout per GPUStack request (default: 5000)'],
   ['AUTHCTL_GPUSTACK_TIMEOUT_MS', 'read timeout per GPUStack request (default: 10000)'],

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseDotEnv } from './dotenv.js';
 import { databaseError, usageError } from '../errors/errors.js';
-import { redactUrl, rememberSecret } from './secrets.js';
+import { redactUrl } from './secrets.js';
+import { formatPgUrl, parsePgUrl } from './pg-url.js';
 
 export { redactUrl } from './secrets.js';
 
@@ -104,35 +105,12 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget {
  * A PostgreSQL URL must be well formed before anything connects with it:
  * libpq-style parsers read `postgres:/u:pw@h/db` as a database named
  * `u:pw@h/db` on localhost, which would both connect to the wrong server and
- * print the password in the error.
+ * print the password in the error. The target's `url` is the same URL
+ * rewritten in a form every later step reads back unambiguously.
  */
 function parsePostgresUrl(url: string, scheme: string): DatabaseTarget {
-  const malformed = (why: string) =>
-    usageError(`PostgreSQL URL "${redactUrl(url)}" is malformed: ${why}.`, 'Use postgresql://user:password@host:5432/dbname (percent-encode @, :, / and # in the password).');
-  if (!url.slice(scheme.length + 1).startsWith('//')) throw malformed(`"${scheme}:" must be followed by "//"`);
-  const normalised = `postgresql:${url.slice(scheme.length + 1)}`;
-  let parsed: URL;
-  try {
-    parsed = new URL(normalised);
-  } catch {
-    throw malformed('it cannot be parsed as a URL');
-  }
-  rememberSecret(parsed.password);
-  try {
-    decodeURIComponent(parsed.username);
-    decodeURIComponent(parsed.password);
-    decodeURIComponent(parsed.pathname);
-  } catch {
-    throw malformed('it holds a "%" that is not followed by two hex digits');
-  }
-  for (const [key, value] of parsed.searchParams) if (/pass/i.test(key)) rememberSecret(value);
-  if (parsed.hash) throw malformed('it has a "#" fragment (percent-encode a "#" in the password as %23)');
-  // A raw "/" or "@" in the database name means the URL was split in the wrong place; %2F and %40 are deliberate.
-  const database = parsed.pathname.replace(/^\//, '');
-  if (/[/@]/.test(database)) throw malformed(`the database name "${redactUrl(database)}" holds "/" or "@"`);
-  const display = new URL(parsed.toString());
-  display.search = '';
-  return { provider: 'postgresql', url: normalised, display: redactUrl(display.toString()) };
+  const parts = parsePgUrl(url, scheme);
+  return { provider: 'postgresql', url: formatPgUrl(parts), display: formatPgUrl(parts, { redact: true, params: false }) };
 }
 
 export interface ResolvedConfig {

@@ -79,11 +79,12 @@ export async function openClient(target: DatabaseTarget): Promise<AppClient> {
   }
   // Both generated clients expose the same models; PostgreSQL's adapter already
   // writes timestamps as naive UTC, which is what the app stores there.
-  const [{ PrismaPg }, { PrismaClient: PgClient }] = await Promise.all([
+  const [{ PrismaPg }, { PrismaClient: PgClient }, { pgPoolConfig }] = await Promise.all([
     import('@prisma/adapter-pg'),
     import('../../generated/postgresql/client.js'),
+    import('./pg.js'),
   ]);
-  const client = new PgClient({ adapter: new PrismaPg({ connectionString: target.url, connectionTimeoutMillis: 10_000 }) }) as unknown as AppClient;
+  const client = new PgClient({ adapter: new PrismaPg(await pgPoolConfig(target.url)) }) as unknown as AppClient;
   try {
     await client.$connect();
     await client.$queryRawUnsafe('SELECT 1');

@@ -129,9 +129,9 @@ async function adapterFactory(target: DatabaseTarget) {
     inner = new PrismaBetterSqlite3({ url: target.file, timeout: BUSY_TIMEOUT_MS });
     begin = 'BEGIN IMMEDIATE';
   } else {
-    const { PrismaPg } = await import('@prisma/adapter-pg');
+    const [{ PrismaPg }, { pgPoolConfig }] = await Promise.all([import('@prisma/adapter-pg'), import('./pg.js')]);
     // One connection, so a transaction's statements all run on it.
-    inner = new PrismaPg({ connectionString: target.url, max: 1 });
+    inner = new PrismaPg({ ...(await pgPoolConfig(target.url)), max: 1 });
     begin = 'BEGIN';
   }
   const opened: SqlDriverAdapter[] = [];

@@ -1,6 +1,11 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config/config.js';
-import { databaseError } from '../errors/errors.js';
+import { formatPgUrl, param, parsePgUrl, SSL_MODES, sslModeOf, type SslMode } from '../config/pg-url.js';
+import { AuthctlError, databaseError, usageError } from '../errors/errors.js';
 import { scrubSecrets } from '../config/secrets.js';
 import type { SchemaShape } from './shape.js';
 
@@ -8,9 +13,15 @@ export type PgTarget = Extract<DatabaseTarget, { provider: 'postgresql' }>;
 
 /** Where a PostgreSQL URL points, without its password. */
 function describePgTarget(url: string): { host: string; port: string; database: string } {
-  const u = new URL(url);
-  return { host: u.hostname || 'localhost', port: u.port || '5432', database: decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres' };
+  const u = parsePgUrl(url);
+  return { host: u.host || 'localhost', port: String(u.port ?? 5432), database: u.database || 'postgres' };
 }
+
+const SSL_REFUSED = 'The server does not support SSL connections';
+const TLS_VERIFY_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED',
+]);
 
 export function pgConnectionError(url: string, err: unknown) {
   const { host, port, database } = describePgTarget(url);
@@ -19,15 +30,160 @@ export function pgConnectionError(url: string, err: unknown) {
   if (e.code === '3D000') {
     return databaseError('DATABASE_NOT_FOUND', `PostgreSQL database "${database}" does not exist on ${host}:${port}.`, 'Create it with `authctl init-db`, or check DATABASE_URL (or -d).');
   }
+  if (e.code === '28000' && /no pg_hba\.conf entry/.test(e.message ?? '')) {
+    const encrypted = !/no encryption/.test(e.message ?? '');
+    return databaseError(
+      'DATABASE_HOST_REFUSED',
+      `PostgreSQL at ${where} does not accept this connection (no pg_hba.conf entry for this host, user and database${encrypted ? '' : ' without SSL'}).`,
+      encrypted ? 'Ask the server administrator to allow this host and user in pg_hba.conf.' : 'The server may accept only SSL: use sslmode=require (or prefer, the default), or ask its administrator.',
+    );
+  }
   if (e.code === '28P01' || e.code === '28000') {
     return databaseError('DATABASE_AUTH_FAILED', `PostgreSQL at ${where} refused the credentials.`, 'Check the user and password in DATABASE_URL.');
   }
-  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || e.code === 'EAI_AGAIN') {
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || e.code === 'EAI_AGAIN' || e.code === 'ENOENT') {
     return databaseError('DATABASE_UNREACHABLE', `Cannot connect to PostgreSQL at ${where} (${e.code}).`, 'Check that the server runs and DATABASE_URL names the right host and port.');
   }
+  if (e.message === SSL_REFUSED) {
+    return databaseError('DATABASE_SSL_REFUSED', `PostgreSQL at ${where} does not accept SSL, and the sslmode in DATABASE_URL requires it.`, 'Use sslmode=prefer or sslmode=disable, or turn SSL on at the server.');
+  }
+  const parts = parsePgUrl(url);
   // The driver's text may quote the connection string back; never its password.
-  const said = scrubSecrets(e.message ?? String(err), [new URL(url).password]);
+  const said = scrubSecrets(e.message ?? String(err), [parts.password]);
+  if (e.code && TLS_VERIFY_CODES.has(e.code)) {
+    return databaseError(
+      'DATABASE_SSL_UNVERIFIED',
+      `PostgreSQL at ${where}: the server's certificate could not be verified (${said}).`,
+      'Give the certificate of the CA that signed it with sslrootcert=/path/to/ca.crt (verify-full also checks the host name, verify-ca does not), or use sslmode=require to encrypt without verifying.',
+    );
+  }
   return databaseError('DATABASE_ERROR', `PostgreSQL at ${where}: ${said}`, 'Check DATABASE_URL (or -d) and the server.');
+}
+
+function readSslFile(name: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : (code ?? 'unreadable');
+    return fail(databaseError('DATABASE_SSL_FILE', `Cannot read the ${name} file "${file}" given in the database URL: ${why}.`, `Fix ${name} in DATABASE_URL (or -d), or make the file readable by this user.`));
+  }
+}
+
+function fail(err: Error): never {
+  throw err;
+}
+
+/**
+ * How to connect: the options to try first and, for sslmode=prefer and
+ * allow, the ones to try when the server turns the first down.
+ */
+interface PgPlan {
+  first: pg.ClientConfig;
+  fallback?: pg.ClientConfig;
+}
+
+/** Whether a failed first attempt is one that libpq would retry the other way (with or without SSL). */
+const retryOtherWay = (err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  return e.message === SSL_REFUSED || e.code === '28000';
+};
+
+/**
+ * Turns a PostgreSQL URL into node-postgres options, with libpq's meaning of
+ * sslmode (and asyncpg's `ssl=`), so that pg never reads the URL itself:
+ * pg's own reading takes sslmode=require as verify-full, prints a warning,
+ * and crashes on asyncpg's `ssl=require`. Without sslmode, as in libpq and
+ * asyncpg, SSL is preferred; a Unix socket never uses SSL. Parameters pg
+ * has no use for (asyncpg's prepared_statement_cache_size, ...) are ignored.
+ */
+function pgPlan(url: string): PgPlan {
+  const parts = parsePgUrl(url);
+  const env = process.env;
+  const setting = (name: string, envName: string) => param(parts, name) ?? (env[envName] || undefined);
+  const modeText = param(parts, 'sslmode') ?? param(parts, 'ssl') ?? (env.PGSSLMODE || undefined);
+  let mode: SslMode = 'prefer';
+  if (modeText !== undefined) {
+    mode = sslModeOf(modeText) ?? fail(usageError(`PGSSLMODE="${modeText}" is not an SSL mode.`, `Set it to one of ${SSL_MODES.join(', ')}, or unset it.`));
+  }
+  const timeout = Number(param(parts, 'connect_timeout'));
+  const base: pg.ClientConfig = {
+    host: parts.host,
+    port: parts.port,
+    user: parts.user,
+    password: parts.password,
+    database: parts.database,
+    connectionTimeoutMillis: timeout > 0 ? timeout * 1000 : 10_000,
+  };
+  const appName = param(parts, 'application_name');
+  if (appName) base.application_name = appName;
+  const options = param(parts, 'options');
+  if (options) base.options = options;
+  if (mode === 'disable' || parts.host?.startsWith('/')) return { first: { ...base, ssl: false } };
+
+  const tls: ConnectionOptions = {};
+  const rootcert = setting('sslrootcert', 'PGSSLROOTCERT');
+  const defaultRoot = path.join(os.homedir(), '.postgresql', 'root.crt');
+  if (rootcert && rootcert !== 'system') tls.ca = readSslFile('sslrootcert', rootcert);
+  else if (!rootcert && mode.startsWith('verify') && fs.existsSync(defaultRoot)) tls.ca = readSslFile('sslrootcert', defaultRoot);
+  const cert = setting('sslcert', 'PGSSLCERT');
+  if (cert) tls.cert = readSslFile('sslcert', cert);
+  const key = setting('sslkey', 'PGSSLKEY');
+  if (key) tls.key = readSslFile('sslkey', key);
+  const passphrase = param(parts, 'sslpassword');
+  if (passphrase) tls.passphrase = passphrase;
+  // As in libpq: a root certificate given makes require (and prefer, allow) verify the chain; verify-full and
+  // sslrootcert=system also check the host name.
+  if (!mode.startsWith('verify') && !rootcert) tls.rejectUnauthorized = false;
+  else if (mode !== 'verify-full' && rootcert !== 'system') tls.checkServerIdentity = () => undefined;
+
+  const plain = { ...base, ssl: false };
+  const encrypted = { ...base, ssl: tls };
+  if (mode === 'allow') return { first: plain, fallback: encrypted };
+  if (mode === 'prefer') return { first: encrypted, fallback: plain };
+  return { first: encrypted };
+}
+
+async function tryConnect(config: pg.ClientConfig): Promise<pg.Client> {
+  const client = new pg.Client(config);
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+}
+
+/** Connects by the plan, the second way when the server turns the first down; the driver's error as it is. */
+async function connectByPlan(url: string, extra: pg.ClientConfig = {}): Promise<{ client: pg.Client; config: pg.ClientConfig }> {
+  const plan = pgPlan(url);
+  const first = { ...extra, ...plan.first };
+  try {
+    return { client: await tryConnect(first), config: first };
+  } catch (err) {
+    if (!plan.fallback || !retryOtherWay(err)) throw err;
+    const second = { ...extra, ...plan.fallback };
+    return { client: await tryConnect(second), config: second };
+  }
+}
+
+/**
+ * The pg options a pool (Prisma's pg adapter) connects with. For sslmode
+ * prefer and allow, one connection is tried first to learn which way the
+ * server takes; failures are mapped to exit 5, as for connectPg.
+ */
+export async function pgPoolConfig(url: string): Promise<pg.PoolConfig> {
+  const plan = pgPlan(url);
+  if (!plan.fallback) return plan.first;
+  try {
+    const { client, config } = await connectByPlan(url);
+    await client.end().catch(() => {});
+    return config;
+  } catch (err) {
+    throw err instanceof AuthctlError ? err : pgConnectionError(url, err);
+  }
 }
 
 /**
@@ -45,20 +201,11 @@ const naiveTimestampsAsText = {
  * any message. With `naiveText`, naive timestamps come back as their text.
  */
 export async function connectPg(url: string, opts: { naiveText?: boolean } = {}): Promise<pg.Client> {
-  const client = new pg.Client({
-    connectionString: url,
-    connectionTimeoutMillis: 10_000,
-    application_name: 'authctl',
-    ...(opts.naiveText ? { types: naiveTimestampsAsText } : {}),
-  });
-  client.on('error', () => {});
   try {
-    await client.connect();
+    return (await connectByPlan(url, { application_name: 'authctl', ...(opts.naiveText ? { types: naiveTimestampsAsText } : {}) })).client;
   } catch (err) {
-    await client.end().catch(() => {});
-    throw pgConnectionError(url, err);
+    throw err instanceof AuthctlError ? err : pgConnectionError(url, err);
   }
-  return client;
 }
 
 /**
@@ -66,20 +213,16 @@ export async function connectPg(url: string, opts: { naiveText?: boolean } = {})
  * server's maintenance database. Returns whether it was created.
  */
 export async function ensurePgDatabase(url: string): Promise<boolean> {
-  const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  probe.on('error', () => {});
   try {
-    await probe.connect();
+    const { client: probe } = await connectByPlan(url);
+    await probe.end().catch(() => {});
     return false;
   } catch (err) {
+    if (err instanceof AuthctlError) throw err;
     if ((err as { code?: string }).code !== '3D000') throw pgConnectionError(url, err);
-  } finally {
-    await probe.end().catch(() => {});
   }
   const { database } = describePgTarget(url);
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = await connectPg(admin.toString());
+  const client = await connectPg(formatPgUrl({ ...parsePgUrl(url), database: 'postgres' }));
   try {
     await client.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
     return true;
