@@ -337,3 +337,115 @@ describe('session timestamps with a UTC offset [sqlite]', () => {
     expect(human.stderr).toMatch(/3 session\(s\) with an expires_at in no timestamp form/);
   }, 120_000);
 });
+
+/**
+ * Whatever odd value a row's expires_at holds, `list --all` calls it expired,
+ * active or unknown exactly as `list --expired`, `list`, `stats` and `purge`
+ * count it. SQLite stores any value; PostgreSQL stores real timestamps, of
+ * which infinity, -infinity and years past 9999 are the odd ones.
+ */
+describeProviders('every listing, stats and purge agree on each expiry', ({ provider, newDb }) => {
+  const past = (ms: number) => new Date(Date.now() - ms);
+  const future = (ms: number) => new Date(Date.now() + ms);
+  /** Values and what they must be counted as. */
+  const VALUES: Array<{ value: unknown; state: 'expired' | 'active' | 'unknown' }> = provider === 'sqlite'
+    ? [
+        { value: appTimestamp(past(60 * MIN)), state: 'expired' },
+        { value: appTimestamp(future(60 * MIN)), state: 'active' },
+        { value: past(60 * MIN).toISOString().slice(0, 10), state: 'expired' },
+        { value: future(3 * 86_400_000).toISOString().slice(0, 16).replace('T', ' '), state: 'active' },
+        { value: `${past(2 * MIN).toISOString().slice(0, 19)}.123456789-00:00`, state: 'expired' },
+        { value: ' 2020-01-01 00:00:00', state: 'unknown' },
+        { value: '2020-01-01 00:00:00 ', state: 'unknown' },
+        { value: '2020-01-01t00:00:00', state: 'unknown' },
+        { value: '2020-01-01T00:00:00z', state: 'unknown' },
+        { value: Buffer.from('2020-01-01 00:00:00'), state: 'unknown' },
+        { value: 1577836800, state: 'unknown' },
+        { value: 2458849.5, state: 'unknown' },
+        { value: '', state: 'unknown' },
+        { value: '2020-13-01 00:00:00', state: 'unknown' },
+        { value: '2020-02-30 00:00:00', state: 'unknown' },
+        { value: 'now', state: 'unknown' },
+        { value: '2020-01-01T00:00:00+0100', state: 'unknown' },
+        { value: '2020-01-01 00:00:00 +01:00', state: 'unknown' },
+        { value: '2020-01-01  00:00:00', state: 'unknown' },
+        { value: '2020-01-01T', state: 'unknown' },
+        { value: '2020-01-01\u00002020', state: 'unknown' },
+      ]
+    : [
+        { value: appTimestamp(past(60 * MIN)), state: 'expired' },
+        { value: appTimestamp(future(60 * MIN)), state: 'active' },
+        { value: 'infinity', state: 'active' },
+        { value: '-infinity', state: 'expired' },
+        { value: '12020-01-01 00:00:00', state: 'active' },
+        { value: '0044-03-15 00:00:00 BC', state: 'expired' },
+      ];
+
+  async function fixture(): Promise<{ db: TestDb; ids: Map<number, (typeof VALUES)[number]> }> {
+    const db = await newDb();
+    await fillAppDatabase(db, { users: [{ username: 'admin', isAdmin: true }] });
+    expect((await cli(db, ['migrate', '-q'])).code).toBe(0);
+    const ids = new Map<number, (typeof VALUES)[number]>();
+    const created = appTimestamp(past(90 * MIN));
+    if (provider === 'sqlite') {
+      const file = new Database(sqliteFile(db));
+      const insert = file.prepare(
+        "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?)",
+      );
+      for (const v of VALUES) ids.set(Number(insert.run(fakeJwt(), randomBytes(16).toString('hex'), v.value, created, created).lastInsertRowid), v);
+      file.close();
+    } else {
+      for (const v of VALUES) {
+        const [row] = await db.query<{ id: number }>(
+          "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed) VALUES (1, ?, ?, 'access', ?, ?, ?) RETURNING id",
+          fakeJwt(), randomBytes(16).toString('hex'), v.value, created, created,
+        );
+        ids.set(Number(row!.id), v);
+      }
+    }
+    return { db, ids };
+  }
+
+  it('list --all, list, list --expired, stats and purge count each row alike', async () => {
+    const { db, ids } = await fixture();
+    const want = (state: string) => [...ids].filter(([, v]) => v.state === state).map(([id]) => id).sort((a, b) => a - b);
+    const listed = async (...args: string[]) => {
+      const r = await cli(db, ['--json', 'sessions', 'list', '--limit', '1000', ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { sessions: Array<{ id: number; expired: boolean | null; expiresAt: string }>; unknownExpiry: number };
+    };
+    const sorted = (sessions: Array<{ id: number }>) => sessions.map((s) => s.id).sort((a, b) => a - b);
+
+    const all = await listed('--all');
+    const by = (flag: boolean | null) => sorted(all.sessions.filter((s) => s.expired === flag));
+    expect({ expired: by(true), active: by(false), unknown: by(null) }).toEqual({ expired: want('expired'), active: want('active'), unknown: want('unknown') });
+    expect(sorted((await listed('--expired')).sessions)).toEqual(want('expired'));
+    const active = await listed();
+    expect(sorted(active.sessions)).toEqual(want('active'));
+    expect(active.unknownExpiry).toBe(want('unknown').length);
+
+    const human = await cli(db, ['sessions', 'list', '--all']);
+    expect(human.code, human.stderr).toBe(0);
+    if (provider === 'sqlite') {
+      expect(human.stdout).toContain(' 2020-01-01 00:00:00 (unknown form)');
+      expect(human.stdout).toContain('2020-01-01t00:00:00 (unknown form)');
+      expect(human.stdout).not.toMatch(/\d{4}d ago/);
+    }
+
+    const stats = await cli(db, ['--json', 'sessions', 'stats']);
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(JSON.parse(stats.stdout)).toMatchObject({
+      totals: { active: want('active').length, expired: want('expired').length },
+      unknownExpiry: want('unknown').length,
+    });
+
+    const dry = await cli(db, ['--json', 'sessions', 'purge', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ wouldDelete: want('expired').length, skipped: provider === 'sqlite' ? want('unknown').length : 0 });
+    const purge = await cli(db, ['--json', 'sessions', 'purge']);
+    expect(purge.code, purge.stderr).toBe(0);
+    expect(JSON.parse(purge.stdout)).toMatchObject({ deleted: want('expired').length });
+    const left = await db.query<{ id: number }>('SELECT id FROM user_sessions ORDER BY id');
+    expect(left.map((r) => Number(r.id))).toEqual([...want('active'), ...want('unknown')].sort((a, b) => a - b));
+  }, 120_000);
+});

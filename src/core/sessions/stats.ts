@@ -1,8 +1,8 @@
 import { notBefore } from '../db/conditions.js';
 import type { Db, Provider } from '../db/handle.js';
-import { asDate, asNumber, raw, sql, type Queryable, type Sql } from '../db/query.js';
+import { asNumber, raw, sql, type Queryable, type Sql } from '../db/query.js';
 import { formatAppTimestamp } from '../time/timestamps.js';
-import { activeCondition, expiredCondition, SUMMARY_COLUMNS, toSummary, type SessionSummary, type SummaryRow } from './summary.js';
+import { activeCondition, expiredCondition, summaryColumns, toSummary, type SessionSummary, type SummaryRow } from './summary.js';
 
 export interface SessionStats {
   byType: Array<{ type: string; active: number; expired: number }>;
@@ -95,10 +95,10 @@ async function selectOldestActive(q: Queryable, now: Date): Promise<SessionSumma
     ? raw('s.created_at, s.id')
     : raw('julianday(s.created_at) IS NULL, julianday(s.created_at), s.id');
   const row = await q.get<SummaryRow>(
-    sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id
+    sql`SELECT ${summaryColumns(q.provider, now)} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id
         WHERE ${activeCondition(q.provider, now)} ORDER BY ${order} LIMIT 1`,
   );
-  return row ? toSummary(row, now) : null;
+  return row ? toSummary(row) : null;
 }
 
 /**
@@ -107,8 +107,12 @@ async function selectOldestActive(q: Queryable, now: Date): Promise<SessionSumma
  */
 async function oldestExpiry(q: Queryable, expired: Sql): Promise<Date | null> {
   if (q.provider === 'postgresql') {
-    const row = await q.get<{ m: string | null }>(sql`SELECT min(s.expires_at) AS m FROM user_sessions s WHERE ${expired}`);
-    return row?.m ? asDate(row.m) : null;
+    // As seconds since the epoch: a year BC or past 9999 has no ISO text to read, and -infinity no instant at all.
+    const row = await q.get<{ e: string | number | null }>(
+      sql`SELECT extract(epoch FROM min(s.expires_at)) AS e FROM user_sessions s WHERE ${expired} AND isfinite(s.expires_at)`,
+    );
+    const at = row?.e === null || row?.e === undefined ? null : new Date(Math.round(Number(row.e) * 1000));
+    return at && !Number.isNaN(at.getTime()) ? at : null;
   }
   const row = await q.get<{ jd: number | null }>(sql`SELECT min(julianday(s.expires_at)) AS jd FROM user_sessions s WHERE ${expired}`);
   const jd = row?.jd;

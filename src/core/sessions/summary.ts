@@ -1,7 +1,7 @@
 import { before, notBefore, unknownTimestamp } from '../db/conditions.js';
-import type { Provider } from '../db/handle.js';
 import { asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
-import { tryParseDbTimestamp } from '../time/timestamps.js';
+import type { Provider } from '../db/handle.js';
+import { readStoredTimestamp } from '../time/timestamps.js';
 import { findUser } from '../users/users.js';
 
 export type TokenType = 'access' | 'refresh';
@@ -31,47 +31,58 @@ export interface SessionSummary {
 
 /**
  * The columns a SessionSummary is built from; session_token is not among them.
- * Timestamps are read as text in whichever form the row holds them (on
- * PostgreSQL, the naive UTC text); toSummary reads them.
+ * Timestamps are read in whichever form the row holds them: on SQLite as
+ * stored (text, or an integer, real or BLOB the JavaScript reader rejects as
+ * the SQL does), on PostgreSQL as the naive UTC text. `expired` is decided
+ * by the same SQL conditions that `list --expired`, `stats` and `purge` use,
+ * so a row is never expired in one and unknown in another: 1, 0, or NULL for
+ * an expiry in no known form.
  */
-export const SUMMARY_COLUMNS = raw(`s.id, s.user_id, u.username, s.token_type,
-  CAST(s.created_at AS TEXT) AS created_at, CAST(s.last_accessed AS TEXT) AS last_accessed, CAST(s.expires_at AS TEXT) AS expires_at,
-  s.ip_address, s.user_agent, s.jti`);
+export function summaryColumns(provider: Provider, now: Date): Sql {
+  const at = (column: string) => (provider === 'postgresql' ? `CAST(${column} AS TEXT)` : column);
+  return sql`s.id, s.user_id, u.username, s.token_type,
+  ${raw(`${at('s.created_at')} AS created_at, ${at('s.last_accessed')} AS last_accessed, ${at('s.expires_at')} AS expires_at,`)}
+  CASE WHEN ${expiredCondition(provider, now)} THEN 1 WHEN ${activeCondition(provider, now)} THEN 0 END AS expired,
+  s.ip_address, s.user_agent, s.jti`;
+}
+
+type StoredTimestamp = string | number | bigint | Buffer | null;
 
 export interface SummaryRow {
   id: number;
   user_id: number;
   username: string | null;
   token_type: string;
-  created_at: string;
-  last_accessed: string;
-  expires_at: string;
+  created_at: StoredTimestamp;
+  last_accessed: StoredTimestamp;
+  expires_at: StoredTimestamp;
+  expired: number | boolean | null;
   ip_address: string | null;
   user_agent: string | null;
   jti: string;
 }
 
 /**
- * ISO 8601 UTC for a readable timestamp; the stored value for anything else.
- * A number is never a timestamp here: neither the app nor authctl writes one,
- * and the SQL that decides expiry counts it as an unknown form too.
+ * ISO 8601 UTC for a timestamp in the known form; the stored value for
+ * anything else. Only text is a timestamp here: neither the app nor authctl
+ * writes a number or a BLOB, and the SQL that decides expiry rejects them too.
  */
-function isoOrRaw(value: string | Date | number | bigint | null): { iso: string; date: Date | null } {
-  const date = value === null || typeof value === 'number' || typeof value === 'bigint' ? null : tryParseDbTimestamp(value);
-  return date ? { iso: date.toISOString(), date } : { iso: String(value), date: null };
+function isoOrRaw(value: StoredTimestamp): string {
+  const date = readStoredTimestamp(value);
+  if (date) return date.toISOString();
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 
-export function toSummary(row: SummaryRow, now: Date): SessionSummary {
-  const expires = isoOrRaw(row.expires_at);
+export function toSummary(row: SummaryRow): SessionSummary {
   return {
     id: Number(row.id),
     userId: Number(row.user_id),
     username: row.username,
     type: row.token_type,
-    createdAt: isoOrRaw(row.created_at).iso,
-    lastAccessed: isoOrRaw(row.last_accessed).iso,
-    expiresAt: expires.iso,
-    expired: expires.date ? expires.date.getTime() < now.getTime() : null,
+    createdAt: isoOrRaw(row.created_at),
+    lastAccessed: isoOrRaw(row.last_accessed),
+    expiresAt: isoOrRaw(row.expires_at),
+    expired: row.expired === null ? null : Boolean(Number(row.expired)),
     ipAddress: row.ip_address,
     userAgent: row.user_agent,
     jti: row.jti,
@@ -110,9 +121,9 @@ export async function* iterateSummaries(
     const page = Math.min(PAGE_ROWS, left);
     const cond: Sql = lastId === null ? where : sql`(${where}) AND s.id < ${lastId}`;
     const rows = await q.all<SummaryRow>(
-      sql`SELECT ${SUMMARY_COLUMNS} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id WHERE ${cond} ORDER BY s.id DESC LIMIT ${page}`,
+      sql`SELECT ${summaryColumns(q.provider, now)} FROM user_sessions s LEFT JOIN users u ON u.id = s.user_id WHERE ${cond} ORDER BY s.id DESC LIMIT ${page}`,
     );
-    for (const r of rows) yield toSummary(r, now);
+    for (const r of rows) yield toSummary(r);
     if (rows.length < page) return;
     left -= rows.length;
     lastId = Number(rows[rows.length - 1]!.id);

@@ -13,19 +13,37 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 export function formatAppTimestamp(date: Date): string {
   if (Number.isNaN(date.getTime())) throw new RangeError('Invalid date');
   return (
-    `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
+    `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
     `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}.` +
     `${pad(date.getUTCMilliseconds(), 3)}000`
   );
 }
 
 /**
- * The forms SQLite's own date functions read: a date, optionally a time
- * (`T` or a space between), fractions of any length, and an offset `Z` or
- * `±HH:MM`. Naive text is UTC. {@link sqliteKnown} accepts the same set.
+ * The one definition of a stored timestamp authctl can read (a "known form"),
+ * shared by the JavaScript reader ({@link tryParseDbTimestamp}) and the SQL
+ * conditions ({@link sqliteKnown}), which must agree on every value:
+ *
+ * - a date `YYYY-MM-DD`, alone or followed by exactly one `T` or space and
+ *   `HH:MM`, optionally `:SS`, optionally a `.` and a fraction of any length;
+ * - after a time, optionally `Z` or an offset `±HH:MM`;
+ * - nothing else: no leading or trailing space, no lowercase `t` or `z`, no
+ *   offset without its colon, at most {@link KNOWN_MAX_LENGTH} characters.
+ *
+ * Fields: month 01-12, a day that exists in that month (no 2026-02-30,
+ * which SQLite alone would read as 2026-03-02), hour 00-24 (24:00 is the next
+ * day's start, as in SQLite), minutes and seconds 00-59, offset hours 00-14;
+ * and an instant no later than the end of year 9999. Naive text is UTC.
+ *
+ * This is the subset of what SQLite's date functions read that is written as
+ * ISO 8601; SQLite alone would also take spaces around the parts and a
+ * lowercase `z`, which the app and other readers would not.
  */
 const DB_TIMESTAMP =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}:\d{2})?$/i;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/** No known form is longer: the longest real one, nanoseconds and an offset, is 35. */
+const KNOWN_MAX_LENGTH = 40;
 
 /**
  * Reads a DATETIME value in any form found in the shared database: the app's
@@ -47,30 +65,77 @@ export function tryParseDbTimestamp(value: string | Date | number | bigint): Dat
     return Number.isNaN(d.getTime()) ? null : d;
   }
   if (typeof value !== 'string') return null;
-  const m = DB_TIMESTAMP.exec(value.trim());
+  return parseKnownText(value);
+}
+
+/**
+ * A value exactly as a SQLite DATETIME column returned it (text, an integer
+ * or real, a BLOB as a Buffer, NULL) as an instant, or null when it is in no
+ * known form: only text can be, as only text passes {@link sqliteKnown}.
+ */
+export function readStoredTimestamp(value: unknown): Date | null {
+  return typeof value === 'string' ? parseKnownText(value) : null;
+}
+
+/**
+ * Text in the known form as an instant, or null. The instant is the one
+ * SQLite's julianday() gives for the same text, to the millisecond: the
+ * fraction is read as SQLite reads it (capped at .999, then rounded to the
+ * nearest millisecond), so comparisons in SQL and here never differ.
+ */
+function parseKnownText(text: string): Date | null {
+  if (text.length > KNOWN_MAX_LENGTH) return null;
+  const m = DB_TIMESTAMP.exec(text);
   if (!m) return null;
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m;
   if (+mo! < 1 || +mo! > 12 || +d! < 1 || +d! > 31 || +h > 24 || +mi > 59 || +s > 59) return null;
-  const ms = Number(frac.padEnd(3, '0').slice(0, 3));
-  let t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
-  if (zone && zone.toUpperCase() !== 'Z') {
+  // setUTCFullYear, not Date.UTC, which would read years 0-99 as 1900-1999.
+  const day = new Date(0);
+  day.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  if (day.getUTCDate() !== Number(d)) return null;
+  let t = day.getTime() + Number(h) * 3_600_000 + Number(mi) * 60_000;
+  // SQLite: the fraction's digits as a double, capped at 0.999, then (s * 1000 + 0.5) truncated.
+  let fraction = 0;
+  let scale = 1;
+  for (const digit of frac) {
+    fraction = fraction * 10 + (digit.charCodeAt(0) - 48);
+    scale *= 10;
+  }
+  fraction /= scale;
+  if (fraction > 0.999) fraction = 0.999;
+  t += Math.trunc((Number(s) + fraction) * 1000 + 0.5);
+  if (zone && zone !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1;
     const [oh, om] = zone.slice(1).split(':').map(Number);
     if (oh! > 14 || om! > 59) return null;
     t -= sign * (oh! * 60 + om!) * 60_000;
   }
-  const date = new Date(t);
-  return Number.isNaN(date.getTime()) ? null : date;
+  // SQLite's julianday() refuses an instant past the end of year 9999 (UTC).
+  if (t > LAST_INSTANT_MS) return null;
+  return new Date(t);
 }
 
+/** 9999-12-31T23:59:59.999Z, the last instant SQLite's date functions give. */
+const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+const DATE_GLOB = '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]';
+
 /**
- * A SQLite condition true when `column` holds a timestamp SQLite can read:
- * text that starts with a date and that julianday() understands (the app's
- * naive form, ISO with `Z` or any `±HH:MM` offset). Integers, julian-day
- * numbers and other text are in no known form.
+ * A SQLite condition true when `column` holds a timestamp in the known form
+ * (see {@link DB_TIMESTAMP}): TEXT, no NUL, a date alone or a date, one `T`
+ * or space and `HH:MM`, then only digits, `:`, `.`, `+`, `-` or `Z`; a day
+ * past 28 that date() keeps as it is (so one that exists in its month); and
+ * readable by julianday(), which checks the rest. Integers, reals, BLOBs,
+ * julian-day numbers and other text are in no known form.
  */
 export function sqliteKnown(column: string): string {
-  return `(typeof(${column}) = 'text' AND ${column} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' AND julianday(${column}) IS NOT NULL)`;
+  return (
+    `(typeof(${column}) = 'text' AND length(${column}) <= ${KNOWN_MAX_LENGTH} AND instr(${column}, char(0)) = 0` +
+    ` AND (${column} GLOB '${DATE_GLOB}' OR (${column} GLOB '${DATE_GLOB}[ T][0-9][0-9]:[0-9][0-9]*'` +
+    ` AND substr(${column}, 17) NOT GLOB '*[^0-9:.+Z-]*'))` +
+    ` AND (substr(${column}, 9, 2) <= '28' OR date(substr(${column}, 1, 10)) = substr(${column}, 1, 10))` +
+    ` AND julianday(${column}) IS NOT NULL)`
+  );
 }
 
 const DAY_MS = 86_400_000;
