@@ -449,3 +449,54 @@ describeProviders('every listing, stats and purge agree on each expiry', ({ prov
     expect(left.map((r) => Number(r.id))).toEqual([...want('active'), ...want('unknown')].sort((a, b) => a - b));
   }, 120_000);
 });
+
+describeProviders('sessions revoke with many ids', ({ newDb }) => {
+  const ROWS = 40_000;
+
+  it('revokes 40,000 named ids in one transaction with one audit row, or none when one is missing', async () => {
+    const db = await newDb();
+    await expiredTable(db, ROWS);
+    const ids = (await db.query<{ id: number }>('SELECT id FROM user_sessions ORDER BY id')).map((r) => String(r.id));
+    expect(ids).toHaveLength(ROWS);
+
+    const dry = await cli(db, ['--json', 'sessions', 'revoke', '--dry-run', ...ids]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, revoked: ROWS, more: true });
+    const human = await cli(db, ['sessions', 'revoke', '--dry-run', ...ids]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`Would revoke ${ROWS} session(s)`);
+    expect(human.stdout).toContain(`and ${ROWS - 100} more`);
+
+    // One id that names no session: nothing goes, and the message stays short.
+    const missing = await cli(db, ['--json', 'sessions', 'revoke', ...ids, '999999999', '999999998']);
+    expect(missing.code, missing.stderr).toBe(3);
+    expect(JSON.parse(missing.stderr).error.message).toMatch(/^No session with id 999999999, id 999999998; nothing was revoked\.$/);
+    expect(Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM user_sessions'))[0]!.n)).toBe(ROWS);
+
+    const r = await cli(db, ['--json', 'sessions', 'revoke', ...ids]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ dryRun: false, revoked: ROWS });
+    expect(Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM user_sessions'))[0]!.n)).toBe(0);
+    const audit = await db.query<{ target: string; summary: string; details: string }>(
+      'SELECT target, summary, details FROM authctl_audit WHERE command = ? ORDER BY id', 'sessions revoke',
+    );
+    expect(audit).toHaveLength(1);
+    expect(audit[0]!.summary).toBe(`revoked ${ROWS} session(s)`);
+    expect(audit[0]!.target).toMatch(new RegExp(`^id 1, id 2, .* and ${ROWS - 20} more$`));
+    expect(JSON.parse(audit[0]!.details)).toMatchObject({ revoked: ROWS, more: true });
+  }, 180_000);
+
+  it('names at most 20 missing sessions, and counts the rest', async () => {
+    const db = await newDb();
+    await expiredTable(db, 1);
+    const absent = Array.from({ length: 25 }, (_, i) => String(1_000_000 + i));
+    const r = await cli(db, ['--json', 'sessions', 'revoke', '1', ...absent]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(JSON.parse(r.stderr).error.message).toMatch(/^No session with id 1000000, .*id 1000019 and 5 more; nothing was revoked\.$/);
+    expect(await countRows(db)).toBe(1);
+  }, 60_000);
+
+  async function countRows(db: TestDb): Promise<number> {
+    return Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM user_sessions'))[0]!.n);
+  }
+});

@@ -27,17 +27,73 @@ export interface RevokeResult {
   more: boolean;
 }
 
+/** Named ids and jtis in one statement at most: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
+const CHUNK = 1000;
+
+/** Named sessions beyond this many are counted, not named, in an audit target or an error. */
+const NAMED_MAX = 20;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+/** `id 1, jti abc`; past {@link NAMED_MAX}, the first ones and how many more. */
+function nameAll(names: string[]): string {
+  if (names.length <= NAMED_MAX) return names.join(', ');
+  return `${names.slice(0, NAMED_MAX).join(', ')} and ${names.length - NAMED_MAX} more`;
+}
+
 function describeTarget(target: RevokeTarget): string {
   if (target.kind === 'ids') {
-    return [...target.ids.map((id) => `id ${id}`), ...target.jtis.map((jti) => `jti ${jti}`)].join(', ');
+    return nameAll([...target.ids.map((id) => `id ${id}`), ...target.jtis.map((jti) => `jti ${jti}`)]);
   }
   const type = target.type ? ` (${target.type} only)` : '';
   return target.kind === 'user' ? `user ${target.username}${type}` : `all sessions${type}`;
 }
 
 /**
+ * The ids of the sessions named by id or jti, a chunk of names per
+ * statement so that any number of them fits; fails with SESSION_NOT_FOUND,
+ * naming the missing ones, unless every name matches a session.
+ */
+async function namedSessionIds(tx: Queryable, ids: number[], jtis: string[]): Promise<number[]> {
+  const found = new Set<number>();
+  const foundIds = new Set<number>();
+  const foundJtis = new Set<string>();
+  for (const part of chunks(ids)) {
+    const rows = await tx.all<{ id: number | string }>(sql`SELECT s.id FROM user_sessions s WHERE s.id IN (${join(part.map((id) => sql`${id}`), ', ')})`);
+    for (const r of rows) {
+      found.add(Number(r.id));
+      foundIds.add(Number(r.id));
+    }
+  }
+  for (const part of chunks(jtis)) {
+    const rows = await tx.all<{ id: number | string; jti: string }>(sql`SELECT s.id, s.jti FROM user_sessions s WHERE s.jti IN (${join(part.map((jti) => sql`${jti}`), ', ')})`);
+    for (const r of rows) {
+      found.add(Number(r.id));
+      foundJtis.add(r.jti);
+    }
+  }
+  const missing = [
+    ...ids.filter((id) => !foundIds.has(id)).map((id) => `id ${id}`),
+    ...jtis.filter((jti) => !foundJtis.has(jti)).map((jti) => `jti ${jti}`),
+  ];
+  if (missing.length > 0) {
+    throw notFound(
+      'SESSION_NOT_FOUND',
+      `No session with ${nameAll(missing)}; nothing was revoked.`,
+      'Check the ids with `authctl sessions list --all`, then run it again.',
+    );
+  }
+  return [...found].sort((a, b) => b - a);
+}
+
+/**
  * Revoking a session is deleting its row: the app refuses a request whose
- * session row is gone. Named sessions must all exist, or nothing is deleted.
+ * session row is gone. Named sessions must all exist, or nothing is deleted;
+ * any number of them is revoked in the one transaction, with one audit row.
  */
 export async function revokeSessions(db: Db, input: RevokeInput): Promise<RevokeResult> {
   const now = input.now ?? new Date();
@@ -46,33 +102,31 @@ export async function revokeSessions(db: Db, input: RevokeInput): Promise<Revoke
   // A dry run only reads, so it does not take the write lock.
   const inTransaction = <T>(fn: (tx: Queryable) => Promise<T>) => (input.dryRun ? fn(conn) : conn.transaction(fn));
   return inTransaction(async (tx) => {
-    const conditions: Sql[] = [];
     if (target.kind === 'ids') {
-      const parts: Sql[] = [];
-      if (target.ids.length) parts.push(sql`s.id IN (${join(target.ids.map((id) => sql`${id}`), ', ')})`);
-      if (target.jtis.length) parts.push(sql`s.jti IN (${join(target.jtis.map((jti) => sql`${jti}`), ', ')})`);
-      conditions.push(sql`(${join(parts, ' OR ')})`);
-    } else {
-      if (target.kind === 'user') conditions.push(await ofUser(tx, target.username));
-      if (target.type) conditions.push(sql`s.token_type = ${target.type}`);
-    }
-    const where = andAll(conditions);
-    const limit = target.kind === 'ids' ? target.ids.length + target.jtis.length : REVOKE_LISTED_MAX;
-    const sessions = await selectSummaries(tx, where, now, Math.max(limit, 1));
-    if (target.kind === 'ids') {
-      const missing = [
-        ...target.ids.filter((id) => !sessions.some((s) => s.id === id)).map((id) => `id ${id}`),
-        ...target.jtis.filter((jti) => !sessions.some((s) => s.jti === jti)).map((jti) => `jti ${jti}`),
-      ];
-      if (missing.length > 0) {
-        throw notFound(
-          'SESSION_NOT_FOUND',
-          `No session with ${missing.join(', ')}; nothing was revoked.`,
-          'Check the ids with `authctl sessions list --all`, then run it again.',
-        );
+      // Newest first, as listed.
+      const ids = await namedSessionIds(tx, target.ids, target.jtis);
+      const listed = ids.slice(0, REVOKE_LISTED_MAX);
+      const sessions = await selectSummaries(tx, sql`s.id IN (${join(listed.map((id) => sql`${id}`), ', ')})`, now, listed.length);
+      const result: RevokeResult = { dryRun: input.dryRun, revoked: ids.length, sessions, more: ids.length > sessions.length };
+      if (input.dryRun) return result;
+      let deleted = 0;
+      for (const part of chunks(ids)) {
+        deleted += await tx.run(sql`DELETE FROM user_sessions WHERE id IN (${join(part.map((id) => sql`${id}`), ', ')})`);
       }
+      await writeAudit(tx, {
+        command: 'sessions revoke',
+        target: describeTarget(target),
+        summary: `revoked ${deleted} session(s)`,
+        details: { revoked: deleted, ids: listed, more: ids.length > listed.length },
+      });
+      return { ...result, revoked: deleted };
     }
-    const total = sessions.length < limit ? sessions.length : await countWhere(tx, where);
+    const conditions: Sql[] = [];
+    if (target.kind === 'user') conditions.push(await ofUser(tx, target.username));
+    if (target.type) conditions.push(sql`s.token_type = ${target.type}`);
+    const where = andAll(conditions);
+    const sessions = await selectSummaries(tx, where, now, REVOKE_LISTED_MAX);
+    const total = sessions.length < REVOKE_LISTED_MAX ? sessions.length : await countWhere(tx, where);
     const result: RevokeResult = { dryRun: input.dryRun, revoked: total, sessions, more: total > sessions.length };
     if (input.dryRun || total === 0) return result;
     // The alias is not allowed in a DELETE on every provider, so delete through a subquery.
@@ -81,7 +135,7 @@ export async function revokeSessions(db: Db, input: RevokeInput): Promise<Revoke
       command: 'sessions revoke',
       target: describeTarget(target),
       summary: `revoked ${deleted} session(s)`,
-      details: { revoked: deleted, ids: sessions.slice(0, REVOKE_LISTED_MAX).map((s) => s.id), more: total > sessions.length },
+      details: { revoked: deleted, ids: sessions.map((s) => s.id), more: total > sessions.length },
     });
     return { ...result, revoked: deleted };
   });
