@@ -440,12 +440,96 @@ describeProviders('read-only databases', ({ provider, newDb, cloneDb }) => {
         const r = await runCliAsOtherUser(['--json', ...args], { cwd: db.cwd, env: db.env });
         expectPlainDatabaseError(r, 'DATABASE_READ_ONLY');
         expect(jsonError(r).message).toMatch(/unfinished.*gpustack_ui\.db-journal/);
-        expect(jsonError(r).hint).toMatch(/write both/);
+        // It names what is in the way: the file itself, and the folder where the journal must be deleted.
+        expect(jsonError(r).message).toContain(`cannot write ${file} (the database file;`);
+        expect(jsonError(r).hint).toContain(`can write ${file}`);
       }
       expect(fs.existsSync(`${file}-journal`)).toBe(true);
       spawnSync('chattr', ['-i', file]);
       expect((await cli(db, ['migrate', 'status'])).code).toBe(0);
       expect(await snapshot(db)).toBe(before);
+    });
+
+    /** Owned by the user the CLI runs as (other-user mode), or left to root (immutable mode, where root is the CLI's user). */
+    function giveToCli(p: string): void {
+      if (READ_ONLY_BY === 'other-user') expect(spawnSync('chown', ['postgres', p]).status).toBe(0);
+      else if (READ_ONLY_BY === 'mode') fs.chmodSync(p, 0o644);
+    }
+
+    it.skipIf(SKIP_READ_ONLY || READ_ONLY_BY === 'mode')('a write left unfinished, in a folder this user cannot write, on a file and journal it can: read commands name the -journal and the folder', async () => {
+      const db = await cloneDb(template);
+      const file = db.url.replace(/^sqlite:\/\/\//, '');
+      const dir = path.dirname(file);
+      const before = await snapshot(db);
+      await leaveHotJournal(file);
+      giveToCli(file);
+      giveToCli(`${file}-journal`);
+      makeReadOnly(file, { folder: true });
+      if (READ_ONLY_BY === 'other-user') giveToCli(file);
+      for (const args of [['user', 'list'], ['sessions', 'list'], ['sessions', 'stats'], ['migrate', 'status']]) {
+        const r = await runCliAsOtherUser(['--json', ...args], { cwd: db.cwd, env: db.env });
+        expectPlainDatabaseError(r, 'DATABASE_READ_ONLY');
+        const { message, hint } = jsonError(r);
+        expect(message, args.join(' ')).toMatch(/unfinished.*gpustack_ui\.db-journal/);
+        expect(message, args.join(' ')).toContain(`cannot write ${dir} (the folder`);
+        expect(message, args.join(' ')).not.toMatch(/disk I\/O error/);
+        expect(hint, args.join(' ')).toContain(`write access to ${dir}`);
+      }
+      expect(fs.existsSync(`${file}-journal`)).toBe(true);
+      // As a user who can write the folder, the next command finishes the rollback.
+      spawnSync('chattr', ['-i', dir]);
+      expect((await cli(db, ['migrate', 'status'])).code).toBe(0);
+      expect(fs.existsSync(`${file}-journal`)).toBe(false);
+      expect(await snapshot(db)).toBe(before);
+    });
+
+    it.skipIf(READ_ONLY_BY !== 'other-user')('a write left unfinished, with a -journal this user cannot write: the message names it', async () => {
+      const db = await cloneDb(template);
+      const file = db.url.replace(/^sqlite:\/\/\//, '');
+      await leaveHotJournal(file);
+      fs.chmodSync(path.dirname(file), 0o777);
+      giveToCli(file);
+      fs.chmodSync(`${file}-journal`, 0o644);
+      const r = await runCliAsOtherUser(['--json', 'user', 'list'], { cwd: db.cwd, env: db.env });
+      expectPlainDatabaseError(r, 'DATABASE_READ_ONLY');
+      expect(jsonError(r).message).toContain(`cannot write ${file}-journal (the rollback journal of a write left unfinished; owned by root, mode 0644)`);
+      expect(jsonError(r).hint).toContain(`such as root`);
+      expect(fs.existsSync(`${file}-journal`)).toBe(true);
+    });
+
+    it.skipIf(READ_ONLY_BY !== 'other-user')('WAL mode with a -shm this user cannot write: purge exits 5 naming it, prints no summary, and claims no deletions', async () => {
+      const db = await cloneDb(template);
+      const file = db.url.replace(/^sqlite:\/\/\//, '');
+      const dir = path.dirname(file);
+      await db.query('UPDATE user_sessions SET expires_at = ?', appTimestamp(new Date(Date.now() - 3_600_000)));
+      // The app, running as root, has the database open: its -shm is root's, 0644.
+      const live = new Database(file);
+      live.pragma('journal_mode = WAL');
+      live.prepare('SELECT count(*) FROM users').get();
+      const shm = fs.readFileSync(`${file}-shm`);
+      live.close();
+      fs.writeFileSync(`${file}-shm`, shm, { mode: 0o644 });
+      fs.chmodSync(`${file}-shm`, 0o644);
+      fs.writeFileSync(`${file}-wal`, '');
+      for (const p of [dir, file, `${file}-wal`]) giveToCli(p);
+
+      const json = await runCliAsOtherUser(['--json', 'sessions', 'purge'], { cwd: db.cwd, env: db.env });
+      expect(json.code, output(json)).toBe(5);
+      expect(JSON.parse(json.stdout)).toMatchObject({ deleted: 0 });
+      const { message, hint } = JSON.parse(json.stdout).error as { message: string; hint: string };
+      expect(message).toContain(`cannot write ${file}-shm (the WAL log's shared-memory index; owned by root, mode 0644)`);
+      expect(message).toMatch(/Nothing was deleted\.$/);
+      expect(message).not.toMatch(/committed/);
+      expect(hint).toContain(`${file}-shm`);
+      expect(hint).not.toMatch(/make the file writable/);
+
+      const human = await runCliAsOtherUser(['sessions', 'purge'], { cwd: db.cwd, env: db.env });
+      expect(human.code, output(human)).toBe(5);
+      expect(human.stdout).not.toMatch(/Purged/);
+      expect(human.stderr).toContain(`${file}-shm`);
+      expect(human.stderr).not.toMatch(/committed|audit row/);
+      expect(hasStackTrace(output(human))).toBe(false);
+      expect(countSessions(file)).toBe(1);
     });
 
     it('a damaged page: sessions stats and doctor exit 5 and say the file is damaged', async () => {

@@ -72,6 +72,20 @@ const skippedNote = (skipped: number) =>
 const summaryLine = ({ deleted, batches, ms, remaining }: PurgeRunResult) =>
   `Purged ${deleted} expired session(s) in ${batches} batch(es), ${(ms / 1000).toFixed(1)} s; ${remaining ?? 'an unknown number of'} expired remain.`;
 
+/**
+ * A SQLite purge stopped because this user cannot write the database, a side
+ * file or the folder (a -shm left by another user, say): the error names
+ * that file and the missing permission instead of a generic read-only one.
+ */
+async function namingTheFile(error: AuthctlError, file: string, deleted: number): Promise<AuthctlError> {
+  if (!['DATABASE_READ_ONLY', 'DATABASE_CANNOT_OPEN', 'DATABASE_IO_ERROR'].includes(error.code)) return error;
+  const { sqliteUnwritable } = await import('../../core/db/sqlite.js');
+  const { purgeStoppedAfter } = await import('../../core/sessions/purge/shared.js');
+  const unwritable = sqliteUnwritable(file);
+  if (!unwritable) return error;
+  return new AuthctlError(error.code, `${unwritable.message} ${purgeStoppedAfter(deleted)}`, error.exitCode, unwritable.hint);
+}
+
 export const purgeCommand = () =>
   defineCommand<PurgeCommandInput, PurgeCommandResult>({
     name: 'purge',
@@ -113,8 +127,9 @@ export const purgeCommand = () =>
             if (showProgress) out.progress(bar(deleted, total));
           },
         });
-        const { cutoff, deleted, remaining, batches, ms, skipped, error } = result;
+        const { cutoff, deleted, remaining, batches, ms, skipped } = result;
         if (result.dryRun) return { dryRun: true, cutoff, wouldDelete: deleted, deleted: 0, remaining, batches: 0, ms, skipped };
+        const error = result.error && db.target.provider === 'sqlite' ? await namingTheFile(result.error, db.target.file, deleted) : result.error;
         return {
           deleted, remaining, batches, ms, cutoff, interrupted: result.interrupted, switchedToWal: result.switchedToWal, skipped,
           ...(error ? { error, audited: result.audited } : {}),
@@ -136,8 +151,11 @@ export const purgeCommand = () =>
       }
       if (result.skipped) out.warn(skippedNote(result.skipped));
       if (result.error) {
-        out.line(summaryLine(result));
-        if (!result.audited) out.warn('The audit row for this run could not be written.');
+        // A run that deleted nothing has nothing to sum up: the error says so.
+        if (result.deleted > 0) {
+          out.line(summaryLine(result));
+          if (!result.audited) out.warn('The audit row for this run could not be written.');
+        }
       } else if (result.interrupted) {
         out.line(summaryLine(result));
       } else if (result.deleted === 0) {

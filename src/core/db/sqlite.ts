@@ -83,22 +83,156 @@ function rollBackHotJournal(file: string): void {
   writer.close();
 }
 
+/** A file or folder beside a SQLite database that SQLite must write and this user cannot. */
+interface SqliteAccessProblem {
+  path: string;
+  role: 'database' | 'folder' | 'journal' | 'wal' | 'shm';
+  /** What this user lacks: `write`, or `read and write`. */
+  missing: string;
+  /** `owned by root, mode 0644`. */
+  owner: string;
+}
+
+/** The user name for a uid, from /etc/passwd, or `uid N`. */
+function userName(uid: number): string {
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (name && Number(id) === uid) return name;
+    }
+  } catch {
+    // No passwd file to read: the number will do.
+  }
+  return `uid ${uid}`;
+}
+
+/**
+ * What this user cannot do to the database file, its folder and the side
+ * files SQLite keeps beside it (`-journal`, `-wal`, `-shm`, where they
+ * exist): each needs reading and writing, the folder writing (SQLite
+ * creates and deletes the side files in it). Empty when nothing is in the way.
+ */
+function sqliteAccessProblems(file: string): SqliteAccessProblem[] {
+  const can = (p: string, mode: number) => {
+    try {
+      fs.accessSync(p, mode);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const candidates: Array<{ path: string; role: SqliteAccessProblem['role'] }> = [
+    { path: file, role: 'database' },
+    { path: `${file}-journal`, role: 'journal' },
+    { path: `${file}-wal`, role: 'wal' },
+    { path: `${file}-shm`, role: 'shm' },
+    { path: path.dirname(file), role: 'folder' },
+  ];
+  const problems: SqliteAccessProblem[] = [];
+  for (const { path: p, role } of candidates) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(p);
+    } catch {
+      continue;
+    }
+    const read = can(p, role === 'folder' ? fs.constants.X_OK : fs.constants.R_OK);
+    const write = can(p, fs.constants.W_OK);
+    if (read && write) continue;
+    problems.push({
+      path: p,
+      role,
+      missing: read ? 'write' : role === 'folder' ? 'enter and write' : 'read and write',
+      owner: `owned by ${userName(stat.uid)}, mode ${(stat.mode & 0o7777).toString(8).padStart(4, '0')}`,
+    });
+  }
+  return problems;
+}
+
+const ROLE: Record<SqliteAccessProblem['role'], string> = {
+  database: 'the database file',
+  folder: 'the folder that holds it, where SQLite creates and deletes its -journal, -wal and -shm files',
+  journal: 'the rollback journal of a write left unfinished',
+  wal: 'the WAL log',
+  shm: "the WAL log's shared-memory index",
+};
+
+/** `cannot write /x/gpustack_ui.db-shm (the WAL log's shared-memory index; owned by root, mode 0644)`, joined. */
+function describeProblems(problems: SqliteAccessProblem[]): string {
+  return problems.map((p) => `cannot ${p.missing} ${p.path} (${ROLE[p.role]}; ${p.owner})`).join(', and ');
+}
+
+function listPaths(problems: SqliteAccessProblem[]): string {
+  return problems.map((p) => p.path).join(', ');
+}
+
+/**
+ * Why this user cannot write the database, naming the file or folder in the
+ * way and what permission is missing, with what to do; null when every one
+ * of them is writable (the cause is then elsewhere).
+ */
+export function sqliteUnwritable(file: string): { message: string; hint: string } | null {
+  const problems = sqliteAccessProblems(file);
+  if (problems.length === 0) return null;
+  const owners = [...new Set(problems.map((p) => p.owner.replace(/^owned by (.*), mode .*$/, '$1')))].join(' or ');
+  return {
+    message: `SQLite cannot write to ${file}: this user ${describeProblems(problems)}.`,
+    hint:
+      `Give the user running authctl read and write access to ${listPaths(problems)} (chown or chmod), or run authctl as ${owners}. ` +
+      'The -wal and -shm files belong to whoever opened the database first: they must be writable by every user that writes the database, the app\'s user included.',
+  };
+}
+
+/** What keeps this user from rolling a leftover journal back: the file, the journal or the folder. */
+function rollbackProblems(file: string): SqliteAccessProblem[] {
+  return sqliteAccessProblems(file).filter((p) => p.role === 'database' || p.role === 'journal' || p.role === 'folder');
+}
+
 function unfinishedWriteError(file: string) {
+  const journal = `${path.basename(file)}-journal`;
+  const problems = rollbackProblems(file);
+  if (problems.length === 0) {
+    return databaseError(
+      'DATABASE_READ_ONLY',
+      `${file} has a write left unfinished by a process that stopped (${journal}), and this user cannot undo it: that needs write access to the file and its folder. Nothing was read or changed.`,
+      'Run any authctl command (or start the app) once as a user that can write both; SQLite then rolls the unfinished write back.',
+    );
+  }
+  const owners = [...new Set(problems.map((p) => p.owner.replace(/^owned by (.*), mode .*$/, '$1')))].join(' or ');
   return databaseError(
     'DATABASE_READ_ONLY',
-    `${file} has a write left unfinished by a process that stopped (${path.basename(file)}-journal), and this user cannot undo it: that needs write access to the file and its folder. Nothing was read or changed.`,
-    'Run any authctl command (or start the app) once as a user that can write both; SQLite then rolls the unfinished write back.',
+    `${file} has a write left unfinished by a process that stopped (${journal}), and this user cannot undo it: ` +
+      `rolling it back writes the database file, reads and then deletes ${journal}, and this user ${describeProblems(problems)}. Nothing was read or changed.`,
+    `Run any authctl command (or start the app) once as a user that can write ${listPaths(problems)}, such as ${owners}; SQLite then rolls the unfinished write back and removes ${journal}. ` +
+      `Or give this user write access to ${listPaths(problems)}.`,
   );
+}
+
+/** A rollback journal beside the file that is not empty: a write left unfinished, or one under way. */
+function hasJournal(file: string): boolean {
+  try {
+    return fs.statSync(`${file}-journal`).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 function sqliteOpenError(file: string, err: unknown) {
   const message = err instanceof Error ? err.message : String(err);
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  // Rolling a leftover journal back failed (it could not be read, or not be
+  // deleted afterwards): say which file or folder is in the way.
+  if (/^SQLITE_(IOERR|CANTOPEN|READONLY)/.test(code) && hasJournal(file) && rollbackProblems(file).length > 0) {
+    return unfinishedWriteError(file);
+  }
   if (/not a database|file is encrypted/i.test(message)) {
     return databaseError('DATABASE_INVALID', `${file} is not a SQLite database.`, 'Check DATABASE_URL (or -d).');
   }
   if (/locked|busy/i.test(message)) {
     return databaseError('DATABASE_LOCKED', `${file} stayed locked for more than ${BUSY_TIMEOUT_MS / 1000}s.`, 'Another process holds a long write lock; try again shortly.');
   }
+  const unwritable = /^SQLITE_(IOERR|CANTOPEN|READONLY)/.test(code) || /readonly|permission|EACCES|unable to open/i.test(message) ? sqliteUnwritable(file) : null;
+  if (unwritable) return databaseError('DATABASE_UNREADABLE', `Cannot open ${file}: ${message}. ${unwritable.message}`, unwritable.hint);
   if (/readonly|permission|EACCES|unable to open/i.test(message)) {
     return databaseError('DATABASE_UNREADABLE', `Cannot open ${file}: ${message}.`, 'Check the file and folder permissions.');
   }

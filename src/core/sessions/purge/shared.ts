@@ -60,10 +60,11 @@ export const LOCK_TARGET_SHARE = 0.75;
  */
 export function stoppedError(err: unknown, deleted: number): AuthctlError {
   const e = toAuthctlError(err);
-  return new AuthctlError(
-    e.code,
-    `${e.message.replace(/\.?$/, '.')} The purge stopped after deleting ${deleted} expired session(s); those deletions are committed.`,
-    e.exitCode,
-    e.hint ?? 'Run `authctl sessions purge` again to finish.',
-  );
+  return new AuthctlError(e.code, `${e.message.replace(/\.?$/, '.')} ${purgeStoppedAfter(deleted, e.message)}`.trimEnd(), e.exitCode, e.hint ?? 'Run `authctl sessions purge` again to finish.');
+}
+
+/** What a purge that an error stopped had done: committed deletions, or none (said once). */
+export function purgeStoppedAfter(deleted: number, message = ''): string {
+  if (deleted > 0) return `The purge stopped after deleting ${deleted} expired session(s); those deletions are committed.`;
+  return /nothing was (changed|deleted)/i.test(message) ? '' : 'Nothing was deleted.';
 }
