@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { databaseError } from '../errors/errors.js';
+import { toAuthctlError } from '../errors/map.js';
 
 export type SqliteDb = Database.Database;
 
@@ -93,6 +94,7 @@ function unfinishedWriteError(file: string) {
 
 function sqliteOpenError(file: string, err: unknown) {
   const message = err instanceof Error ? err.message : String(err);
+  if (String((err as { code?: unknown }).code).startsWith('SQLITE_CORRUPT')) return toAuthctlError(err);
   if (/not a database|file is encrypted/i.test(message)) {
     return databaseError('DATABASE_INVALID', `${file} is not a SQLite database.`, 'Check DATABASE_URL (or -d).');
   }
