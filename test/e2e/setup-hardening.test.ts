@@ -111,9 +111,15 @@ describe('migrate and init-db blocked by the app\'s write lock', () => {
     run.child.stdout!.on('data', listen);
     run.child.stderr!.on('data', listen);
     // The backup is announced just before the history table is created and
-    // Prisma's engine starts: the app takes its write lock then, for longer
-    // than the engine waits for it.
+    // Prisma's engine starts (loading it takes a while): once the table is
+    // there, the app takes its write lock, for longer than the engine waits.
     await until(() => /Backed up the database to/.test(said), 'the backup');
+    const look = new Database(file, { readonly: true, timeout: 10_000 });
+    try {
+      await until(() => look.prepare("SELECT 1 FROM sqlite_master WHERE name = '_prisma_migrations'").get() !== undefined, 'the history table');
+    } finally {
+      look.close();
+    }
     const lock = appWriteLock(file);
     await sleep(7000);
     lock.release();
