@@ -1,6 +1,7 @@
 import { AuthctlError, ExitCode } from '../core/errors/errors.js';
 import type { MigrationStatus } from '../core/db/migrations.js';
 import type { MigrateResult } from '../core/setup/migrate.js';
+import { historyProblem } from '../core/setup/history.js';
 import { MIGRATE_LOCK } from '../core/setup/lock.js';
 import { PLACEHOLDER_NOTICE } from '../core/users/admin-placeholder.js';
 import { defineCommand } from './define.js';
@@ -34,6 +35,9 @@ const statusCommand = () =>
     },
     failure: (status) => {
       if (status.upToDate) return null;
+      // A history migrate refuses: say why, and what to do instead of running it.
+      const problem = historyProblem(status);
+      if (problem) return new AuthctlError('NOT_UP_TO_DATE', `The database is not up to date. ${problem.message}`, ExitCode.checkFailed, problem.hint);
       const hint =
         status.state === 'app-unmanaged'
           ? "Run `authctl migrate` to adopt the app's tables."

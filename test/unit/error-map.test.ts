@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuthctlError } from '../../src/core/errors/errors.js';
 import { toAuthctlError } from '../../src/core/errors/map.js';
+import { MigrationEngineError } from '../../src/core/db/engine.js';
 
 // The database-state codes (read-only, corrupt, full, ...) are covered in hardening-config.test.ts.
 describe('toAuthctlError', () => {
@@ -53,5 +54,30 @@ describe('toAuthctlError', () => {
     expect(mapped.message).toMatch(/^Unexpected error: /);
     expect(mapped.message).not.toContain('s3cret-pass');
     expect(toAuthctlError('a thrown string')).toMatchObject({ code: 'INTERNAL', message: 'Unexpected error: a thrown string' });
+  });
+
+  describe('a failure inside Prisma\'s schema engine', () => {
+    // What the engine's wasm build says when the SQLite adapter reports a busy database.
+    const decodeFailure =
+      'Error in the underlying connector (WASM_ERROR): Error: unknown variant `SocketTimeout`, expected one of `GenericJs`, `sqlite`\\n    at __wbg_Error_e83987f665cf5504 (file:///srv/authctl/node_modules/@prisma/schema-engine-wasm/schema_engine_bg.js:430:17)\\n    at wasm://wasm/0149f3a6:wasm-function[7042]:0x476fcf\n   0: sql_schema_connector::sql_migration_persistence::initialize';
+    const busy = Object.assign(new Error('SocketTimeout'), { name: 'DriverAdapterError', cause: { kind: 'SocketTimeout', originalCode: 'SQLITE_BUSY', originalMessage: 'database is locked' } });
+
+    it('is mapped by the driver error that caused it, naming the backup only when this run made one', () => {
+      const withoutBackup = toAuthctlError(new MigrationEngineError(decodeFailure, 'sqlite', busy));
+      expect(withoutBackup).toMatchObject({ code: 'DATABASE_LOCKED', exitCode: 5, message: 'The database stayed locked by another writer for too long.' });
+      expect(withoutBackup.hint).not.toMatch(/bak|backed up/);
+      const failure = new MigrationEngineError(decodeFailure, 'sqlite', busy);
+      failure.backup = '/srv/gpustack_ui.db.bak-20261201-120000';
+      expect(toAuthctlError(failure).hint).toMatch(/backed up to \/srv\/gpustack_ui\.db\.bak-20261201-120000 before this run/);
+    });
+
+    it('without a driver error says what the engine said, without its stack frames or file paths', () => {
+      const mapped = toAuthctlError(new MigrationEngineError(decodeFailure, 'sqlite', undefined));
+      expect(mapped).toMatchObject({ code: 'MIGRATION_FAILED', exitCode: 5 });
+      expect(mapped.message).toBe('Applying migrations failed: Error in the underlying connector (WASM_ERROR): Error: unknown variant `SocketTimeout`, expected one of `GenericJs`, `sqlite`');
+      expect(mapped.hint).toBe('Migrations applied before the failed one stay applied. Fix the cause, then run `authctl migrate` again.');
+      const script = new MigrationEngineError('Migration failed', 'postgresql', Object.assign(new Error('syntax error at or near "TABLEX"'), { name: 'DriverAdapterError', cause: { kind: 'postgres', code: '42601', message: 'syntax error at or near "TABLEX"' } }));
+      expect(toAuthctlError(script)).toMatchObject({ code: 'MIGRATION_FAILED', message: 'Applying migrations failed: syntax error at or near "TABLEX"' });
+    });
   });
 });

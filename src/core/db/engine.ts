@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery } from '@prisma/driver-adapter-utils';
 import type { DatabaseTarget } from '../config/config.js';
-import { databaseError } from '../errors/errors.js';
 import { MIGRATIONS_DIR, SCHEMA_FILE } from '../../paths.js';
 import type { Migration } from './migrations.js';
 import { BUSY_TIMEOUT_MS } from './sqlite.js';
@@ -59,7 +58,7 @@ const HISTORY_FINISHED = /^\s*UPDATE [`"]_prisma_migrations[`"] SET [`"]finished
  * therefore leaves the database before or after each migration, and a rerun
  * finishes the job.
  */
-function atomicMigrations(adapter: SqlDriverAdapter, begin: string): SqlDriverAdapter {
+function atomicMigrations(adapter: SqlDriverAdapter, begin: string, failures: DriverFailures): SqlDriverAdapter {
   let open = false;
   const run = (sql: string) => adapter.executeRaw({ sql, args: [], argTypes: [] });
   const rollback = async () => {
@@ -67,28 +66,29 @@ function atomicMigrations(adapter: SqlDriverAdapter, begin: string): SqlDriverAd
     open = false;
     await run('ROLLBACK').catch(() => {});
   };
-  const statement = (method: 'queryRaw' | 'executeRaw') => async (query: SqlQuery) => {
-    if (!open && HISTORY_INSERT.test(query.sql)) {
-      await run(begin);
-      open = true;
-    }
-    try {
-      const result = await (adapter[method] as (q: SqlQuery) => Promise<unknown>)(query);
-      if (open && HISTORY_FINISHED.test(query.sql)) {
-        open = false;
-        await run('COMMIT');
+  const statement = (method: 'queryRaw' | 'executeRaw') =>
+    failures.watch(async (query: SqlQuery) => {
+      if (!open && HISTORY_INSERT.test(query.sql)) {
+        await run(begin);
+        open = true;
       }
-      return result;
-    } catch (err) {
-      await rollback();
-      throw err;
-    }
-  };
+      try {
+        const result = await (adapter[method] as (q: SqlQuery) => Promise<unknown>)(query);
+        if (open && HISTORY_FINISHED.test(query.sql)) {
+          open = false;
+          await run('COMMIT');
+        }
+        return result;
+      } catch (err) {
+        await rollback();
+        throw err;
+      }
+    });
   return new Proxy(adapter, {
     get(target, prop, receiver) {
       if (prop === 'queryRaw' || prop === 'executeRaw') return statement(prop);
       if (prop === 'executeScript') {
-        return async (script: string) => {
+        return failures.watch(async (script: string) => {
           // The engine runs migration scripts on this connection and nothing
           // else; one outside a transaction means its statements changed and
           // the step would no longer be atomic, so refuse rather than risk it.
@@ -101,7 +101,7 @@ function atomicMigrations(adapter: SqlDriverAdapter, begin: string): SqlDriverAd
             await rollback();
             throw err;
           }
-        };
+        });
       }
       if (prop === 'dispose') {
         return async () => {
@@ -120,7 +120,7 @@ function atomicMigrations(adapter: SqlDriverAdapter, begin: string): SqlDriverAd
  * freeing the engine does not close them, and on SQLite an open one keeps the
  * engine's exclusive lock on the file.
  */
-async function adapterFactory(target: DatabaseTarget) {
+async function adapterFactory(target: DatabaseTarget, failures: DriverFailures) {
   const { bindMigrationAwareSqlAdapterFactory } = await import('@prisma/driver-adapter-utils');
   let inner: SqlMigrationAwareDriverAdapterFactory;
   let begin: string;
@@ -135,16 +135,16 @@ async function adapterFactory(target: DatabaseTarget) {
     begin = 'BEGIN';
   }
   const opened: SqlDriverAdapter[] = [];
-  const remember = async (connection: Promise<SqlDriverAdapter>, atomic: boolean) => {
-    const adapter = await connection;
+  const remember = async (connection: () => Promise<SqlDriverAdapter>, atomic: boolean) => {
+    const adapter = await failures.watch(connection)();
     opened.push(adapter);
-    return atomic ? atomicMigrations(adapter, begin) : adapter;
+    return atomic ? atomicMigrations(adapter, begin, failures) : adapter;
   };
   const factory = bindMigrationAwareSqlAdapterFactory({
     provider: inner.provider,
     adapterName: inner.adapterName,
-    connect: () => remember(inner.connect(), true),
-    connectToShadowDb: () => remember(inner.connectToShadowDb(), false),
+    connect: () => remember(() => inner.connect(), true),
+    connectToShadowDb: () => remember(() => inner.connectToShadowDb(), false),
   });
   return {
     factory,
@@ -154,9 +154,67 @@ async function adapterFactory(target: DatabaseTarget) {
   };
 }
 
+/**
+ * The last failure of the driver under the engine. The engine passes a
+ * driver's error on as a typed value it must decode, and a kind its build does
+ * not know (the SQLite adapter reports a busy database as `SocketTimeout`)
+ * turns into a decoding error quoting the engine's own wasm and JS frames. So
+ * the driver's error is kept here, as thrown, and reported instead.
+ */
+class DriverFailures {
+  last: unknown = undefined;
+
+  watch<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return async (...args: A) => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        this.last = err;
+        throw err;
+      }
+    };
+  }
+}
+
+/**
+ * A failure inside Prisma's schema engine. `driverError` is the database
+ * driver's own error when one caused it; `message` is the engine's text
+ * without its stack frames. Mapped to what the operator sees in
+ * errors/map.ts; --debug prints `stack`, which keeps the engine's full text.
+ */
+export class MigrationEngineError extends Error {
+  override readonly name = 'MigrationEngineError';
+  readonly provider: DatabaseTarget['provider'];
+  readonly driverError: unknown;
+  /** The copy of the SQLite file made before this run, when there is one (set by the caller). */
+  backup: string | null = null;
+
+  constructor(raw: string, provider: DatabaseTarget['provider'], driverError: unknown) {
+    super(engineSummary(raw));
+    this.provider = provider;
+    this.driverError = driverError;
+    this.stack = `${this.name}: ${raw}${driverError instanceof Error && driverError.stack ? `\nCaused by: ${driverError.stack}` : ''}`;
+  }
+}
+
+/** The engine's message up to its first stack frame or span trace, on one line, with no file or wasm addresses. */
+function engineSummary(raw: string): string {
+  const lines: string[] = [];
+  for (const line of raw.replace(/\\n/g, '\n').split('\n')) {
+    if (/^\s+(at |\d+: )/.test(line)) break;
+    lines.push(line);
+  }
+  return lines
+    .join(' ')
+    .replace(/\(?(file|wasm):\/\/\S+\)?/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
 export async function openMigrationEngine(target: DatabaseTarget, migrations: Migration[]): Promise<MigrationEngine> {
   const { SchemaEngine } = await loadWasmEngine();
-  const { factory, disposeAll } = await adapterFactory(target);
+  const failures = new DriverFailures();
+  const { factory, disposeAll } = await adapterFactory(target, failures);
   const schemaFile = SCHEMA_FILE[target.provider];
   const baseDir = MIGRATIONS_DIR[target.provider];
   const migrationsList = {
@@ -176,35 +234,30 @@ export async function openMigrationEngine(target: DatabaseTarget, migrations: Mi
   );
   const registry = (factory as unknown as { errorRegistry: ErrorRegistry }).errorRegistry;
 
-  // The engine reports driver failures as "External error id#N"; the real
-  // error waits in the adapter's registry.
+  // The engine reports a failure of JavaScript code under it as "External
+  // error id#N", the error itself waiting in the adapter's registry; any other
+  // failure of the driver is the one kept in `failures`.
   const explain = (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    const id = /id#(\d+)/.exec(message)?.[1];
-    const inner = id ? registry.consumeError(Number(id))?.error : undefined;
-    const detail = inner ? JSON.stringify(inner) : message;
-    // Only a SQLite file is backed up first.
-    const hint =
-      target.provider === 'sqlite'
-        ? 'The database file was backed up before; see the .bak- file beside it.'
-        : 'Migrations applied before the failed one stay applied; fix the cause, then run `authctl migrate` again.';
-    return databaseError('MIGRATION_FAILED', `Applying migrations failed: ${detail}`, hint);
+    const raw = err instanceof Error ? err.message : String(err);
+    const id = /id#(\d+)/.exec(raw)?.[1];
+    const registered = id ? registry.consumeError(Number(id))?.error : undefined;
+    return new MigrationEngineError(raw, target.provider, registered ?? failures.last);
+  };
+  const run = async <R>(step: () => Promise<R>): Promise<R> => {
+    failures.last = undefined;
+    try {
+      return await step();
+    } catch (err) {
+      throw explain(err);
+    }
   };
 
   return {
     async applyMigrations() {
-      try {
-        return (await engine.applyMigrations({ migrationsList, filters })).appliedMigrationNames;
-      } catch (err) {
-        throw explain(err);
-      }
+      return run(async () => (await engine.applyMigrations({ migrationsList, filters })).appliedMigrationNames);
     },
     async markApplied(name: string) {
-      try {
-        await engine.markMigrationApplied({ migrationName: name, migrationsList });
-      } catch (err) {
-        throw explain(err);
-      }
+      await run(() => engine.markMigrationApplied({ migrationName: name, migrationsList }));
     },
     async close() {
       engine.free();

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DatabaseTarget } from '../config/config.js';
-import { conflict, databaseError } from '../errors/errors.js';
+import { databaseError } from '../errors/errors.js';
 import { MIGRATIONS_DIR } from '../../paths.js';
 import type { SchemaComparison } from './shape.js';
 
@@ -89,30 +89,6 @@ export function statusFrom(
     status.failed.length === 0 &&
     drift.length === 0;
   return status;
-}
-
-/** Refuses to migrate a database whose history does not belong to these migrations. */
-export function assertHistoryMatches(status: MigrationStatus, provider: DatabaseTarget['provider']): void {
-  if (status.unknown.length > 0 || status.edited.length > 0) {
-    const parts = [
-      status.unknown.length ? `applied migrations this authctl does not have: ${status.unknown.join(', ')}` : '',
-      status.edited.length ? `applied migrations that were changed since: ${status.edited.join(', ')}` : '',
-    ].filter(Boolean);
-    throw conflict(
-      'MIGRATION_HISTORY_DIVERGED',
-      `The database's migration history has diverged (${parts.join('; ')}).`,
-      'Use the authctl release that migrated this database, or restore it from a backup.',
-    );
-  }
-  if (status.failed.length > 0) {
-    throw databaseError(
-      'MIGRATION_FAILED_BEFORE',
-      `Migration ${status.failed.join(', ')} started earlier and never finished.`,
-      `\`authctl migrate\` settles it when the schema shows it was applied whole or not at all; otherwise restore ${
-        provider === 'sqlite' ? 'the backup made before that run (the .bak- file beside the database)' : 'the database from a backup taken before that run'
-      }, then run \`authctl migrate\` again.`,
-    );
-  }
 }
 
 export function describeState(kind: DatabaseState['kind']): string {

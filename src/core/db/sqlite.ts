@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { databaseError } from '../errors/errors.js';
+import { toAuthctlError } from '../errors/map.js';
 
 export type SqliteDb = Database.Database;
 
@@ -225,6 +226,7 @@ function sqliteOpenError(file: string, err: unknown) {
   if (/^SQLITE_(IOERR|CANTOPEN|READONLY)/.test(code) && hasJournal(file) && rollbackProblems(file).length > 0) {
     return unfinishedWriteError(file);
   }
+  if (code.startsWith('SQLITE_CORRUPT')) return toAuthctlError(err);
   if (/not a database|file is encrypted/i.test(message)) {
     return databaseError('DATABASE_INVALID', `${file} is not a SQLite database.`, 'Check DATABASE_URL (or -d).');
   }

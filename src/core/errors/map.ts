@@ -164,17 +164,54 @@ export function toAuthctlError(err: unknown): AuthctlError {
   return new AuthctlError(mapped.code, message, mapped.exitCode, hint);
 }
 
+/** What db/engine.ts's MigrationEngineError carries; matched by name, so the engine is not loaded to map an error. */
+interface MigrationEngineFailure {
+  message: string;
+  driverError: unknown;
+  backup: string | null;
+}
+
+/**
+ * A failure inside Prisma's schema engine: the driver's error that caused it,
+ * mapped as any other (a locked, damaged or full database), or else the
+ * engine's own message, which engine.ts has cut before its stack frames.
+ * The hint names the backup this run made, and only when it made one.
+ */
+function migrationEngineError(err: MigrationEngineFailure): AuthctlError {
+  const backupNote = err.backup ? `The database was backed up to ${err.backup} before this run.` : '';
+  const cause = err.driverError;
+  if (cause !== undefined && cause !== null) {
+    const mapped = mapError(cause);
+    if (mapped.exitCode !== ExitCode.internal) {
+      return backupNote ? new AuthctlError(mapped.code, mapped.message, mapped.exitCode, [mapped.hint, backupNote].filter(Boolean).join(' ')) : mapped;
+    }
+  }
+  const detail = cause instanceof Error ? driverMessage(cause, cause.message) : err.message;
+  return databaseError(
+    'MIGRATION_FAILED',
+    `Applying migrations failed: ${detail.trim().replace(/\s*\n\s*/g, ' ')}`,
+    ['Migrations applied before the failed one stay applied.', backupNote, 'Fix the cause, then run `authctl migrate` again.'].filter(Boolean).join(' '),
+  );
+}
+
 function mapError(err: unknown): AuthctlError {
   if (err instanceof AuthctlError) return err;
   const e = (err ?? {}) as CodedError;
   if (e.name === 'ExitPromptError' || e.name === 'AbortPromptError') return cancelled();
+  if (e.name === 'MigrationEngineError') return migrationEngineError(err as MigrationEngineFailure);
   // Driver and Prisma messages span several lines; an error is one line.
   const message = String(e.message ?? err).trim().replace(/\s*\n\s*/g, ' ');
   // 23505 is PostgreSQL's unique_violation.
   if (e.code === 'P2002' || e.code === '23505' || /UNIQUE constraint failed|Unique constraint failed/i.test(message)) {
     return conflict('ALREADY_EXISTS', 'That value is already taken by another row.', 'Choose a different username or email.');
   }
-  if (/SQLITE_BUSY|database is locked|timed out|Timed out fetching/i.test(message) || e.code === 'SQLITE_BUSY' || e.code === 'P1008') {
+  if (
+    /SQLITE_BUSY|database is locked|timed out|Timed out fetching/i.test(message) ||
+    e.code === 'SQLITE_BUSY' ||
+    e.code === 'P1008' ||
+    // A driver adapter's error keeps SQLite's code only in its cause.
+    driverCodes(err).sqlite.some((c) => c.startsWith('SQLITE_BUSY'))
+  ) {
     return databaseError(
       'DATABASE_LOCKED',
       'The database stayed locked by another writer for too long.',

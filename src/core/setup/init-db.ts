@@ -3,7 +3,7 @@ import type { Db } from '../db/handle.js';
 import { openInspector } from '../db/inspector.js';
 import { loadMigrations, unknownSchemaError, type Migration } from '../db/migrations.js';
 import { createSqliteFile, requireParentFolder, sqliteFileExists } from '../db/sqlite.js';
-import { conflict } from '../errors/errors.js';
+import { AuthctlError, busy, conflict, databaseError } from '../errors/errors.js';
 import { acquireJobLock } from '../locks/job-lock.js';
 import { stopIfInterrupted, withSignalsHeld } from '../signals/interrupt.js';
 import { createUser } from '../users/create.js';
@@ -31,6 +31,82 @@ export type InitResult =
       generatedPassword: string | null;
       repairs: AppRowRepairs;
     };
+
+/**
+ * Refuses a path where init-db cannot create a file: a symbolic link to a
+ * file that does not exist (the file is never created through a link), a
+ * folder, or anything else that is not a regular file. Nothing at all there
+ * passes.
+ */
+function requireNothingAt(file: string): void {
+  let entry: fs.Stats;
+  try {
+    entry = fs.lstatSync(file);
+  } catch {
+    return;
+  }
+  if (entry.isSymbolicLink()) {
+    let points = '';
+    try {
+      points = ` to ${fs.readlinkSync(file)}`;
+    } catch {
+      // Named without its target.
+    }
+    throw databaseError(
+      'DATABASE_DANGLING_LINK',
+      `${file} is a symbolic link${points}, which does not exist; init-db does not create a database through a link.`,
+      'Point DATABASE_URL (or -d) at the real path, or create the file the link points to (`touch` it: init-db then initialises the empty file), or remove the link.',
+    );
+  }
+  throw databaseError(
+    'DATABASE_NOT_A_FILE',
+    `${file} exists but is ${entry.isDirectory() ? 'a folder' : 'not a regular file'}, so it cannot hold the database.`,
+    'Point DATABASE_URL (or -d) at a file path.',
+  );
+}
+
+/** Another init-db (or the app) created the file while this one waited for the migrate lock. */
+function createdMeanwhile(file: string): AuthctlError {
+  return busy(
+    `Another run created ${file} while this init-db was waiting for it; nothing was changed by this run.`,
+    'Run `authctl init-db` again: it reports the admin the other run created, or completes the database.',
+  );
+}
+
+/** Whether anything is at the path, a dangling link included. */
+function present(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates the SQLite file; one that appeared since the first look is another run's. */
+function createDatabaseFile(file: string): void {
+  if (present(file)) throw createdMeanwhile(file);
+  try {
+    createSqliteFile(file);
+  } catch (err) {
+    if (err instanceof AuthctlError && err.code === 'DATABASE_CREATE_FAILED' && present(file)) throw createdMeanwhile(file);
+    throw err;
+  }
+}
+
+/**
+ * An empty file init-db takes over (`touch`ed for it, say) is made 0600 like
+ * one it creates, before anything is written to it. A file owned by another
+ * user keeps its mode: only its owner may change it.
+ */
+function restrictEmptyFile(file: string): void {
+  try {
+    const stat = fs.statSync(file);
+    if (stat.size === 0 && (stat.mode & 0o077) !== 0) fs.chmodSync(file, stat.mode & 0o700);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
+}
 
 function removeSqliteFiles(file: string): void {
   for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
@@ -67,8 +143,11 @@ export async function initDatabase(db: Db, opts: InitOptions): Promise<InitResul
   let existed = true;
   if (target.provider === 'sqlite') {
     existed = sqliteFileExists(target.file);
-    // A missing folder fails now, before the password is asked for.
-    if (!existed) requireParentFolder(target.file);
+    // A dangling link or a missing folder fails now, before the password is asked for.
+    if (!existed) {
+      requireNothingAt(target.file);
+      requireParentFolder(target.file);
+    }
   } else {
     const { ensurePgDatabase } = await import('../db/pg.js');
     existed = !(await ensurePgDatabase(target.url));
@@ -86,8 +165,10 @@ export async function initDatabase(db: Db, opts: InitOptions): Promise<InitResul
     // never left half-made; a file this run created is then removed.
     return await withSignalsHeld(async () => {
       if (target.provider === 'sqlite' && !existed) {
-        createSqliteFile(target.file);
+        createDatabaseFile(target.file);
         createdFile = true;
+      } else if (target.provider === 'sqlite') {
+        restrictEmptyFile(target.file);
       }
       const inspector = await openInspector(target, migrations, { readonly: false });
       const { state, plan } = await readPlan(db, inspector, migrations, { settle: true });

@@ -1,8 +1,10 @@
 import type { Db } from '../db/handle.js';
 import type { SchemaInspector } from '../db/inspector.js';
-import { assertHistoryMatches, BASELINE_MIGRATION, unknownSchemaError, type DatabaseState, type Migration, type MigrationStatus } from '../db/migrations.js';
+import { BASELINE_MIGRATION, unknownSchemaError, type DatabaseState, type Migration, type MigrationStatus } from '../db/migrations.js';
+import { asNumber, sql } from '../db/query.js';
 import { stopIfInterrupted } from '../signals/interrupt.js';
 import type { AppRowRepairs } from '../users/repairs.js';
+import { assertHistoryMatches } from './history.js';
 import { readStatus } from './status.js';
 
 /** What init-db and migrate do to the schema. */
@@ -55,19 +57,44 @@ export async function applyPlan(
   } finally {
     await inspector.close();
   }
-  const { openMigrationEngine } = await import('../db/engine.js');
-  const engine = await openMigrationEngine(db.target, migrations);
+  const { openMigrationEngine, MigrationEngineError } = await import('../db/engine.js');
   try {
-    // Each step commits on its own: the empty history table (an adoption
-    // stopped here is adopted again), the baseline record, then each
-    // migration with its history row (see atomicMigrations in engine.ts).
-    if (plan.adopt) await engine.markApplied(BASELINE_MIGRATION);
-    stopIfInterrupted();
-    await engine.applyMigrations();
-  } finally {
-    await engine.close();
+    const engine = await openMigrationEngine(db.target, migrations);
+    try {
+      // Each step commits on its own: the empty history table, the baseline
+      // record, then each migration with its history row (see
+      // atomicMigrations in engine.ts).
+      if (plan.adopt) await engine.markApplied(BASELINE_MIGRATION);
+      stopIfInterrupted();
+      await engine.applyMigrations();
+    } finally {
+      await engine.close();
+    }
+  } catch (err) {
+    // The operator's hint names the copy this run made, and only that.
+    if (err instanceof MigrationEngineError) err.backup = backup;
+    if (plan.adopt) await dropEmptyHistory(db);
+    throw err;
   }
   return backup;
+}
+
+/**
+ * An adoption that failed before the baseline was recorded (the app held its
+ * write lock too long, say) leaves the history table it created empty; it is
+ * dropped again, so the database is as it was. Best effort: a rerun adopts a
+ * database with an empty history table just the same.
+ */
+async function dropEmptyHistory(db: Db): Promise<void> {
+  try {
+    const conn = await db.sql();
+    await conn.transaction(async (tx) => {
+      const row = await tx.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM _prisma_migrations`);
+      if (asNumber(row?.n) === 0) await tx.run(sql`DROP TABLE _prisma_migrations`);
+    });
+  } catch {
+    // Still locked, or already gone: the error that stopped the run is the one to report.
+  }
 }
 
 /**
