@@ -35,8 +35,13 @@ export const listCommand = () =>
       const { listUsers } = await import('../../core/users/users.js');
       return listUsers(db, filter);
     },
-    render: ({ users, total, more }, out) => {
+    render: ({ users, total, more, unreadableActive }, out) => {
       out.table(users, userColumns, 'No users match.');
       if (more) out.note(`Showing ${users.length} of ${total}; omit --limit to see them all.`);
+      if (unreadableActive > 0) {
+        out.warn(`${unreadableActive} user(s) have an active flag (is_active) that is not a boolean, so they are neither active nor disabled; \`authctl user list --all\` shows them.`);
+      }
+      const odd = users.filter((u) => u.unreadable).length;
+      if (odd > 0) out.warn(`${odd} user(s) listed hold values authctl cannot read, shown as stored with "(unknown form)"; the app may fail on them until they are fixed.`);
     },
   });

@@ -38,7 +38,8 @@ export const resetCommand = () =>
       const { prepareNewPassword } = await import('../../terminal/password-input.js');
       // An unknown user fails before a password is asked for.
       const existing = await getUser(db, input.username);
-      const password = await prepareNewPassword(input.password, out, { username: input.username, isAdmin: existing.isAdmin });
+      const password = await prepareNewPassword(input.password, out, // An admin flag whose stored value cannot be read gets the stricter admin policy.
+      { username: input.username, isAdmin: existing.isAdmin !== false });
       const result = await resetPassword(db, input.username, {
         passwordHash: password.hash,
         keepSessions: input.keepSessions,

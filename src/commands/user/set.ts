@@ -28,14 +28,15 @@ function editsFrom({ opts }: RawInput): UserEdits {
 
 const LABEL: Record<FieldChange['field'], string> = { username: 'username', fullName: 'full name', email: 'email', isAdmin: 'admin' };
 
-function show(value: FieldChange['from']): string {
-  if (value === null) return '(none)';
+function show(value: FieldChange['from'], field: FieldChange['field']): string {
+  // An admin flag is null only when its stored value could not be read.
+  if (value === null) return field === 'isAdmin' ? '(unreadable)' : '(none)';
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   return `"${value}"`;
 }
 
 function renderChanges(out: Output, result: SetUserResult): void {
-  for (const c of result.changes) out.line(`  ${LABEL[c.field]}: ${show(c.from)} → ${show(c.to)}`);
+  for (const c of result.changes) out.line(`  ${LABEL[c.field]}: ${show(c.from, c.field)} → ${show(c.to, c.field)}`);
 }
 
 export const setCommand = () =>

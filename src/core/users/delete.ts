@@ -4,7 +4,7 @@ import { asNumber, sql, type Queryable } from '../db/query.js';
 import { refused } from '../errors/errors.js';
 import { APP_SEEDED_ADMIN } from './admin-placeholder.js';
 import type { User } from './rows.js';
-import { findUser, summarise, type UserSummary } from './users.js';
+import { findUser, guardsLastAdmin, summarise, unreadableFlag, type UserSummary } from './users.js';
 
 /** Rows that go with a deleted user. */
 export interface OwnedRows {
@@ -80,15 +80,13 @@ export async function deleteUser(
         `Disable it instead: \`authctl user disable ${APP_SEEDED_ADMIN}\` (and \`authctl user reset ${APP_SEEDED_ADMIN}\` to change its password).`,
       );
     }
-    if (user.isAdmin && user.isActive) {
-      const other = await tx.get(sql`SELECT id FROM users WHERE is_admin = ${true} AND is_active = ${true} AND id <> ${user.id} LIMIT 1`);
-      if (!other) {
-        throw refused(
-          'LAST_ADMIN',
-          `${username} is the last active admin; deleting it would lock every admin out.`,
-          `Make another user an admin first (\`authctl user set <name> --admin\`), or keep the account and disable it: \`authctl user disable ${username} --force\`.`,
-        );
-      }
+    if (await guardsLastAdmin(tx, user)) {
+      if (user.isAdmin === null || user.isActive === null) throw unreadableFlag(user, 'deleting it', null);
+      throw refused(
+        'LAST_ADMIN',
+        `${username} is the last active admin; deleting it would lock every admin out.`,
+        `Make another user an admin first (\`authctl user set <name> --admin\`), or keep the account and disable it: \`authctl user disable ${username} --force\`.`,
+      );
     }
     if (user.gpustackUserId !== null && !opts.force) {
       throw refused(

@@ -5,7 +5,7 @@ import { conflict, refused } from '../errors/errors.js';
 import { APP_SEEDED_ADMIN } from './admin-placeholder.js';
 import { reserveAdminName } from './repairs.js';
 import type { User } from './rows.js';
-import { findUser, summarise, type UserSummary } from './users.js';
+import { findUser, guardsLastAdmin, summarise, unreadableFlag, type UserSummary } from './users.js';
 
 /** What `user set` may change; a field left out stays as it is. */
 export interface UserEdits {
@@ -54,12 +54,6 @@ function changesOf(user: User, edits: UserEdits): FieldChange[] {
   return changes;
 }
 
-async function isLastActiveAdmin(q: Queryable, user: User): Promise<boolean> {
-  if (!user.isAdmin || !user.isActive) return false;
-  const other = await q.get(sql`SELECT id FROM users WHERE is_admin = ${true} AND is_active = ${true} AND id <> ${user.id} LIMIT 1`);
-  return !other;
-}
-
 /**
  * Changes a user's username, full name, email or admin flag in one
  * transaction, after every check; with dryRun, runs the same checks and
@@ -92,7 +86,10 @@ export async function setUser(db: Db, username: string, edits: UserEdits, opts: 
 
     const demoted = changed('isAdmin')?.to === false;
     const renamed = changed('username');
-    if ((demoted || renamed) && (await isLastActiveAdmin(tx, existing))) {
+    if ((demoted || renamed) && (await guardsLastAdmin(tx, existing))) {
+      if (!opts.force && (existing.isAdmin === null || existing.isActive === null)) {
+        throw unreadableFlag(existing, demoted ? 'demoting it' : 'renaming it', 'pass --force');
+      }
       if (!opts.force) {
         throw refused(
           'LAST_ADMIN',
@@ -114,7 +111,9 @@ export async function setUser(db: Db, username: string, edits: UserEdits, opts: 
     const revokes = demoted || Boolean(renamed);
     const reservedAdmin = Boolean(renamed) && existing.username === APP_SEEDED_ADMIN;
     const now = new Date();
-    const after: User = { ...existing, updatedAt: now };
+    // The columns written now hold readable values.
+    const written = new Set([...changes.map((c) => COLUMN[c.field]), 'updated_at']);
+    const after: User = { ...existing, updatedAt: now, unreadable: existing.unreadable.filter((u) => !written.has(u.column)) };
     for (const c of changes) Object.assign(after, { [c.field]: c.to });
 
     if (opts.dryRun) {

@@ -1,10 +1,10 @@
 import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { createUser } from './create.js';
-import { conflict, notFound, refused } from '../errors/errors.js';
+import { AuthctlError, conflict, databaseError, notFound, refused } from '../errors/errors.js';
 import { before } from '../db/conditions.js';
 import { asBool, asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
-import { readUser, selectPreferences, USER_COLUMNS, type User, type UserRow } from './rows.js';
+import { readUser, selectPreferences, USER_COLUMNS, type UnreadableColumn, type User, type UserRow } from './rows.js';
 
 /** How a user can log in: with a local password, through GPUStack, both, or not at all. */
 export type LoginMethod = 'password' | 'gpustack' | 'password+gpustack' | 'none';
@@ -14,13 +14,17 @@ export interface UserSummary {
   username: string;
   email: string | null;
   fullName: string | null;
-  isAdmin: boolean;
-  isActive: boolean;
+  /** null when the stored value is not a boolean; see `unreadable`. */
+  isAdmin: boolean | null;
+  isActive: boolean | null;
   login: LoginMethod;
   gpustackUserId: number | null;
+  /** ISO 8601 UTC; a value stored in a form authctl cannot read is passed on as its text, as `sessions list` does. */
   createdAt: string;
   updatedAt: string;
   lastLogin: string | null;
+  /** Only when some column holds a value authctl cannot read: that column and its stored value as text. */
+  unreadable?: Record<string, string>;
 }
 
 function loginMethod(user: Pick<User, 'passwordHash' | 'gpustackUserId'>): LoginMethod {
@@ -31,6 +35,7 @@ function loginMethod(user: Pick<User, 'passwordHash' | 'gpustackUserId'>): Login
 
 /** Never includes the password hash. */
 export function summarise(user: User): UserSummary {
+  const stored = (column: UnreadableColumn['column']) => user.unreadable.find((u) => u.column === column)?.value;
   return {
     id: user.id,
     username: user.username,
@@ -40,10 +45,45 @@ export function summarise(user: User): UserSummary {
     isActive: user.isActive,
     login: loginMethod(user),
     gpustackUserId: user.gpustackUserId,
-    createdAt: user.createdAt.toISOString(),
-    updatedAt: user.updatedAt.toISOString(),
-    lastLogin: user.lastLogin ? user.lastLogin.toISOString() : null,
+    createdAt: user.createdAt ? user.createdAt.toISOString() : stored('created_at')!,
+    updatedAt: user.updatedAt ? user.updatedAt.toISOString() : stored('updated_at')!,
+    lastLogin: user.lastLogin ? user.lastLogin.toISOString() : (stored('last_login') ?? null),
+    ...(user.unreadable.length > 0 ? { unreadable: Object.fromEntries(user.unreadable.map((u) => [u.column, u.value])) } : {}),
   };
+}
+
+/** Whether the user may be an active admin: a flag whose stored value cannot be read counts as "may be". */
+export function mayBeActiveAdmin(user: User): boolean {
+  return user.isAdmin !== false && user.isActive !== false;
+}
+
+/**
+ * Whether changing the user (disabling, demoting, renaming, deleting it)
+ * could leave no active admin: it may be one, and no other user is a
+ * readable active admin.
+ */
+export async function guardsLastAdmin(q: Queryable, user: User): Promise<boolean> {
+  if (!mayBeActiveAdmin(user)) return false;
+  const other = await q.get(sql`SELECT id FROM users WHERE is_admin = ${true} AND is_active = ${true} AND id <> ${user.id} LIMIT 1`);
+  return !other;
+}
+
+/**
+ * The refusal when the last-admin check cannot decide because the user's
+ * admin or active flag holds a value that is not a boolean (exit 5): it
+ * names the user, the column and the stored value, and what to do.
+ */
+export function unreadableFlag(user: User, action: string, force: string | null): AuthctlError {
+  const flag = user.unreadable.find((u) => u.column === 'is_admin') ?? user.unreadable.find((u) => u.column === 'is_active')!;
+  const store =
+    flag.column === 'is_admin'
+      ? `\`authctl user set ${user.username} --admin\` stores a readable admin flag`
+      : `\`authctl user enable ${user.username}\` stores a readable active flag`;
+  return databaseError(
+    'UNREADABLE_VALUE',
+    `The ${flag.column} column of user "${user.username}" holds ${JSON.stringify(flag.value)}, not a boolean (0 or 1): authctl cannot tell whether ${action} would leave no active admin.`,
+    `${store}${force ? `; or ${force}` : ''}.`,
+  );
 }
 
 export async function findUser(q: Queryable, username: string): Promise<User> {
@@ -126,7 +166,7 @@ export async function resetPassword(
     const existing = await findUser(tx, username);
     const now = new Date();
     await tx.run(sql`UPDATE users SET password_hash = ${change.passwordHash}, updated_at = ${now} WHERE id = ${existing.id}`);
-    const user: User = { ...existing, passwordHash: change.passwordHash, updatedAt: now };
+    const user: User = { ...existing, passwordHash: change.passwordHash, updatedAt: now, unreadable: existing.unreadable.filter((u) => u.column !== 'updated_at') };
     const revoked = change.keepSessions ? 0 : await revokeAllSessions(tx, existing.id);
     await writeAudit(tx, {
       command: 'user reset',
@@ -158,15 +198,13 @@ export async function setUserActive(
   const conn = await db.sql();
   return conn.transaction(async (tx) => {
     const existing = await findUser(tx, username);
-    if (!active && existing.isAdmin && existing.isActive && !opts.force) {
-      const other = await tx.get<{ id: unknown }>(sql`SELECT id FROM users WHERE is_admin = ${true} AND is_active = ${true} AND id <> ${existing.id} LIMIT 1`);
-      if (!other) {
-        throw refused(
-          'LAST_ADMIN',
-          `${username} is the last active admin; disabling it would lock every admin out.`,
-          'Add or enable another admin first, or pass --force.',
-        );
-      }
+    if (!active && !opts.force && (await guardsLastAdmin(tx, existing))) {
+      if (existing.isAdmin === null || existing.isActive === null) throw unreadableFlag(existing, 'disabling it', 'pass --force to disable it anyway');
+      throw refused(
+        'LAST_ADMIN',
+        `${username} is the last active admin; disabling it would lock every admin out.`,
+        'Add or enable another admin first, or pass --force.',
+      );
     }
     // Disabling always revokes: a disabled user must not keep a live session.
     const revoked = active ? 0 : await revokeAllSessions(tx, existing.id);
@@ -178,12 +216,12 @@ export async function setUserActive(
     }
     const now = new Date();
     await tx.run(sql`UPDATE users SET is_active = ${active}, updated_at = ${now} WHERE id = ${existing.id}`);
-    const user: User = { ...existing, isActive: active, updatedAt: now };
+    const user: User = { ...existing, isActive: active, updatedAt: now, unreadable: existing.unreadable.filter((u) => u.column !== 'is_active' && u.column !== 'updated_at') };
     await writeAudit(tx, {
       command: active ? 'user enable' : 'user disable',
       target: username,
       summary: active ? `enabled ${username}` : `disabled ${username}, revoked ${revoked} session(s)`,
-      details: { revokedSessions: revoked, forced: opts.force && !active },
+      details: { revokedSessions: revoked, forced: opts.force && !active, ...(existing.isActive === null ? { storedActive: existing.unreadable.find((u) => u.column === 'is_active')?.value } : {}) },
     });
     return { user: summarise(user), changed: true, revokedSessions: revoked };
   });
@@ -207,6 +245,11 @@ export interface UserList {
   /** How many users match in all; more than listed when the limit cut the list. */
   total: number;
   more: boolean;
+  /**
+   * Users whose is_active holds a value that is not a boolean: neither active
+   * nor disabled, so listed only with state 'all'. 0 when state is 'all'.
+   */
+  unreadableActive: number;
 }
 
 async function activeSessionCounts(q: Queryable, userIds: number[]): Promise<Map<number, number>> {
@@ -239,10 +282,15 @@ export async function listUsers(db: Db, filter: ListFilter): Promise<UserList> {
       : asNumber((await conn.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM users${where}`))!.n);
   }
   const counts = await activeSessionCounts(conn, users.map((u) => u.id));
+  const odd =
+    filter.state === 'all'
+      ? undefined
+      : await conn.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM users WHERE is_active IS NULL OR is_active NOT IN (${true}, ${false})`);
   return {
     users: users.map((u) => ({ ...summarise(u), activeSessions: counts.get(u.id) ?? 0 })),
     total,
     more: total > users.length,
+    unreadableActive: odd ? asNumber(odd.n) : 0,
   };
 }
 
