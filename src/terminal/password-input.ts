@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { usageError } from '../core/errors/errors.js';
 import type { Output } from './output.js';
 import { promptNewPassword } from './prompts.js';
@@ -23,7 +22,8 @@ function stripOneNewline(text: string): string {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  const { decodePassword } = await import('../core/passwords/source.js');
+  return decodePassword(Buffer.concat(chunks), 'standard input');
 }
 
 function describeSources(): string {
@@ -62,21 +62,11 @@ async function readNewPassword(
     return { password, generated: false };
   }
   if (opts.passwordFile !== undefined) {
-    let text: string;
-    let stat: fs.Stats;
-    try {
-      const fd = fs.openSync(opts.passwordFile, 'r');
-      try {
-        stat = fs.fstatSync(fd);
-        text = fs.readFileSync(fd, 'utf8');
-      } finally {
-        fs.closeSync(fd);
-      }
-    } catch (err) {
-      throw usageError(`Cannot read the password file ${opts.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
-    }
-    if (stat.isFile() && (stat.mode & 0o044) !== 0) {
-      const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+    const { decodePassword, readSourceFile } = await import('../core/passwords/source.js');
+    const file = readSourceFile(opts.passwordFile, 'password file', { regularOnly: false });
+    const text = decodePassword(file.bytes, `the password file ${opts.passwordFile}`);
+    if (file.isFile && (file.mode & 0o044) !== 0) {
+      const mode = file.mode.toString(8).padStart(4, '0');
       out.warn(`The password file ${opts.passwordFile} is readable by other users (mode ${mode}); restrict it with chmod 600.`);
     }
     const password = stripOneNewline(text);

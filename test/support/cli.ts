@@ -18,7 +18,7 @@ export interface CliResult {
 export interface CliOptions {
   cwd: string;
   env?: Record<string, string | undefined>;
-  input?: string;
+  input?: string | Buffer;
   timeoutMs?: number;
   /** Run as this other OS user (the tests' process must be root). */
   user?: { uid: number; gid: number };

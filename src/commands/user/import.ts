@@ -17,10 +17,10 @@ interface ImportInput {
   dryRun: boolean;
 }
 
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /** The first names of a long list, for people. */
@@ -86,7 +86,7 @@ export const importCommand = () =>
     },
     needs: 'ready',
     run: async ({ db }, input) => {
-      const { assertPasswordsPrivate, readImportFile, readRecords, validateRecords } = await import('../../core/users/import-rows.js');
+      const { assertPasswordsPrivate, decodeImport, readImportFile, readRecords, validateRecords } = await import('../../core/users/import-rows.js');
       const { assertPasswordsOutFree, importUsers } = await import('../../core/users/import.js');
       const { resolveRounds } = await import('../../core/passwords/password.js');
       const rounds = resolveRounds(input.rounds, process.env);
@@ -94,7 +94,7 @@ export const importCommand = () =>
       let source;
       if (input.file === '-') {
         if (process.stdin.isTTY) throw usageError('`-` reads the import from standard input, but that is a terminal.', 'Pipe the file in, or give its path.');
-        source = { text: await readStdin(), mode: null };
+        source = { text: decodeImport(await readStdin(), 'standard input'), mode: null };
       } else {
         source = readImportFile(input.file);
       }

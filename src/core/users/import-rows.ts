@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import { CsvError, parse } from 'csv-parse/sync';
 import { AuthctlError, refused, usageError } from '../errors/errors.js';
 import { checkNewPassword } from '../passwords/password.js';
+import { decodeUtf8, readSourceFile } from '../passwords/source.js';
 import { validateEmail, validateFullName, validateUsername } from './validate.js';
 
 export type ImportFormat = 'csv' | 'json' | 'ndjson';
@@ -275,19 +275,17 @@ export interface ImportSource {
 }
 
 export function readImportFile(file: string): ImportSource {
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const stat = fs.fstatSync(fd);
-      if (!stat.isFile()) throw usageError(`${file} is not a regular file.`, 'Give a file, or - to read standard input.');
-      return { text: fs.readFileSync(fd, 'utf8'), mode: stat.mode & 0o777 };
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    if (err instanceof AuthctlError) throw err;
-    throw usageError(`Cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, 'Check the path and its permissions.');
-  }
+  const { bytes, mode } = readSourceFile(file, 'import file', { regularOnly: true });
+  return { text: decodeImport(bytes, file), mode };
+}
+
+/**
+ * The text of an import file or of standard input: UTF-8 only, so a Latin-1
+ * password is refused rather than stored as U+FFFD (exit 2); a leading byte
+ * order mark is dropped.
+ */
+export function decodeImport(bytes: Buffer, what: string): string {
+  return decodeUtf8(bytes, what, 'Convert the file to UTF-8 (for example with `iconv -f LATIN1 -t UTF-8`) and import it again.', { line: true });
 }
 
 /**

@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { usageError } from '../errors/errors.js';
+
+/**
+ * Text from bytes that hold a password or an import file. The app's login
+ * form sends UTF-8, so that is the only encoding taken: bytes that are not
+ * valid UTF-8 are refused (exit 2) rather than turned into U+FFFD, which
+ * would store a password nobody can type. A leading UTF-8 byte order mark,
+ * which some editors add, is dropped. The text is never quoted.
+ */
+export function decodeUtf8(bytes: Buffer, what: string, hint: string, opts: { line: boolean }): string {
+  try {
+    // ignoreBOM: false drops one leading byte order mark.
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw usageError(`${what} is not valid UTF-8 text${opts.line ? lineOfFirstBadByte(bytes) : ''}.`, hint);
+  }
+}
+
+/** ` (line N)` for the first line that is not valid UTF-8; only worked out once the whole text failed. */
+function lineOfFirstBadByte(bytes: Buffer): string {
+  let line = 1;
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(0x0a, start);
+    const piece = bytes.subarray(start, end === -1 ? bytes.length : end);
+    if (!isUtf8(piece)) return line === 1 && end === -1 ? '' : ` (line ${line})`;
+    if (end === -1) return '';
+    start = end + 1;
+    line++;
+  }
+}
+
+const NOT_UTF8_PASSWORD = 'Save or send the password as UTF-8 (for example through `iconv -t UTF-8`): the app\'s login form sends UTF-8, so no other encoding could ever log in.';
+
+/** A password read from standard input or a file, as text (see {@link decodeUtf8}). */
+export function decodePassword(bytes: Buffer, source: string): string {
+  return decodeUtf8(bytes, `The password from ${source}`, NOT_UTF8_PASSWORD, { line: false });
+}
+
+/** What a failed open or read of `file` means, in words, with what to do. */
+export function fileReadError(err: unknown, file: string, what: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return usageError(`The ${what} ${file} does not exist.`, 'Check the path (it is relative to the current folder unless it starts with /).');
+    case 'ENOTDIR':
+      return usageError(`The ${what} ${file} does not exist: part of its path is not a folder.`, 'Check the path.');
+    case 'EISDIR':
+      return usageError(`The ${what} ${file} is a folder, not a file.`, 'Give the path of the file inside it.');
+    case 'EACCES':
+    case 'EPERM':
+      return usageError(`The ${what} ${file} cannot be read: permission denied.`, 'Run authctl as a user who may read it, or change its permissions (chmod 600 and chown to that user).');
+    case 'ELOOP':
+      return usageError(`The ${what} ${file} is a loop of symbolic links.`, 'Give the path of the real file.');
+    default:
+      return usageError(`Cannot read the ${what} ${file} (${code ?? (err as Error).message}).`, 'Check the path and its permissions.');
+  }
+}
+
+/**
+ * The bytes of a file and its permission bits; a folder, a missing or
+ * unreadable file fail in words (exit 2), and so does anything but a regular
+ * file with `regularOnly` (a password file may be a pipe, as `<(...)` gives).
+ */
+export function readSourceFile(file: string, what: string, opts: { regularOnly: boolean }): { bytes: Buffer; mode: number; isFile: boolean } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    throw fileReadError(err, file, what);
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (stat.isDirectory()) throw fileReadError(Object.assign(new Error('EISDIR'), { code: 'EISDIR' }), file, what);
+    if (opts.regularOnly && !stat.isFile()) throw usageError(`The ${what} ${file} is not a regular file.`, 'Give the path of a file, or - to read standard input.');
+    return { bytes: fs.readFileSync(fd), mode: stat.mode & 0o777, isFile: stat.isFile() };
+  } catch (err) {
+    if (err instanceof Error && 'exitCode' in err) throw err;
+    throw fileReadError(err, file, what);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
