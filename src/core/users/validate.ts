@@ -10,13 +10,29 @@ const CONTROL = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
 /** The longest username the app's login form accepts (its user-creation form also asks for at least 3). */
 const MAX_USERNAME_LENGTH = 50;
 
+/** Length as the app counts it (Python's len(): code points), not UTF-16 units: an emoji or a mathematical letter is one. */
+function length(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/** A character for a message: its code point, and the character itself (quoted) when it is visible on its own. */
+function describeChar(ch: string): string {
+  const code = `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (/^\s$/u.test(ch)) return `a space character (${code})`;
+  return /^[\p{L}\p{N}\p{P}\p{S}]$/u.test(ch) ? `${JSON.stringify(ch)} (${code})` : code;
+}
+
+const USERNAME_CHAR = /[\p{L}\p{N}._@+-]/u;
+
 /**
  * Why the app's login form could not take a username that comes from
  * elsewhere (GPUStack), or null when it can.
  */
 export function usernameProblem(username: string): string | null {
   if (username.length === 0) return 'the username is empty';
-  if (username.length > MAX_USERNAME_LENGTH) return `the username is ${username.length} characters long; the app's login form takes at most ${MAX_USERNAME_LENGTH}`;
+  if (length(username) > MAX_USERNAME_LENGTH) return `the username is ${length(username)} characters long; the app's login form takes at most ${MAX_USERNAME_LENGTH}`;
   if (/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.test(username)) return 'the username holds control characters';
   return null;
 }
@@ -25,15 +41,27 @@ export function usernameProblem(username: string): string | null {
 export function validateUsername(username: string): string {
   if (username.length === 0) throw usageError('The username is empty.');
   if (username !== username.trim()) throw usageError(`The username "${username}" has leading or trailing whitespace.`, 'Remove the spaces.');
-  if (username.length > MAX_USERNAME_LENGTH) {
+  if (length(username) > MAX_USERNAME_LENGTH) {
     throw usageError(
-      `The username is ${username.length} characters long; the app's login form accepts at most ${MAX_USERNAME_LENGTH}, so that user could never log in.`,
+      `The username is ${length(username)} characters long; the app's login form accepts at most ${MAX_USERNAME_LENGTH}, so that user could never log in.`,
       `Choose a username of 1 to ${MAX_USERNAME_LENGTH} characters.`,
     );
   }
-  if (!/^[\p{L}\p{N}._@+-]+$/u.test(username)) {
+  const bad = [...username].find((ch) => !USERNAME_CHAR.test(ch));
+  if (bad !== undefined) {
+    // Marks, invisible and odd space characters are escaped: the name is shown as it is, not as a terminal would draw it.
+    const shown = JSON.stringify(username).replace(/[^\p{L}\p{N}\p{P}\p{S} ]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+    if (/\p{M}/u.test(bad)) {
+      // A decomposed accent (e + U+0301): what a keyboard sends is the single precomposed letter, a different name.
+      const composed = username.normalize('NFC');
+      const fixed = [...composed].every((ch) => USERNAME_CHAR.test(ch));
+      throw usageError(
+        `The username ${shown} has ${describeChar(bad)}, a combining mark written apart from its letter: a keyboard sends the accented letter as one character, so this name could not be typed at the login form.`,
+        fixed ? `Use ${JSON.stringify(composed)}, the same name with each accented letter as one character.` : 'Use letters, digits and . _ @ + - only.',
+      );
+    }
     throw usageError(
-      `The username "${username}" has characters the app's login form does not expect.`,
+      `The username ${shown} has ${describeChar(bad)}, which a username may not hold: authctl takes letters, digits and . _ @ + - only, so the name can be typed and shown unambiguously.`,
       'Use letters, digits and . _ @ + - only.',
     );
   }
@@ -46,20 +74,24 @@ const MIN_NEW_USERNAME_LENGTH = 3;
 /** A new name for an existing user, as the app's user-creation form asks for: 3 to 50 characters. */
 export function validateNewUsername(username: string): string {
   validateUsername(username);
-  if (username.length < MIN_NEW_USERNAME_LENGTH) {
+  if (length(username) < MIN_NEW_USERNAME_LENGTH) {
     throw usageError(
-      `The username "${username}" is ${username.length} character(s) long; the app's user-creation form asks for at least ${MIN_NEW_USERNAME_LENGTH}.`,
+      `The username "${username}" is ${length(username)} character(s) long; the app's user-creation form asks for at least ${MIN_NEW_USERNAME_LENGTH}.`,
       `Choose a username of ${MIN_NEW_USERNAME_LENGTH} to ${MAX_USERNAME_LENGTH} characters.`,
     );
   }
   return username;
 }
 
+/** One @, something before it, and a host after it without spaces or empty labels (`a..b`, a leading or trailing dot). */
+const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)*$/;
+
 export function validateEmail(email: string): string {
   if (CONTROL.test(email)) throw usageError('The email contains control characters.', 'Type the address as plain text.');
   if (email !== email.trim()) throw usageError(`The email "${email}" has leading or trailing whitespace.`, 'Remove the spaces.');
   if (email.length > 255) throw usageError('The email is longer than 255 characters, more than the app can store.');
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw usageError(`"${email}" is not an email address.`, 'Use the form name@example.com.');
+  // The app takes any text here and seeds admin@localhost itself: a host without a dot (localhost, an intranet name) is fine.
+  if (!EMAIL.test(email)) throw usageError(`"${email}" is not an email address.`, 'Use the form name@example.com.');
   return email;
 }
 
@@ -69,8 +101,8 @@ const MAX_FULL_NAME_LENGTH = 100;
 /** A full name the app's forms accept: 1 to 100 characters, not blank, no control characters. */
 export function validateFullName(fullName: string): string {
   if (fullName.trim().length === 0) throw usageError('The full name is empty.', 'Omit --full-name to use the username, or give a name.');
-  if (fullName.length > MAX_FULL_NAME_LENGTH) {
-    throw usageError(`The full name is ${fullName.length} characters long; the app accepts at most ${MAX_FULL_NAME_LENGTH}.`, 'Shorten it.');
+  if (length(fullName) > MAX_FULL_NAME_LENGTH) {
+    throw usageError(`The full name is ${length(fullName)} characters long; the app accepts at most ${MAX_FULL_NAME_LENGTH}.`, 'Shorten it.');
   }
   if (CONTROL.test(fullName)) throw usageError('The full name contains control characters.', 'Type the name as plain text.');
   return fullName;
