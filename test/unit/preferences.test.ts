@@ -16,6 +16,29 @@ describe('encodePreference', () => {
     expect(encodePreference('default_temperature', '-2.5')).toBe('-2.5');
   });
 
+  it('writes floats exactly as Python repr() does, so the app reads them back with json.loads', () => {
+    // Expected values are Python 3's repr(float(raw)).
+    const cases: Array<[string, string]> = [
+      ['1e21', '1e+21'], ['1e22', '1e+22'], ['1e16', '1e+16'], ['1e15', '1000000000000000.0'], ['123456789012345678', '1.2345678901234568e+17'],
+      ['0.0001', '0.0001'], ['0.00001', '1e-05'], ['1.5e-7', '1.5e-07'], ['-0', '-0.0'], ['0', '0.0'], ['.5', '0.5'], ['+2', '2.0'],
+      ['0.1e1', '1.0'], ['5e-324', '5e-324'], ['1.7976931348623157e308', '1.7976931348623157e+308'], ['9007199254740993', '9007199254740992.0'],
+    ];
+    for (const [raw, python] of cases) expect(encodePreference('default_temperature', raw), raw).toBe(python);
+    for (const raw of ['1e400', '0x10', '0b1', '1_000', 'NaN', '1e', '.']) {
+      expect(() => encodePreference('default_temperature', raw), raw).toThrow(expect.objectContaining({ exitCode: 2 }));
+    }
+  });
+
+  it('writes whole numbers with their exact digits, never through a float', () => {
+    expect(encodePreference('default_max_tokens', '9999999999999999999999')).toBe('9999999999999999999999');
+    expect(encodePreference('default_max_tokens', '99999999999999999999')).toBe('99999999999999999999');
+    expect(encodePreference('default_max_tokens', '-0')).toBe('0');
+    expect(encodePreference('default_max_tokens', '+7')).toBe('7');
+    expect(encodePreference('default_max_tokens', '9'.repeat(4300))).toBe('9'.repeat(4300));
+    // Python's int() refuses more than 4300 digits.
+    expect(() => encodePreference('default_max_tokens', '9'.repeat(4301))).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringContaining('4301 digits') }));
+  });
+
   it('keeps text settings and unknown keys exactly as given', () => {
     expect(encodePreference('theme', ' Dark ')).toBe(' Dark ');
     expect(encodePreference('my_plugin', '{"a": [1, 2]}')).toBe('{"a": [1, 2]}');

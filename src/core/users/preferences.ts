@@ -6,6 +6,36 @@ import { selectPreference, selectPreferences } from './rows.js';
 import { findUser } from './users.js';
 import { KNOWN_PREFERENCES } from './preference-keys.js';
 
+/** A decimal number as Python's float() and JSON read it: no hex, no Infinity, no NaN. */
+const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** Python refuses to read an int of more digits than this (sys.int_info.str_digits_check_threshold's default limit). */
+const MAX_INT_DIGITS = 4300;
+
+/**
+ * A float as Python's str()/repr() writes it, which the app reads back with
+ * json.loads: the shortest digits that round-trip (as in JavaScript), fixed
+ * notation with at least one decimal for exponents from -4 to 15 (`0.0001`,
+ * `1e+16` after that, `1e-05` below), a two-digit exponent with its sign, and
+ * `-0.0` for negative zero.
+ */
+export function pythonFloatRepr(n: number): string {
+  if (!Number.isFinite(n)) throw new RangeError('not a finite number');
+  const sign = n < 0 || Object.is(n, -0) ? '-' : '';
+  const [mantissa, exp] = Math.abs(n).toExponential().split('e') as [string, string];
+  const digits = mantissa.replace('.', '');
+  // The value is 0.<digits> x 10^point.
+  const point = Number(exp) + 1;
+  if (n === 0) return `${sign}0.0`;
+  if (point > -4 && point <= 16) {
+    if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+    if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}.0`;
+    return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+  }
+  const e = point - 1;
+  return `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+}
+
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 
@@ -24,13 +54,22 @@ export function encodePreference(key: string, raw: string): string {
       throw usageError(`${key} is a yes/no setting; "${raw}" is neither.`, 'Use true or false.');
     }
     case 'int': {
-      if (!/^-?\d+$/.test(raw.trim())) throw usageError(`${key} takes a whole number, not "${raw}".`);
-      return String(Number.parseInt(raw.trim(), 10));
+      const text = raw.trim();
+      if (!/^[+-]?\d+$/.test(text)) throw usageError(`${key} takes a whole number, not ${JSON.stringify(raw)}.`);
+      // Exact digits, as Python's str() writes them: a float would round 99999999999999999999 and write 1e+22.
+      const digits = BigInt(text).toString();
+      if (digits.replace('-', '').length > MAX_INT_DIGITS) {
+        throw usageError(`${key} is ${digits.replace('-', '').length} digits long; the app reads at most ${MAX_INT_DIGITS} (Python's int() limit).`, 'Give a smaller number.');
+      }
+      return digits;
     }
     case 'float': {
-      const n = Number(raw.trim());
-      if (raw.trim() === '' || !Number.isFinite(n)) throw usageError(`${key} takes a number, not "${raw}".`);
-      return Number.isInteger(n) ? `${n}.0` : String(n);
+      const text = raw.trim();
+      const n = Number(text);
+      if (!FLOAT.test(text) || !Number.isFinite(n)) {
+        throw usageError(`${key} takes a number, such as 0.7 or 1e-3, not ${JSON.stringify(raw)}.`, 'Give a finite decimal number.');
+      }
+      return pythonFloatRepr(n);
     }
     default:
       return raw;
