@@ -47,10 +47,11 @@ export const addCommand = () =>
     }),
     needs: 'ready',
     run: async ({ db, out }, input) => {
-      const { addUser, assertUsernameFree } = await import('../../core/users/users.js');
+      const { addUser, assertEmailFree, assertUsernameFree } = await import('../../core/users/users.js');
       const { prepareNewPassword } = await import('../../terminal/password-input.js');
-      // Fail on a taken name before asking for a password nobody will use.
+      // Fail on a taken name or email before asking for a password nobody will use.
       await assertUsernameFree(db, input.username);
+      if (input.email) await assertEmailFree(db, input.email);
       const password = await prepareNewPassword(input.password, out, { username: input.username, isAdmin: input.isAdmin });
       const user = await addUser(db, {
         username: input.username,

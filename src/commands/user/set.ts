@@ -12,7 +12,16 @@ interface SetInput {
   force: boolean;
 }
 
+/** Options whose negation shares their value: commander keeps the last one given, so both are recorded as they are seen. */
+const PAIRS = [['email', 'no-email'], ['admin', 'no-admin']] as const;
+const seenKey = (name: string) => `seen:${name}`;
+
 function editsFrom({ opts }: RawInput): UserEdits {
+  for (const [yes, no] of PAIRS) {
+    if (opts[seenKey(yes)] && opts[seenKey(no)]) {
+      throw usageError(`--${yes} and --${no} contradict each other.`, `Give one of them.`);
+    }
+  }
   const edits: UserEdits = {};
   if (opts.rename !== undefined) edits.username = validateNewUsername(opts.rename as string);
   if (opts.fullName !== undefined) edits.fullName = validateFullName(opts.fullName as string);
@@ -50,8 +59,9 @@ export const setCommand = () =>
       'authctl user set dave --rename david --json',
     ],
     arguments: [{ name: '<username>' }],
-    options: (cmd) =>
-      cmd
+    options: (cmd) => {
+      for (const name of PAIRS.flat()) cmd.on(`option:${name}`, () => cmd.setOptionValue(seenKey(name), true));
+      return cmd
         .option('--full-name <name>', 'full name, 1 to 100 characters')
         .option('--email <email>', 'email address')
         .option('--no-email', 'remove the email address')
@@ -59,7 +69,8 @@ export const setCommand = () =>
         .option('--no-admin', 'take the admin flag away (revokes the user\'s sessions)')
         .option('--rename <new>', 'new username, 3 to 50 characters (revokes the user\'s sessions)')
         .option('--dry-run', 'show what would change and change nothing')
-        .option('--force', 'allow demoting or renaming the last active admin, and changing what gpustack sync owns on a linked user'),
+        .option('--force', 'allow demoting or renaming the last active admin, and changing what gpustack sync owns on a linked user');
+    },
     parse: (raw) => ({ username: raw.args[0] as string, edits: editsFrom(raw), dryRun: Boolean(raw.opts.dryRun), force: Boolean(raw.opts.force) }),
     needs: 'ready',
     run: async ({ db }, { username, edits, dryRun, force }) => {

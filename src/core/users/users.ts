@@ -110,6 +110,17 @@ export async function assertUsernameFree(db: Db, username: string): Promise<void
   if (await conn.get(sql`SELECT id FROM users WHERE username = ${username}`)) throw usernameTaken(username);
 }
 
+/** The error `user add` fails with when the email belongs to someone. */
+function emailTaken(email: string) {
+  return conflict('EMAIL_TAKEN', `The email ${email} already belongs to another user.`, 'Use another email, or omit --email.');
+}
+
+/** Fails as addUser would on a taken email, so a command can check before it asks for a password. */
+export async function assertEmailFree(db: Db, email: string): Promise<void> {
+  const conn = await db.sql();
+  if (await conn.get(sql`SELECT id FROM users WHERE email = ${email}`)) throw emailTaken(email);
+}
+
 export interface NewUser {
   username: string;
   email?: string;
@@ -128,7 +139,7 @@ export async function addUser(db: Db, input: NewUser): Promise<UserSummary> {
       throw usernameTaken(input.username);
     }
     if (input.email && (await tx.get(sql`SELECT id FROM users WHERE email = ${input.email}`))) {
-      throw conflict('EMAIL_TAKEN', `The email ${input.email} already belongs to another user.`, 'Use another email, or omit --email.');
+      throw emailTaken(input.email);
     }
     const user = await createUser(
       tx,
