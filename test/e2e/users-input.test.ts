@@ -1,0 +1,204 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hasStackTrace } from '../support/cli.js';
+import { cli, describeProviders, independentVerify, type TestDb } from '../support/db.js';
+import { ptyMissing, runOnPty } from '../support/pty.js';
+
+/**
+ * What the user commands take from outside: password bytes, files, emails
+ * and names as the app itself accepts them, and option combinations.
+ */
+
+const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
+const ADMIN_PASSWORD = 'an admin passphrase';
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+async function users(db: TestDb): Promise<string> {
+  return JSON.stringify(await db.query('SELECT * FROM users ORDER BY id'));
+}
+
+async function hashOf(db: TestDb, username: string): Promise<string> {
+  return (await db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE username = ?', username))[0]!.password_hash;
+}
+
+describeProviders('user input', ({ provider, newDb, cloneDb }) => {
+  let template: TestDb | null = null;
+  async function fresh(): Promise<TestDb> {
+    if (!template) {
+      const db = await newDb();
+      expect((await cli(db, ['init-db', '--password-stdin'], { input: ADMIN_PASSWORD, env: FAST })).code).toBe(0);
+      template = db;
+    }
+    return cloneDb(template);
+  }
+
+  describe('passwords that are not UTF-8, and byte order marks', () => {
+    it('refuses a password with non-UTF-8 bytes on stdin or in a file (exit 2), never echoing it', async () => {
+      const db = await fresh();
+      const before = await users(db);
+      const bytes = Buffer.concat([Buffer.from('GoodPass'), Buffer.from([0xff, 0xfe]), Buffer.from('word1\n')]);
+      const stdin = await cli(db, ['user', 'add', 'u5', '--password-stdin'], { input: bytes, env: FAST });
+      expect(stdin.code, stdin.stderr).toBe(2);
+      expect(stdin.stderr).toMatch(/The password from standard input is not valid UTF-8 text\./);
+      expect(stdin.stderr).toMatch(/hint: .*UTF-8/);
+      fs.writeFileSync(path.join(db.cwd, 'latin1.txt'), Buffer.from('Caf\xe9Password1\n', 'latin1'), { mode: 0o600 });
+      const file = await cli(db, ['user', 'reset', 'admin', '--password-file', 'latin1.txt'], { env: FAST });
+      expect(file.code, file.stderr).toBe(2);
+      expect(file.stderr).toMatch(/The password from the password file latin1\.txt is not valid UTF-8 text/);
+      for (const r of [stdin, file]) {
+        expect(r.stdout + r.stderr).not.toMatch(/GoodPass|word1|Caf|\ufffd/);
+        expect(hasStackTrace(r.stderr)).toBe(false);
+      }
+      expect(await users(db)).toBe(before);
+    });
+
+    it('drops a leading UTF-8 byte order mark from a password file and from stdin', async () => {
+      const db = await fresh();
+      fs.writeFileSync(path.join(db.cwd, 'pw.txt'), Buffer.concat([BOM, Buffer.from('GoodPassword1\n')]), { mode: 0o600 });
+      const f = await cli(db, ['user', 'add', 'u6', '--password-file', 'pw.txt'], { env: FAST });
+      expect(f.code, f.stderr).toBe(0);
+      expect(independentVerify('GoodPassword1', await hashOf(db, 'u6'))).toBe(true);
+      const s = await cli(db, ['user', 'add', 'u7', '--password-stdin'], { input: Buffer.concat([BOM, Buffer.from('Another goodpass\n')]), env: FAST });
+      expect(s.code, s.stderr).toBe(0);
+      expect(independentVerify('Another goodpass', await hashOf(db, 'u7'))).toBe(true);
+    });
+
+    it('refuses an import file that is not UTF-8 (a Latin-1 password), naming the line, and writes nothing', async () => {
+      const db = await fresh();
+      const before = await users(db);
+      const csv = Buffer.concat([Buffer.from('username,password\nok,GoodPassword1\n'), Buffer.from('lat,Caf\xe9Password1\n', 'latin1')]);
+      fs.writeFileSync(path.join(db.cwd, 'users.csv'), csv, { mode: 0o600 });
+      for (const r of [await cli(db, ['user', 'import', 'users.csv'], { env: FAST }), await cli(db, ['user', 'import', '-'], { input: csv, env: FAST })]) {
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(/is not valid UTF-8 text \(line 3\)/);
+        expect(r.stdout + r.stderr).not.toMatch(/Caf|\ufffd/);
+      }
+      expect(await users(db)).toBe(before);
+      // A byte order mark at the start is still fine.
+      fs.writeFileSync(path.join(db.cwd, 'bom.csv'), Buffer.concat([BOM, Buffer.from('username,password\nbom,GoodPassword1\n')]), { mode: 0o600 });
+      const ok = await cli(db, ['user', 'import', 'bom.csv'], { env: FAST });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(independentVerify('GoodPassword1', await hashOf(db, 'bom'))).toBe(true);
+    });
+  });
+
+  describe('--password-file that cannot be read', () => {
+    it.each([
+      ['a folder', (dir: string) => (fs.mkdirSync(path.join(dir, 'secrets')), 'secrets'), /The password file secrets is a folder, not a file\./],
+      ['a missing file', () => 'nope.txt', /The password file nope\.txt does not exist\./],
+    ])('says in words what is wrong with %s (exit 2)', async (_name, make, message) => {
+      const db = await fresh();
+      const r = await cli(db, ['user', 'add', 'dave', '--password-file', make(db.cwd)], { env: FAST });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/hint: /);
+      expect(r.stderr).not.toMatch(/EISDIR|ENOENT/);
+    });
+
+    it.skipIf(provider !== 'sqlite' || process.getuid?.() !== 0)('says in words that an unreadable file cannot be read (exit 2)', async () => {
+      const db = await fresh();
+      const file = db.url.slice('sqlite:///'.length);
+      fs.chmodSync(path.dirname(file), 0o755);
+      fs.chmodSync(file, 0o644);
+      const pw = path.join(db.cwd, 'root-only.txt');
+      fs.writeFileSync(pw, 'GoodPassword1\n', { mode: 0o600 });
+      const r = await cli(db, ['user', 'add', 'dave', '--password-file', pw], { env: FAST, user: { uid: 65534, gid: 65534 } });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`The password file ${pw} cannot be read: permission denied.`);
+      expect(r.stderr).not.toMatch(/EACCES/);
+    });
+  });
+
+  describe('emails as the app accepts them', () => {
+    it('export -> import round-trips the app\'s seeded admin@localhost', async () => {
+      const db = await fresh();
+      await db.exec("UPDATE users SET email = 'admin@localhost' WHERE username = 'admin'");
+      expect((await cli(db, ['user', 'add', 'eve', '--email', 'eve@intranet', '--generate-password'], { env: FAST })).code).toBe(0);
+      const exported = await cli(db, ['user', 'export', '--all', '-o', 'users.csv']);
+      expect(exported.code, exported.stderr).toBe(0);
+      const back = await cli(db, ['user', 'import', 'users.csv', '--on-conflict', 'update', '--no-password']);
+      expect(back.code, back.stderr).toBe(0);
+      const set = await cli(db, ['user', 'set', 'eve', '--email', 'eve@localhost']);
+      expect(set.code, set.stderr).toBe(0);
+      expect((await db.query<{ email: string }>("SELECT email FROM users WHERE username = 'eve'"))[0]!.email).toBe('eve@localhost');
+    });
+
+    it.each(['a@', '@host', 'a@b..c', 'a@.b', 'a@b.', 'a b@c', 'a@b@c', 'plain'])('still refuses the malformed %j', async (email) => {
+      const db = await fresh();
+      const r = await cli(db, ['user', 'set', 'admin', '--email', email]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`${JSON.stringify(email)} is not an email address.`);
+    });
+  });
+
+  describe('usernames counted as the app counts them', () => {
+    it('takes a 27-letter name in mathematical bold letters (54 UTF-16 units, 27 characters)', async () => {
+      const db = await fresh();
+      const name = '\u{1d41a}'.repeat(27);
+      const r = await cli(db, ['user', 'add', name, '--generate-password'], { env: FAST });
+      expect(r.code, r.stderr).toBe(0);
+      const long = await cli(db, ['user', 'add', '\u{1d41a}'.repeat(51), '--generate-password'], { env: FAST });
+      expect(long.code).toBe(2);
+      expect(long.stderr).toMatch(/51 characters long/);
+    });
+
+    it('names the character refused in a decomposed name, and offers the composed one', async () => {
+      const db = await fresh();
+      const r = await cli(db, ['user', 'add', 'Jose\u0301', '--generate-password'], { env: FAST });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('"Jose\\u{301}" has U+0301, a combining mark');
+      expect(r.stderr).toContain('Use "José"');
+      const slash = await cli(db, ['user', 'add', 'a/b', '--generate-password'], { env: FAST });
+      expect(slash.stderr).toContain('"a/b" has "/" (U+002F), which a username may not hold');
+    });
+  });
+
+  it('stores preference numbers as Python writes them, so the app reads them back', async () => {
+    const db = await fresh();
+    for (const [key, raw] of [['default_temperature', '1e21'], ['default_max_tokens', '9999999999999999999999'], ['max_file_size_mb', '99999999999999999999']]) {
+      const r = await cli(db, ['user', 'prefs', 'admin', 'set', key!, raw!]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const rows = await db.query<{ preference_key: string; preference_value: string }>('SELECT preference_key, preference_value FROM user_preferences ORDER BY preference_key');
+    expect(Object.fromEntries(rows.map((r) => [r.preference_key, r.preference_value]))).toEqual({
+      default_max_tokens: '9999999999999999999999',
+      default_temperature: '1e+21',
+      max_file_size_mb: '99999999999999999999',
+    });
+  });
+
+  describe('checks before the password prompt, and contradictory options', () => {
+    it('reports a taken --email before asking for a password', async () => {
+      const db = await fresh();
+      await db.exec("UPDATE users SET email = 'admin@localhost' WHERE username = 'admin'");
+      const before = await users(db);
+      // Without a terminal, the old order failed on the missing password source first.
+      const r = await cli(db, ['user', 'add', 'frank', '--email', 'admin@localhost']);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/The email admin@localhost already belongs to another user/);
+      expect(await users(db)).toBe(before);
+    });
+
+    it.skipIf(Boolean(ptyMissing()))('at a terminal, a taken --email fails with no password prompt', async () => {
+      const db = await fresh();
+      await db.exec("UPDATE users SET email = 'admin@localhost' WHERE username = 'admin'");
+      const r = await runOnPty(['user', 'add', 'frank', '--email', 'admin@localhost'], { cwd: db.cwd, env: { ...db.env, NO_COLOR: '1' }, steps: [] });
+      expect(r.code, r.output).toBe(4);
+      expect(r.output).not.toMatch(/password/i);
+    });
+
+    it.each([
+      [['--no-email', '--email', 'a@b.c'], '--email and --no-email contradict each other'],
+      [['--email', 'a@b.c', '--no-email'], '--email and --no-email contradict each other'],
+      [['--admin', '--no-admin'], '--admin and --no-admin contradict each other'],
+    ])('user set %j is refused (exit 2)', async (opts, message) => {
+      const db = await fresh();
+      const before = await users(db);
+      const r = await cli(db, ['user', 'set', 'admin', ...opts]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(await users(db)).toBe(before);
+    });
+  });
+});
