@@ -40,7 +40,7 @@ export function decodePassword(bytes: Buffer, source: string): string {
 }
 
 /** What a failed open or read of `file` means, in words, with what to do. */
-export function fileReadError(err: unknown, file: string, what: string): Error {
+function fileReadError(err: unknown, file: string, what: string): Error {
   const code = (err as NodeJS.ErrnoException).code;
   switch (code) {
     case 'ENOENT':

@@ -19,7 +19,7 @@ const MAX_INT_DIGITS = 4300;
  * `1e+16` after that, `1e-05` below), a two-digit exponent with its sign, and
  * `-0.0` for negative zero.
  */
-export function pythonFloatRepr(n: number): string {
+function pythonFloatRepr(n: number): string {
   if (!Number.isFinite(n)) throw new RangeError('not a finite number');
   const sign = n < 0 || Object.is(n, -0) ? '-' : '';
   const [mantissa, exp] = Math.abs(n).toExponential().split('e') as [string, string];

@@ -56,7 +56,7 @@ export const USER_COLUMNS = raw(
 );
 
 /** A stored value as text for people: a blob as x'hex', anything else as it reads. */
-export function storedText(value: unknown): string {
+function storedText(value: unknown): string {
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `x'${Buffer.from(value).toString('hex')}'`;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
   return value === null || value === undefined ? 'NULL' : String(value);

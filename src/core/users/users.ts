@@ -53,7 +53,7 @@ export function summarise(user: User): UserSummary {
 }
 
 /** Whether the user may be an active admin: a flag whose stored value cannot be read counts as "may be". */
-export function mayBeActiveAdmin(user: User): boolean {
+function mayBeActiveAdmin(user: User): boolean {
   return user.isAdmin !== false && user.isActive !== false;
 }
 
