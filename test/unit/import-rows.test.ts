@@ -83,7 +83,7 @@ describe('import rows: validation', () => {
     expect(f.message).toMatch(/^8 rows of f.csv cannot be imported; nothing was written/);
     const byLine = Object.fromEntries(f.details.map((d) => [Number(/^line (\d+)/.exec(d)![1]), d]));
     expect(Object.keys(byLine).map(Number)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(byLine[3]).toMatch(/characters the app's login form does not expect.*not an email.*is_admin must be/);
+    expect(byLine[3]).toMatch(/"bad name" has a space character \(U\+0020\).*not an email.*is_admin must be/);
     expect(byLine[4]).toMatch(/51 characters long/);
     expect(byLine[5]).toMatch(/not both/);
     expect(byLine[6]).toMatch(/not a well-formed bcrypt hash/);
