@@ -256,10 +256,10 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
   describe('--json errors', () => {
     it('an internal error is one JSON document on stderr, with no plain-text line after it', async () => {
       const db = await freshDb();
-      // A value no schema allows: the row cannot be read back, which authctl does not expect.
-      if (provider === 'sqlite') await db.exec("UPDATE users SET is_admin = 'maybe'");
-      else await db.exec("ALTER TABLE users ALTER COLUMN is_admin DROP DEFAULT, ALTER COLUMN is_admin TYPE text USING 'maybe'");
-      const r = await cli(db, ['user', 'list', '--json']);
+      // A value no schema allows in authctl's own audit log, which audit does not expect.
+      if (provider === 'sqlite') await db.exec("UPDATE authctl_audit SET at = 'maybe'");
+      else await db.exec("ALTER TABLE authctl_audit ALTER COLUMN at DROP DEFAULT, ALTER COLUMN at TYPE text USING 'maybe'");
+      const r = await cli(db, ['audit', '--json']);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stdout).toBe('');
       const lines = r.stderr.trim().split('\n');
@@ -267,7 +267,7 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       const doc = JSON.parse(lines[0]!);
       expect(doc.error).toMatchObject({ code: 'INTERNAL', exitCode: 1 });
       expect(doc.error.hint).toMatch(/--debug/);
-      const human = await cli(db, ['user', 'list']);
+      const human = await cli(db, ['audit']);
       expect(human.code).toBe(1);
       expect(human.stderr).toMatch(/hint: This is a bug in authctl\. Run again with --debug/);
     });
