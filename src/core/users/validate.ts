@@ -49,8 +49,12 @@ export function validateUsername(username: string): string {
   }
   const bad = [...username].find((ch) => !USERNAME_CHAR.test(ch));
   if (bad !== undefined) {
-    // Marks, invisible and odd space characters are escaped: the name is shown as it is, not as a terminal would draw it.
-    const shown = JSON.stringify(username).replace(/[^\p{L}\p{N}\p{P}\p{S} ]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+    // Marks, invisible and odd space characters are escaped, so the name is shown as it is, not as a terminal would draw it.
+    // Control characters, bidirectional controls and line separators are left to the output, which escapes them everywhere.
+    const shown = `"${username.replace(/[^\p{L}\p{N}\p{P}\p{S} \p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu, (c) => {
+      const code = c.codePointAt(0)!;
+      return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    })}"`;
     if (/\p{M}/u.test(bad)) {
       // A decomposed accent (e + U+0301): what a keyboard sends is the single precomposed letter, a different name.
       const composed = username.normalize('NFC');
