@@ -91,7 +91,7 @@ describe('output on a terminal', () => {
         for (const line of shown) expect(stringWidth(line), line).toBeLessThanOrEqual(80);
         expect(r.output).not.toContain('…');
         const text = shown.join(' ').replace(/\s+/g, ' ');
-        expect(text).toMatch(/warn +mode 0644: world-readable/);
+        expect(text).toMatch(/warn +mode 0644: the file is world-readable/);
         expect(text).toContain('Run `chmod 600');
       } finally {
         fs.chmodSync(file, 0o600);
