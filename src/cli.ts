@@ -150,7 +150,9 @@ export async function main(argv: string[]): Promise<number> {
  * a cron log. The message names the option alone.
  */
 function withoutOptionValue(message: string): string {
-  return message.replace(/^unknown option '([^']*)'/, (whole, word: string) => {
+  // The word may itself hold quotes (`--password=it's…`): it runs to the last
+  // quote, before commander's optional suggestion.
+  return message.replace(/^unknown option '(.*)'(?=(?: \(Did you mean [^)]*\?\))?$)/, (whole, word: string) => {
     const name = word.startsWith('--') ? word.split('=')[0]! : word.slice(0, 2);
     return name === word ? whole : `unknown option '${name}' (its value is not shown)`;
   });

@@ -28,9 +28,11 @@ export const doctorCommand = () =>
     needs: 'database',
     run: async ({ db, config, out }, input) => {
       const { runDoctor } = await import('../core/doctor/doctor.js');
-      const { resolveGpustackSettings } = await import('../core/gpustack/settings.js');
+      const { readTokenFile, resolveGpustackSettings } = await import('../core/gpustack/settings.js');
       const { env, dotEnv } = config;
-      const settings = resolveGpustackSettings({ url: input.url, tokenFile: input.tokenFile, env, dotEnv });
+      const file = input.tokenFile === undefined ? undefined : readTokenFile(input.tokenFile);
+      if (file?.warning) out.warn(file.warning);
+      const settings = resolveGpustackSettings({ url: input.url, token: file?.token, env, dotEnv });
       // A bad tuning variable is a usage error before any check runs, not a failed check.
       const tuning = settings.baseUrl ? (await import('../core/gpustack/tuning.js')).tuningFromEnv(env) : undefined;
       const gpustack = settings.baseUrl

@@ -19,7 +19,7 @@ const EXIT_CODES: Record<keyof typeof ExitCode, string> = {
   gpustack: 'GPUStack problem: unreachable, timed out, credential rejected, unexpected response',
   refused: 'refused by a safety rule: weak or default password, sync guard, destructive step without --yes and without a terminal',
   checkFailed: 'a check failed: doctor found a problem, migrate status not up to date',
-  busy: 'busy: another authctl holds the lock for this job (sessions purge, migrate, gpustack sync)',
+  busy: 'busy: another authctl holds the lock for this job (sessions purge, migrate, init-db, gpustack sync)',
   cancelled: 'cancelled (Ctrl+C, SIGTERM, SIGHUP)',
 };
 
@@ -30,7 +30,7 @@ const ENVIRONMENT: Array<[string, string]> = [
   ['PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY', 'SSL settings, as in libpq, for a PostgreSQL URL that does not give them (default sslmode: prefer)'],
   ['AUTHCTL_BCRYPT_ROUNDS', 'bcrypt cost for new passwords, 10 to 15 (as --rounds; default: 12)'],
   ['AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS', 'connect timeout per GPUStack request (default: 5000)'],
-  ['AUTHCTL_GPUSTACK_TIMEOUT_MS', 'read timeout per GPUStack request (default: 10000)'],
+  ['AUTHCTL_GPUSTACK_TIMEOUT_MS', 'time for a whole GPUStack answer, once connected (default: 10000)'],
   ['AUTHCTL_GPUSTACK_RETRIES', 'retries after the first attempt, 0 to 10 (default: 3)'],
   ['AUTHCTL_GPUSTACK_RETRY_BASE_MS', 'first backoff delay, doubled each retry (default: 500)'],
   ['AUTHCTL_GPUSTACK_CONCURRENCY', 'user-list pages fetched at once by sync, 1 to 16 (default: 4)'],

@@ -62,13 +62,11 @@ async function readNewPassword(
     return { password, generated: false };
   }
   if (opts.passwordFile !== undefined) {
-    const { decodePassword, readSourceFile } = await import('../core/passwords/source.js');
+    const { decodePassword, readableByOthersWarning, readSourceFile } = await import('../core/passwords/source.js');
     const file = readSourceFile(opts.passwordFile, 'password file', { regularOnly: false });
     const text = decodePassword(file.bytes, `the password file ${opts.passwordFile}`);
-    if (file.isFile && (file.mode & 0o044) !== 0) {
-      const mode = file.mode.toString(8).padStart(4, '0');
-      out.warn(`The password file ${opts.passwordFile} is readable by other users (mode ${mode}); restrict it with chmod 600.`);
-    }
+    const warning = readableByOthersWarning('password file', opts.passwordFile, file);
+    if (warning) out.warn(warning);
     const password = stripOneNewline(text);
     if (!password) throw usageError(`The password file ${opts.passwordFile} is empty.`);
     return { password, generated: false };

@@ -63,3 +63,17 @@ describe('doctor: can the app seed admin/admin', () => {
     expect(after.code).toBe(0);
   });
 });
+
+describe('doctor --token-file', () => {
+  it('warns about a key file other users can read, as gpustack check and sync do, without printing the key', async () => {
+    const { cwd } = await initialised();
+    const key = path.join(cwd, 'key');
+    fs.writeFileSync(key, 'gpustack_0123456789abcdef\n', { mode: 0o644 });
+    fs.chmodSync(key, 0o644);
+    const env = { AUTHCTL_GPUSTACK_RETRY_BASE_MS: '5', AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS: '500', AUTHCTL_GPUSTACK_TIMEOUT_MS: '500' };
+    const r = await runCli(['doctor', '--url', 'http://127.0.0.1:9', '--token-file', key], { cwd, env });
+    expect(r.code).toBe(8);
+    expect(r.stderr).toContain(`The token file ${key} is readable by other users (mode 0644)`);
+    expect(r.stdout + r.stderr).not.toContain('0123456789abcdef');
+  });
+});

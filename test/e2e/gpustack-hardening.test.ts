@@ -3,25 +3,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
 import { cli, describeProviders, type TestDb } from '../support/db.js';
-import { ADMIN_KEY, makeUser, makeUsers, startGpustackStandIn, type GpustackStandIn } from '../support/gpustack-server.js';
+import { ADMIN_KEY, makeUser, makeUsers, startGpustackStandIn, syncSnapshot, GPUSTACK_FAST_ENV, type GpustackStandIn } from '../support/gpustack-server.js';
 
 /**
  * What a GPUStack server (or whatever answers in its place) may send that a
  * sync must not take at face value, and keys and URLs that cannot be used.
  */
 
-const FAST = {
-  AUTHCTL_BCRYPT_ROUNDS: '10',
-  AUTHCTL_GPUSTACK_RETRY_BASE_MS: '5',
-  AUTHCTL_GPUSTACK_TIMEOUT_MS: '2000',
-  AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS: '2000',
-};
-
-async function snapshot(db: TestDb): Promise<string> {
-  const tables = [];
-  for (const t of ['users', 'user_sessions', 'authctl_audit']) tables.push(await db.query(`SELECT * FROM ${t} ORDER BY id`));
-  return JSON.stringify(tables);
-}
+const FAST = GPUSTACK_FAST_ENV;
+const snapshot = syncSnapshot;
 
 async function byGid(db: TestDb, gid: number): Promise<Record<string, unknown> | undefined> {
   return (await db.query<Record<string, unknown>>('SELECT * FROM users WHERE gpustack_user_id = ?', gid))[0];
@@ -301,6 +291,13 @@ describeProviders('gpustack sync hardening', ({ newDb, cloneDb }) => {
       const same = await sync(server, db, ['--json']);
       expect(same.code, same.stderr).toBe(0);
       expect(JSON.parse(same.stdout).outcome).toBe('no-change');
+
+      // A user edited while the pages were read differs only in that reading: read again.
+      server.extraItems = [{ ...seven, is_admin: true }];
+      server.extraItemsReadings = 1;
+      const edited = await sync(server, db, ['--json']);
+      expect(edited.code, edited.stderr).toBe(0);
+      expect(JSON.parse(edited.stdout).outcome).toBe('no-change');
     } finally {
       await server.close();
     }

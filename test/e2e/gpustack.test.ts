@@ -4,23 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
 import { appTimestamp, cli, describeProviders, fakeJwt, holdJobLock, type ProviderName, type TestDb, unparseable } from '../support/db.js';
-import { ADMIN_KEY, INFERENCE_KEY, makeUser, makeUsers, startGpustackStandIn, type GpustackStandIn } from '../support/gpustack-server.js';
+import { ADMIN_KEY, INFERENCE_KEY, makeUser, makeUsers, startGpustackStandIn, syncSnapshot, GPUSTACK_FAST_ENV, type GpustackStandIn } from '../support/gpustack-server.js';
 
-// Fast retries and timeouts, so fault tests do not sleep through production backoff.
-const FAST = {
-  AUTHCTL_BCRYPT_ROUNDS: '10',
-  AUTHCTL_GPUSTACK_RETRY_BASE_MS: '5',
-  AUTHCTL_GPUSTACK_TIMEOUT_MS: '2000',
-  AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS: '2000',
-};
-
-
-/** Everything sync could touch, to prove that a refused or failed run changed nothing. */
-async function snapshot(db: TestDb): Promise<string> {
-  const tables = [];
-  for (const t of ['users', 'user_sessions', 'authctl_audit']) tables.push(await db.query(`SELECT * FROM ${t} ORDER BY id`));
-  return JSON.stringify(tables);
-}
+const FAST = GPUSTACK_FAST_ENV;
+const snapshot = syncSnapshot;
 
 function users(db: TestDb): Promise<Array<Record<string, unknown>>> {
   return db.query('SELECT * FROM users ORDER BY id');
@@ -142,7 +129,7 @@ describe('gpustack check', () => {
     expect(bad.code).toBe(2);
     const missing = await runCli(['gpustack', 'check', '--url', server.url, '--token-file', 'nope'], { cwd: tempDir(), env: FAST });
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/Cannot read the token file nope/);
+    expect(missing.stderr).toMatch(/The token file nope does not exist/);
   });
 
   it('exits 6 quickly when the server is down', async () => {

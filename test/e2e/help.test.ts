@@ -141,6 +141,7 @@ describe('help', () => {
       [['gpustack', 'check', `--token=${secret}`], '--token'],
       [['user', 'add', 'bob', `--password=${secret}`, '--json'], '--password'],
       [['user', 'list', `-p${secret}`], '-p'],
+      [['user', 'add', 'bob', `--passwd=it's-${secret}'x`], '--passwd'],
     ];
     for (const [argv, name] of cases) {
       const r = await runCli(argv, { cwd: dir });

@@ -68,6 +68,14 @@ describe('the job lock', () => {
     }
     const again = await acquireJobLock(target(path.join(dir, 'link.db')), 'purge', 0);
     await again.release();
-    expect(fs.readdirSync(dir).sort()).toEqual(['app.db', 'link.db']);
+    // A file not created yet (init-db), reached through a linked folder and directly.
+    fs.symlinkSync(dir, path.join(dir, 'folder-link'));
+    const creating = await acquireJobLock(target(path.join(dir, 'folder-link', 'new.db')), 'migrate', 0);
+    try {
+      await expect(acquireJobLock(target(path.join(dir, 'new.db')), 'migrate', 0)).rejects.toMatchObject({ code: 'BUSY' });
+    } finally {
+      await creating.release();
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual(['app.db', 'folder-link', 'link.db']);
   });
 });

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TestDb } from './db.js';
 
 /**
  * A stand-in GPUStack server: a real HTTP server on 127.0.0.1 that follows the
@@ -121,6 +122,8 @@ export class GpustackStandIn {
   readonly wire = new Map<number, Record<string, unknown>>();
   /** Raw items appended to the first list page (a duplicate id, a malformed user, ...). */
   extraItems: Array<Record<string, unknown>> = [];
+  /** How many readings of the first page carry extraItems: a list that changes while it is read, then settles. */
+  extraItemsReadings = Number.POSITIVE_INFINITY;
   private server!: http.Server;
   url = '';
 
@@ -328,7 +331,10 @@ export class GpustackStandIn {
       return this.send(res, 200, JSON.stringify({ items: items.map((u) => this.userObject(u)), pagination: { page: 1, perPage: total, total, totalPage: 1 } }));
     }
     const slice: Array<Record<string, unknown>> = items.slice((page - 1) * perPage, page * perPage).map((u) => this.userObject(u));
-    if (page === 1) slice.push(...this.extraItems);
+    if (page === 1 && this.extraItemsReadings > 0) {
+      slice.push(...this.extraItems);
+      this.extraItemsReadings--;
+    }
     const doc: Record<string, unknown> = {
       items: slice,
       pagination: { page, perPage, total, totalPage: Math.ceil(total / perPage), ...this.faults.pagination },
@@ -359,4 +365,19 @@ export class GpustackStandIn {
 
 export async function startGpustackStandIn(opts: StandInOptions = {}): Promise<GpustackStandIn> {
   return new GpustackStandIn(opts).start();
+}
+
+/** Fast retries and timeouts, so fault tests do not sleep through production backoff. */
+export const GPUSTACK_FAST_ENV = {
+  AUTHCTL_BCRYPT_ROUNDS: '10',
+  AUTHCTL_GPUSTACK_RETRY_BASE_MS: '5',
+  AUTHCTL_GPUSTACK_TIMEOUT_MS: '2000',
+  AUTHCTL_GPUSTACK_CONNECT_TIMEOUT_MS: '2000',
+};
+
+/** Everything sync could touch, to prove that a refused or failed run changed nothing. */
+export async function syncSnapshot(db: TestDb): Promise<string> {
+  const tables = [];
+  for (const t of ['users', 'user_sessions', 'authctl_audit']) tables.push(await db.query(`SELECT * FROM ${t} ORDER BY id`));
+  return JSON.stringify(tables);
 }

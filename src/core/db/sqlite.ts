@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { databaseError } from '../errors/errors.js';
-import { toAuthctlError } from '../errors/map.js';
+import { isSqliteBusyCode, toAuthctlError } from '../errors/map.js';
 
 export type SqliteDb = Database.Database;
 
@@ -15,8 +15,7 @@ export const BUSY_TIMEOUT_MS = 5000;
  * while another process replays the log). Such an attempt may be retried.
  */
 export function isSqliteBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_BUSY' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY_'));
+  return isSqliteBusyCode((err as { code?: unknown } | null)?.code);
 }
 
 export function sqliteFileExists(file: string): boolean {
@@ -158,6 +157,11 @@ const ROLE: Record<SqliteAccessProblem['role'], string> = {
   shm: "the WAL log's shared-memory index",
 };
 
+/** Who owns the files in the way, named once each: `root or postgres`. */
+function ownersOf(problems: Array<{ owner: string }>): string {
+  return [...new Set(problems.map((p) => p.owner.replace(/^owned by (.*), mode .*$/, '$1')))].join(' or ');
+}
+
 /** `cannot write /x/gpustack_ui.db-shm (the WAL log's shared-memory index; owned by root, mode 0644)`, joined. */
 function describeProblems(problems: SqliteAccessProblem[]): string {
   return problems.map((p) => `cannot ${p.missing} ${p.path} (${ROLE[p.role]}; ${p.owner})`).join(', and ');
@@ -175,7 +179,7 @@ function listPaths(problems: SqliteAccessProblem[]): string {
 export function sqliteUnwritable(file: string): { message: string; hint: string } | null {
   const problems = sqliteAccessProblems(file);
   if (problems.length === 0) return null;
-  const owners = [...new Set(problems.map((p) => p.owner.replace(/^owned by (.*), mode .*$/, '$1')))].join(' or ');
+  const owners = ownersOf(problems);
   return {
     message: `SQLite cannot write to ${file}: this user ${describeProblems(problems)}.`,
     hint:
@@ -199,7 +203,7 @@ function unfinishedWriteError(file: string) {
       'Run any authctl command (or start the app) once as a user that can write both; SQLite then rolls the unfinished write back.',
     );
   }
-  const owners = [...new Set(problems.map((p) => p.owner.replace(/^owned by (.*), mode .*$/, '$1')))].join(' or ');
+  const owners = ownersOf(problems);
   return databaseError(
     'DATABASE_READ_ONLY',
     `${file} has a write left unfinished by a process that stopped (${journal}), and this user cannot undo it: ` +

@@ -9,6 +9,15 @@ interface CodedError {
 }
 
 /**
+ * SQLITE_BUSY, or one of its extended codes (SQLITE_BUSY_RECOVERY while
+ * another process replays the log, ...): another connection holds a lock
+ * this one needs now, and the attempt may be retried.
+ */
+export function isSqliteBusyCode(code: unknown): boolean {
+  return code === 'SQLITE_BUSY' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY_'));
+}
+
+/**
  * The driver's own error codes inside an error, however it is wrapped:
  * better-sqlite3 and pg put theirs on `code`; Prisma's driver adapters keep
  * them as `originalCode` (or `code`, for PostgreSQL) in a DriverAdapterError's
@@ -207,10 +216,9 @@ function mapError(err: unknown): AuthctlError {
   }
   if (
     /SQLITE_BUSY|database is locked|timed out|Timed out fetching/i.test(message) ||
-    e.code === 'SQLITE_BUSY' ||
     e.code === 'P1008' ||
-    // A driver adapter's error keeps SQLite's code only in its cause.
-    driverCodes(err).sqlite.some((c) => c.startsWith('SQLITE_BUSY'))
+    // The error's own code, or, from a driver adapter, its cause's.
+    driverCodes(err).sqlite.some(isSqliteBusyCode)
   ) {
     return databaseError(
       'DATABASE_LOCKED',

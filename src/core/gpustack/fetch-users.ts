@@ -46,14 +46,16 @@ export async function fetchAllUsers(
     const byId = new Map<number, GpustackUser>();
     const totals = new Set<number>();
     let done = 0;
+    // A user edited while the pages were read shows up twice, differently:
+    // read again, like any list that changed; only a server that keeps
+    // doing it is refused.
+    let twice: number | undefined;
     const record = (result: UsersPage) => {
       done++;
       totals.add(result.total);
       for (const user of result.items) {
         const seen = byId.get(user.id);
-        if (seen && !sameUser(seen, user)) {
-          throw unexpected(client, `it listed GPUStack user ${user.id} twice with different data`);
-        }
+        if (seen && !sameUser(seen, user)) twice ??= user.id;
         byId.set(user.id, user);
       }
       onPage?.({ page: done, totalPages, users: byId.size, total: result.total });
@@ -75,10 +77,13 @@ export async function fetchAllUsers(
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, totalPages - 1)) }, worker));
     const [total] = [...totals];
-    if (totals.size === 1 && byId.size === total) {
+    if (twice === undefined && totals.size === 1 && byId.size === total) {
       return { users: [...byId.values()].sort((a, b) => a.id - b.id), pages: done, rereads: attempt - 1 };
     }
     if (attempt >= LIST_ATTEMPTS) {
+      if (twice !== undefined) {
+        throw unexpected(client, `it listed GPUStack user ${twice} twice with different data, in each of ${LIST_ATTEMPTS} readings`);
+      }
       throw new AuthctlError(
         'GPUSTACK_LIST_UNSTABLE',
         `GPUStack's user list kept changing while it was read (${byId.size} distinct users, total reported as ${[...totals].join(', ')}); ${LIST_ATTEMPTS} attempts.`,

@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import { resolveSetting } from '../config/config.js';
 import { AuthctlError, ExitCode, usageError } from '../errors/errors.js';
 import { rememberSecret } from '../config/secrets.js';
+import { readableByOthersWarning, readSourceFile } from '../passwords/source.js';
 import { validateBaseUrl } from './base-url.js';
 
 /** Where GPUStack is and the key to use; the key is never printed or logged. */
@@ -63,32 +63,20 @@ export interface TokenFile {
 
 /** The key in a --token-file, or exit 2 saying what is wrong with the file. */
 export function readTokenFile(file: string): TokenFile {
+  const source = readSourceFile(file, 'token file', { regularOnly: false });
   let text: string;
-  let stat: fs.Stats;
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      stat = fs.fstatSync(fd);
-      text = fs.readFileSync(fd, 'utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    throw usageError(
-      `Cannot read the token file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
-      'Pass the path of a file that holds only the GPUStack API key.',
-    );
+    // A leading byte-order mark, as some editors write, is not part of the key.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(source.bytes);
+  } catch {
+    throw usageError(`The token file ${file} is not UTF-8 text.`, 'Write the GPUStack API key into it, as GPUStack showed it.');
   }
   const token = text.trim();
   if (!token) throw usageError(`The token file ${file} is empty.`, 'Write the GPUStack API key into it.');
   // Remembered before it is checked, so nothing printed afterwards can quote it.
   rememberSecret(token);
   checkedKey(token, `the token file ${file}`, 'Keep only the API key in it, on one line, as GPUStack showed it.');
-  const warning =
-    stat.isFile() && (stat.mode & 0o044) !== 0
-      ? `The token file ${file} is readable by other users (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}); restrict it with chmod 600.`
-      : undefined;
-  return { token, warning };
+  return { token, warning: readableByOthersWarning('token file', file, source) };
 }
 
 /** The first token variable set, in the environment before .env, with where it came from. */

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget } from '../config/config.js';
 import { isSqliteBusy } from '../db/sqlite.js';
@@ -99,13 +100,19 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
 
 /**
  * The file a database path leads to, so that two runs reaching one file by
- * different paths (a symlink, `./` against an absolute path) share one lock.
+ * different paths (a symlink to it or to its folder, `./` against an absolute
+ * path) share one lock, also while one of them is still creating it.
  * SQLite itself resolves symlinks the same way before naming its -wal.
  */
 function realFile(file: string): string {
   try {
     return fs.realpathSync(file);
   } catch {
-    return file;
+    // Not created yet (init-db): its folder, resolved, and its name.
+    try {
+      return path.join(fs.realpathSync(path.dirname(file)), path.basename(file));
+    } catch {
+      return file;
+    }
   }
 }

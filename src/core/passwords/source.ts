@@ -83,3 +83,9 @@ export function readSourceFile(file: string, what: string, opts: { regularOnly: 
     fs.closeSync(fd);
   }
 }
+
+/** The warning for a secret's file that others may read (group or world), or undefined. */
+export function readableByOthersWarning(what: string, file: string, source: { mode: number; isFile: boolean }): string | undefined {
+  if (!source.isFile || (source.mode & 0o044) === 0) return undefined;
+  return `The ${what} ${file} is readable by other users (mode ${source.mode.toString(8).padStart(4, '0')}); restrict it with chmod 600.`;
+}
