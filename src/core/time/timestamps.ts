@@ -119,6 +119,8 @@ function parseKnownText(text: string): Date | null {
 const LAST_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 const DATE_GLOB = '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]';
+/** The app's naive UTC form, `2026-11-30 17:49:05.123456`: a subset of the known form. */
+const APP_FORM_GLOB = `${DATE_GLOB} [0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]`;
 
 /**
  * A SQLite condition true when `column` holds a timestamp in the known form
@@ -129,10 +131,14 @@ const DATE_GLOB = '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]';
  * julian-day numbers and other text are in no known form.
  */
 export function sqliteKnown(column: string): string {
+  // The app's own form is tested first, with one fixed-width GLOB: it passes
+  // every test of the general form, which costs about twice as much per row
+  // (the `*[^...]*` pattern scans the tail from every position), and a purge
+  // evaluates this on every expired row.
   return (
-    `(typeof(${column}) = 'text' AND length(${column}) <= ${KNOWN_MAX_LENGTH} AND instr(${column}, char(0)) = 0` +
+    `(typeof(${column}) = 'text' AND (${column} GLOB '${APP_FORM_GLOB}' OR (length(${column}) <= ${KNOWN_MAX_LENGTH} AND instr(${column}, char(0)) = 0` +
     ` AND (${column} GLOB '${DATE_GLOB}' OR (${column} GLOB '${DATE_GLOB}[ T][0-9][0-9]:[0-9][0-9]*'` +
-    ` AND substr(${column}, 17) NOT GLOB '*[^0-9:.+Z-]*'))` +
+    ` AND substr(${column}, 17) NOT GLOB '*[^0-9:.+Z-]*'))))` +
     ` AND (substr(${column}, 9, 2) <= '28' OR date(substr(${column}, 1, 10)) = substr(${column}, 1, 10))` +
     ` AND julianday(${column}) IS NOT NULL)`
   );
