@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasStackTrace } from '../support/cli.js';
 import { cli, describeProviders, type TestDb } from '../support/db.js';
@@ -138,6 +140,21 @@ describeProviders('users with unreadable stored values', ({ provider, newDb, clo
         expect(JSON.stringify(await db.query('SELECT * FROM users ORDER BY id'))).toBe(before);
         const forced = await cli(db, ['user', 'disable', 'bob', '--force']);
         expect(forced.code, forced.stderr).toBe(0);
+      });
+
+      it('user export refuses (exit 5, no file) a flag it would write as false, so an import cannot demote that user', async () => {
+        const db = await seeded();
+        await db.exec("UPDATE users SET is_admin = 'true' WHERE username = 'carol'");
+        const r = await cli(db, ['user', 'export', '--all', '-o', 'users.csv']);
+        expectClean(r);
+        expect(r.code, r.stderr).toBe(5);
+        expect(r.stderr).toContain('The is_admin column of user "carol" holds "true", not a boolean (0 or 1)');
+        expect(r.stderr).toMatch(/hint: Store a readable flag first with `authctl user set carol --admin` \(or --no-admin\)/);
+        expect(fs.existsSync(path.join(db.cwd, 'users.csv'))).toBe(false);
+        expect((await cli(db, ['user', 'set', 'carol', '--admin'])).code).toBe(0);
+        const again = await cli(db, ['user', 'export', '--all', '-o', 'users.csv']);
+        expect(again.code, again.stderr).toBe(0);
+        expect(fs.readFileSync(path.join(db.cwd, 'users.csv'), 'utf8')).toMatch(/^carol,.*,true,true$/m);
       });
 
       it('is_active = 2 is neither active nor disabled: user list says so, enable stores a readable flag', async () => {

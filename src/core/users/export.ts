@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import type { Db } from '../db/handle.js';
-import { asBool, sql } from '../db/query.js';
-import { refused, usageError } from '../errors/errors.js';
+import { sql } from '../db/query.js';
+import { databaseError, refused, usageError } from '../errors/errors.js';
 import type { ImportFormat } from './import-rows.js';
+import { readBool, storedText } from './rows.js';
 
 export type ExportScope = 'active' | 'inactive' | 'all';
 
@@ -22,12 +23,24 @@ export async function selectExportRows(db: Db, scope: ExportScope, includeHashes
   const conn = await db.sql();
   const where = scope === 'all' ? sql`` : sql`WHERE is_active = ${scope === 'active'}`;
   const rows = await conn.all<Record<string, unknown>>(sql`SELECT username, email, full_name, is_admin, is_active, password_hash FROM users ${where} ORDER BY id`);
+  // A flag another tool stored as something other than a boolean would be
+  // written as false, and an import would then demote or disable that user.
+  for (const r of rows) {
+    const column = (['is_admin', 'is_active'] as const).find((c) => readBool(r[c]) === null);
+    if (!column) continue;
+    const fix = column === 'is_admin' ? `authctl user set ${String(r.username)} --admin\` (or --no-admin)` : `authctl user enable ${String(r.username)}\` (or disable)`;
+    throw databaseError(
+      'UNREADABLE_VALUE',
+      `The ${column} column of user "${String(r.username)}" holds ${JSON.stringify(storedText(r[column]))}, not a boolean (0 or 1): the export would write it as false. Nothing was written.`,
+      `Store a readable flag first with \`${fix}, then export again.`,
+    );
+  }
   return rows.map((r) => ({
     username: r.username as string,
     email: r.email as string | null,
     full_name: r.full_name as string | null,
-    is_admin: asBool(r.is_admin),
-    is_active: asBool(r.is_active),
+    is_admin: readBool(r.is_admin)!,
+    is_active: readBool(r.is_active)!,
     ...(includeHashes ? { password_hash: r.password_hash as string | null } : {}),
   }));
 }

@@ -56,7 +56,7 @@ export const USER_COLUMNS = raw(
 );
 
 /** A stored value as text for people: a blob as x'hex', anything else as it reads. */
-function storedText(value: unknown): string {
+export function storedText(value: unknown): string {
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `x'${Buffer.from(value).toString('hex')}'`;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
   return value === null || value === undefined ? 'NULL' : String(value);
@@ -72,7 +72,7 @@ function readText(value: unknown): string | null {
  * null for anything else, a value the app could not have written, which
  * must not pass for false.
  */
-function readBool(value: unknown): boolean | null {
+export function readBool(value: unknown): boolean | null {
   if (value === true || value === 1 || value === 1n) return true;
   if (value === false || value === 0 || value === 0n) return false;
   return null;
