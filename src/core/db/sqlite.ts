@@ -89,6 +89,8 @@ interface SqliteAccessProblem {
   role: 'database' | 'folder' | 'journal' | 'wal' | 'shm';
   /** What this user lacks: `write`, or `read and write`. */
   missing: string;
+  /** Who owns it (a user name, or `uid N`). */
+  user: string;
   /** `owned by root, mode 0644`. */
   owner: string;
 }
@@ -139,11 +141,13 @@ function sqliteAccessProblems(file: string): SqliteAccessProblem[] {
     const read = can(p, role === 'folder' ? fs.constants.X_OK : fs.constants.R_OK);
     const write = can(p, fs.constants.W_OK);
     if (read && write) continue;
+    const user = userName(stat.uid);
     problems.push({
       path: p,
       role,
       missing: read ? 'write' : role === 'folder' ? 'enter and write' : 'read and write',
-      owner: `owned by ${userName(stat.uid)}, mode ${(stat.mode & 0o7777).toString(8).padStart(4, '0')}`,
+      user,
+      owner: `owned by ${user}, mode ${(stat.mode & 0o7777).toString(8).padStart(4, '0')}`,
     });
   }
   return problems;
@@ -158,8 +162,8 @@ const ROLE: Record<SqliteAccessProblem['role'], string> = {
 };
 
 /** Who owns the files in the way, named once each: `root or postgres`. */
-function ownersOf(problems: Array<{ owner: string }>): string {
-  return [...new Set(problems.map((p) => p.owner.replace(/^owned by (.*), mode .*$/, '$1')))].join(' or ');
+function ownersOf(problems: SqliteAccessProblem[]): string {
+  return [...new Set(problems.map((p) => p.user))].join(' or ');
 }
 
 /** `cannot write /x/gpustack_ui.db-shm (the WAL log's shared-memory index; owned by root, mode 0644)`, joined. */
@@ -225,9 +229,11 @@ function hasJournal(file: string): boolean {
 function sqliteOpenError(file: string, err: unknown) {
   const message = err instanceof Error ? err.message : String(err);
   const code = String((err as { code?: unknown } | null)?.code ?? '');
+  const accessCode = /^SQLITE_(IOERR|CANTOPEN|READONLY)/.test(code);
+  const accessMessage = /readonly|permission|EACCES|unable to open/i.test(message);
   // Rolling a leftover journal back failed (it could not be read, or not be
   // deleted afterwards): say which file or folder is in the way.
-  if (/^SQLITE_(IOERR|CANTOPEN|READONLY)/.test(code) && hasJournal(file) && rollbackProblems(file).length > 0) {
+  if (accessCode && hasJournal(file) && rollbackProblems(file).length > 0) {
     return unfinishedWriteError(file);
   }
   if (code.startsWith('SQLITE_CORRUPT')) return toAuthctlError(err);
@@ -237,9 +243,9 @@ function sqliteOpenError(file: string, err: unknown) {
   if (/locked|busy/i.test(message)) {
     return databaseError('DATABASE_LOCKED', `${file} stayed locked for more than ${BUSY_TIMEOUT_MS / 1000}s.`, 'Another process holds a long write lock; try again shortly.');
   }
-  const unwritable = /^SQLITE_(IOERR|CANTOPEN|READONLY)/.test(code) || /readonly|permission|EACCES|unable to open/i.test(message) ? sqliteUnwritable(file) : null;
+  const unwritable = accessCode || accessMessage ? sqliteUnwritable(file) : null;
   if (unwritable) return databaseError('DATABASE_UNREADABLE', `Cannot open ${file}: ${message}. ${unwritable.message}`, unwritable.hint);
-  if (/readonly|permission|EACCES|unable to open/i.test(message)) {
+  if (accessMessage) {
     return databaseError('DATABASE_UNREADABLE', `Cannot open ${file}: ${message}.`, 'Check the file and folder permissions.');
   }
   return databaseError('DATABASE_ERROR', `Cannot use ${file}: ${message}.`);
