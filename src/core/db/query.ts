@@ -54,6 +54,18 @@ export function join(parts: Sql[], separator: string): Sql {
   return sql(['', ...parts.slice(1).map(() => separator), ''], ...parts);
 }
 
+/** `?, ?, ?`: the values as parameters, for `IN (...)`. */
+export function valueList(values: readonly unknown[]): Sql {
+  return join(values.map((v) => sql`${v}`), ', ');
+}
+
+/** `items` in pieces of at most `size`, so a statement's parameters stay under the database's limit. */
+export function chunked<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /**
  * Parameters as the app stores them: timestamps in its naive-UTC text form
  * (SQLite has no timestamp type, and PostgreSQL's `timestamp without time

@@ -1,5 +1,5 @@
 import type { DatabaseTarget } from '../config/config.js';
-import { asNumber, connect, join, sql, type Connection, type Queryable } from '../db/query.js';
+import { asNumber, chunked, connect, join, sql, valueList, type Connection, type Queryable } from '../db/query.js';
 import { alwaysChecked, checkedDigest, findWeakPasswords, type HashProgress, type WeakPasswordFinding } from '../passwords/weak.js';
 import { isMissingTable } from './check.js';
 
@@ -29,7 +29,7 @@ interface ActiveUser {
 /** Rows per statement, well under both providers' parameter limits. */
 const CHUNK = 400;
 
-const chunks = <T>(items: T[]): T[][] => Array.from({ length: Math.ceil(items.length / CHUNK) }, (_, i) => items.slice(i * CHUNK, (i + 1) * CHUNK));
+const chunks = <T>(items: T[]): T[][] => chunked(items, CHUNK);
 
 async function activeUsers(q: Queryable): Promise<ActiveUser[]> {
   const rows = await q.all<{ id: unknown; username: string; is_admin: unknown; password_hash: string }>(
@@ -56,7 +56,7 @@ async function updateMemory(conn: Connection, add: string[], stale: string[], at
         ON CONFLICT (digest) DO UPDATE SET checked_at = excluded.checked_at`);
     }
     for (const part of chunks(stale)) {
-      await tx.run(sql`DELETE FROM authctl_checked_hashes WHERE digest IN (${join(part.map((d) => sql`${d}`), ', ')})`);
+      await tx.run(sql`DELETE FROM authctl_checked_hashes WHERE digest IN (${valueList(part)})`);
     }
   });
 }

@@ -1,6 +1,6 @@
 import { writeAudit } from '../audit/write.js';
 import type { Db } from '../db/handle.js';
-import { join, sql, type Queryable, type Sql } from '../db/query.js';
+import { chunked, sql, valueList, type Queryable, type Sql } from '../db/query.js';
 import { notFound } from '../errors/errors.js';
 import { andAll, countWhere, ofUser, selectSummaries, type SessionSummary, type TokenType } from './summary.js';
 
@@ -33,11 +33,7 @@ const CHUNK = 1000;
 /** Named sessions beyond this many are counted, not named, in an audit target or an error. */
 const NAMED_MAX = 20;
 
-function chunks<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
-  return out;
-}
+const chunks = <T>(items: readonly T[]): T[][] => chunked(items, CHUNK);
 
 /** `id 1, jti abc`; past {@link NAMED_MAX}, the first ones and how many more. */
 function nameAll(names: string[]): string {
@@ -63,14 +59,14 @@ async function namedSessionIds(tx: Queryable, ids: number[], jtis: string[]): Pr
   const foundIds = new Set<number>();
   const foundJtis = new Set<string>();
   for (const part of chunks(ids)) {
-    const rows = await tx.all<{ id: number | string }>(sql`SELECT s.id FROM user_sessions s WHERE s.id IN (${join(part.map((id) => sql`${id}`), ', ')})`);
+    const rows = await tx.all<{ id: number | string }>(sql`SELECT s.id FROM user_sessions s WHERE s.id IN (${valueList(part)})`);
     for (const r of rows) {
       found.add(Number(r.id));
       foundIds.add(Number(r.id));
     }
   }
   for (const part of chunks(jtis)) {
-    const rows = await tx.all<{ id: number | string; jti: string }>(sql`SELECT s.id, s.jti FROM user_sessions s WHERE s.jti IN (${join(part.map((jti) => sql`${jti}`), ', ')})`);
+    const rows = await tx.all<{ id: number | string; jti: string }>(sql`SELECT s.id, s.jti FROM user_sessions s WHERE s.jti IN (${valueList(part)})`);
     for (const r of rows) {
       found.add(Number(r.id));
       foundJtis.add(r.jti);
@@ -106,12 +102,12 @@ export async function revokeSessions(db: Db, input: RevokeInput): Promise<Revoke
       // Newest first, as listed.
       const ids = await namedSessionIds(tx, target.ids, target.jtis);
       const listed = ids.slice(0, REVOKE_LISTED_MAX);
-      const sessions = await selectSummaries(tx, sql`s.id IN (${join(listed.map((id) => sql`${id}`), ', ')})`, now, listed.length);
+      const sessions = await selectSummaries(tx, sql`s.id IN (${valueList(listed)})`, now, listed.length);
       const result: RevokeResult = { dryRun: input.dryRun, revoked: ids.length, sessions, more: ids.length > sessions.length };
       if (input.dryRun) return result;
       let deleted = 0;
       for (const part of chunks(ids)) {
-        deleted += await tx.run(sql`DELETE FROM user_sessions WHERE id IN (${join(part.map((id) => sql`${id}`), ', ')})`);
+        deleted += await tx.run(sql`DELETE FROM user_sessions WHERE id IN (${valueList(part)})`);
       }
       await writeAudit(tx, {
         command: 'sessions revoke',
