@@ -4,7 +4,7 @@ import type { Db } from '../db/handle.js';
 import { sql } from '../db/query.js';
 import { databaseError, refused, usageError } from '../errors/errors.js';
 import type { ImportFormat } from './import-rows.js';
-import { readBool, storedText } from './rows.js';
+import { readableFlagCommand, readBool, storedText, unreadableFlagText } from './rows.js';
 
 export type ExportScope = 'active' | 'inactive' | 'all';
 
@@ -28,11 +28,11 @@ export async function selectExportRows(db: Db, scope: ExportScope, includeHashes
   for (const r of rows) {
     const column = (['is_admin', 'is_active'] as const).find((c) => readBool(r[c]) === null);
     if (!column) continue;
-    const fix = column === 'is_admin' ? `authctl user set ${String(r.username)} --admin\` (or --no-admin)` : `authctl user enable ${String(r.username)}\` (or disable)`;
+    const username = String(r.username);
     throw databaseError(
       'UNREADABLE_VALUE',
-      `The ${column} column of user "${String(r.username)}" holds ${JSON.stringify(storedText(r[column]))}, not a boolean (0 or 1): the export would write it as false. Nothing was written.`,
-      `Store a readable flag first with \`${fix}, then export again.`,
+      `${unreadableFlagText(username, column, storedText(r[column]))}: the export would write it as false. Nothing was written.`,
+      `Store a readable flag first with \`${readableFlagCommand(username, column)}\` (or ${column === 'is_admin' ? '--no-admin' : 'disable'}), then export again.`,
     );
   }
   return rows.map((r) => ({

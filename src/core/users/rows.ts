@@ -78,6 +78,16 @@ export function readBool(value: unknown): boolean | null {
   return null;
 }
 
+/** `The is_admin column of user "bob" holds "true", not a boolean (0 or 1)`: how a refusal names a flag it cannot read. */
+export function unreadableFlagText(username: string, column: 'is_admin' | 'is_active', value: string): string {
+  return `The ${column} column of user "${username}" holds ${JSON.stringify(value)}, not a boolean (0 or 1)`;
+}
+
+/** The command that stores a readable value in that flag. */
+export function readableFlagCommand(username: string, column: 'is_admin' | 'is_active'): string {
+  return column === 'is_admin' ? `authctl user set ${username} --admin` : `authctl user enable ${username}`;
+}
+
 /** A timestamp in any form the app or authctl writes; null for a value in no known form (a number is never one). */
 function readTimestamp(value: unknown): Date | null {
   if (typeof value === 'string' || value instanceof Date) return tryParseDbTimestamp(value);

@@ -4,7 +4,7 @@ import { createUser } from './create.js';
 import { AuthctlError, conflict, databaseError, notFound, refused } from '../errors/errors.js';
 import { before } from '../db/conditions.js';
 import { asBool, asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
-import { readUser, selectPreferences, USER_COLUMNS, type UnreadableColumn, type User, type UserRow } from './rows.js';
+import { readableFlagCommand, readUser, selectPreferences, unreadableFlagText, USER_COLUMNS, type UnreadableColumn, type User, type UserRow } from './rows.js';
 
 /** How a user can log in: with a local password, through GPUStack, both, or not at all. */
 export type LoginMethod = 'password' | 'gpustack' | 'password+gpustack' | 'none';
@@ -75,13 +75,11 @@ export async function guardsLastAdmin(q: Queryable, user: User): Promise<boolean
  */
 export function unreadableFlag(user: User, action: string, force: string | null): AuthctlError {
   const flag = user.unreadable.find((u) => u.column === 'is_admin') ?? user.unreadable.find((u) => u.column === 'is_active')!;
-  const store =
-    flag.column === 'is_admin'
-      ? `\`authctl user set ${user.username} --admin\` stores a readable admin flag`
-      : `\`authctl user enable ${user.username}\` stores a readable active flag`;
+  const column = flag.column as 'is_admin' | 'is_active';
+  const store = `\`${readableFlagCommand(user.username, column)}\` stores a readable ${column === 'is_admin' ? 'admin' : 'active'} flag`;
   return databaseError(
     'UNREADABLE_VALUE',
-    `The ${flag.column} column of user "${user.username}" holds ${JSON.stringify(flag.value)}, not a boolean (0 or 1): authctl cannot tell whether ${action} would leave no active admin.`,
+    `${unreadableFlagText(user.username, column, flag.value)}: authctl cannot tell whether ${action} would leave no active admin.`,
     `${store}${force ? `; or ${force}` : ''}.`,
   );
 }
