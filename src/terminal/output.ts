@@ -62,6 +62,8 @@ export interface Column<T> {
   wrap?: boolean;
   /** Shown only where whole values are (--wide, a pipe, TSV, CSV): too wide for a terminal and not needed there. */
   wideOnly?: boolean;
+  /** A shorter form of the cell for a table fitted to a terminal; `value` is shown wherever values are whole. */
+  fitted?: (row: T) => string;
   /** Numbers read best aligned to the right. */
   align?: 'right';
   /** Colours a cell's (possibly cut) text for people. */
@@ -260,13 +262,19 @@ export class Output {
 
   /** The columns to draw: all of them, unless the table is fitted to a terminal. */
   private shownColumns<T>(columns: Column<T>[]): Column<T>[] {
-    return this.format === 'table' && Number.isFinite(this.maxWidth) ? columns.filter((col) => !col.wideOnly) : columns;
+    return this.fitting ? columns.filter((col) => !col.wideOnly) : columns;
+  }
+
+  /** Whether tables are fitted to a terminal's width rather than showing whole values. */
+  private get fitting(): boolean {
+    return this.format === 'table' && Number.isFinite(this.maxWidth);
   }
 
   /** A row's cells as safe text (no control characters); a several-line cell keeps its lines. */
   private cellsOf<T>(row: T, columns: Column<T>[]): string[] {
+    const fitting = this.fitting;
     return columns.map((col) => {
-      const v = col.value(row);
+      const v = fitting && col.fitted ? col.fitted(row) : col.value(row);
       if (Array.isArray(v)) return v.map((part) => terminalSafe(part)).join('\n');
       return v === null || v === undefined ? '' : terminalSafe(String(v));
     });

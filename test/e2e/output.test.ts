@@ -77,6 +77,10 @@ describe('output on a terminal', () => {
       const fitted = await onPty(['sessions', 'list', '--all']);
       expect(fitted.output).toContain('…');
       expect(fitted.output).not.toContain('SomeVeryLongToolkitName/1.0 SomeVeryLongToolkitName/1.0');
+      // On a terminal a user agent is its browser and OS; --wide shows it whole.
+      expect(fitted.output).toMatch(/ Linux\r?\n/);
+      const wideSessions = await onPty(['sessions', 'list', '--all', '--wide']);
+      expect(wideSessions.output).toContain(LONG_AGENT.trimEnd());
       const wide = await onPty(['user', 'list', '--all', '--wide']);
       expect(wide.output).toContain('with a full name long enough to overflow any eighty column terminal');
       expect(Math.max(...lines(wide.output).map((l) => stringWidth(l)))).toBeGreaterThan(80);
@@ -140,6 +144,10 @@ describe('output on a terminal', () => {
       expect(list.stdout).toContain('2001:db8:85a3:8d3:1319:8a2e:370:7000');
       expect(list.stdout).toMatch(/ [0-9a-f]{32}$/m);
       expect(list.stdout).not.toContain('…');
+      // The user agent as stored, not the browser and OS a terminal shows.
+      expect(list.stdout).toContain(LONG_AGENT.trimEnd());
+      const tsv = await cli(db, ['sessions', 'list', '--all', '--format', 'tsv']);
+      expect(tsv.stdout.split('\n').some((line) => line.split('\t').includes(LONG_AGENT))).toBe(true);
       const stats = await cli(db, ['sessions', 'stats']);
       expect(stats.stdout).not.toMatch(/[▁▂▃▄▅▆▇█]/);
       expect(stats.stdout).toMatch(/^day +access +refresh +total$/m);

@@ -22,7 +22,8 @@ export function sessionColumns(now = new Date()): Column<SessionSummary>[] {
     { header: 'expires', value: (s) => ago(s.expiresAt, now) },
     { header: 'expires (UTC)', value: (s) => utcMinute(s.expiresAt), wideOnly: true },
     { header: 'ip', value: (s) => s.ipAddress, shrink: true },
-    { header: 'user agent', value: (s) => shortUserAgent(s.userAgent), shrink: true },
+    // On a terminal the browser and OS; whole with --wide, on a pipe and in TSV or CSV, as the README promises.
+    { header: 'user agent', value: (s) => s.userAgent, fitted: (s) => shortUserAgent(s.userAgent), shrink: true },
     { header: 'jti', value: (s) => s.jti, wideOnly: true },
   ];
 }
