@@ -4,23 +4,30 @@ import { AuthctlError } from '../core/errors/errors.js';
 import { COLUMN_GAP, displayWidth, fitWidths, truncate, wrap } from './table.js';
 
 /**
- * Characters a terminal acts on instead of showing: C0 controls (tab and
- * newline included), DEL, C1 controls (U+009B is a one-byte CSI), the
- * bidirectional embeddings, overrides and isolates (U+202A-U+202E,
- * U+2066-U+2069) and the Unicode line and paragraph separators.
+ * Characters a terminal acts on instead of showing, or draws as nothing:
+ * C0 controls (tab and newline included), DEL, C1 controls (U+009B is a
+ * one-byte CSI), the Unicode line and paragraph separators, and every
+ * format character (Cf): the bidirectional embeddings, overrides, isolates
+ * and marks, zero-width spaces and joiners, the soft hyphen, the byte-order
+ * mark and the invisible tag characters. Also the Hangul fillers, letters
+ * that draw as blank space. A name such as `admin` followed by a zero-width
+ * space then shows as `admin\u200b`, never as `admin`.
  */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\p{Cc}\p{Cf}\u2028\u2029\u115f\u1160\u3164\uffa0]/gu;
 const SHORT: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 /**
  * Text as it may reach a terminal: every unsafe character is replaced by a
- * visible escape (ESC becomes `\x1b`, U+202E becomes `\u202e`), so content a
- * stored value tried to hide or rearrange shows up instead of acting.
+ * visible escape (ESC becomes `\x1b`, U+202E becomes `\u202e`, U+E0041
+ * becomes `\u{e0041}`), so content a stored value tried to hide or
+ * rearrange shows up instead of acting.
  */
 export function terminalSafe(text: string): string {
   return text.replace(UNSAFE, (ch) => {
-    const code = ch.charCodeAt(0);
-    return SHORT[ch] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+    const code = ch.codePointAt(0)!;
+    if (SHORT[ch]) return SHORT[ch];
+    if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
 

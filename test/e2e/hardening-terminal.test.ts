@@ -73,6 +73,11 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       'INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       'eve\x1b[8m', null, null, 'Eve', inactive, active, now, now,
     );
+    // A name that a terminal would draw exactly as "admin".
+    await db.query(
+      'INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'admin\u200b', null, null, 'Ad\u00admin', inactive, active, now, now,
+    );
     const [row] = await db.query<{ id: number }>("SELECT id FROM users WHERE username = 'mallory'");
     const userId = row!.id;
     await addSession(db, userId, { jti: 'jti-\x1b[1Ahidden', ip: '10.0.0.1\x1b[K', userAgent: '\x1b[2J\x1b[H Mozilla/5.0' });
@@ -115,6 +120,10 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       expect(show.stdout).toContain('theme\\x1b[8m');
       const audit = await cli(db, ['audit']);
       expect(audit.stdout).toContain('eve\\x1b[8m');
+      // Invisible characters show too, so no name passes for another.
+      const users = await cli(db, ['user', 'list', '--all']);
+      expect(users.stdout).toMatch(/^ *\d+ +admin\\u200b /m);
+      expect(users.stdout).toContain('Ad\\xadmin');
     });
 
     it('keep their exact value in --json', async () => {

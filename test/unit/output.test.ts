@@ -45,6 +45,17 @@ describe('terminalSafe', () => {
     expect(terminalSafe('a\u2028b\u2029c')).toBe('a\\u2028b\\u2029c');
   });
 
+  it('shows invisible characters, so a name cannot pass for another', () => {
+    // Zero-width space, non-joiner, joiner, word joiner, byte-order mark and the left-to-right and Arabic letter marks.
+    expect(terminalSafe('admin\u200b')).toBe('admin\\u200b');
+    expect(terminalSafe('ad\u200c\u200dmin\u2060\ufeff')).toBe('ad\\u200c\\u200dmin\\u2060\\ufeff');
+    expect(terminalSafe('a\u200eb\u200fc\u061c')).toBe('a\\u200eb\\u200fc\\u061c');
+    // The soft hyphen, a tag character (outside the BMP) and a Hangul filler, which draw as nothing or as a blank.
+    expect(terminalSafe('ad\u00admin')).toBe('ad\\xadmin');
+    expect(terminalSafe('admin\u{e0041}')).toBe('admin\\u{e0041}');
+    expect(terminalSafe('admin\u3164')).toBe('admin\\u3164');
+  });
+
   it('leaves printable text of every script alone', () => {
     for (const text of ['Zoë Åström', '陈小明', 'محمد', 'emoji 🎉 ok', 'C:\\path\\x1b literal', 'a\u00a0b']) {
       expect(terminalSafe(text)).toBe(text);
