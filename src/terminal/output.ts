@@ -31,6 +31,26 @@ export function terminalSafe(text: string): string {
   });
 }
 
+/**
+ * The characters of {@link UNSAFE} that JSON.stringify leaves raw (it
+ * escapes only C0 controls, quotes and backslashes): DEL, C1 controls, the
+ * line and paragraph separators, format characters and the Hangul fillers.
+ */
+const JSON_UNSAFE = /[\u007f-\u009f\p{Cf}\u2028\u2029\u115f\u1160\u3164\uffa0]/gu;
+
+/**
+ * JSON text that parses to exactly what JSON.stringify's would, with every
+ * character a terminal would act on or hide written as a \u escape, so that
+ * `--json` piped to a pager or a terminal cannot be made to rearrange or
+ * clear it. Such characters only ever occur inside JSON strings, where an
+ * escape stands for the same character (astral ones as a surrogate pair).
+ */
+export function jsonSafe(value: unknown, indent?: number): string {
+  return (JSON.stringify(value, null, indent) ?? 'null').replace(JSON_UNSAFE, (ch) =>
+    Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );
+}
+
 type Style = (text: string) => string;
 
 /** The styles commands may use; each returns text safe to pass to any Output method. */
@@ -213,7 +233,7 @@ export class Output {
   /** With --json, stdout is exactly this one document. */
   emitJson(value: unknown): void {
     if (!this.json) return;
-    this.stdout.write(JSON.stringify(value, null, 2) + '\n');
+    this.stdout.write(jsonSafe(value, 2) + '\n');
   }
 
   /** A table, drawn as {@link streamTable} draws it. */
@@ -386,7 +406,7 @@ export class Output {
 
   error(err: AuthctlError): void {
     if (this.json) {
-      this.stderr.write(JSON.stringify({ error: err.toJSON() }) + '\n');
+      this.stderr.write(jsonSafe({ error: err.toJSON() }) + '\n');
       return;
     }
     this.stderr.write(this.safe(`${this.c.red('error:')} ${err.message}`) + '\n');

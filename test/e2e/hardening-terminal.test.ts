@@ -131,8 +131,24 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       const r = await cli(db, ['sessions', 'list', '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).sessions[0].userAgent).toBe('\x1b[2J\x1b[H Mozilla/5.0');
-      const show = JSON.parse((await cli(db, ['user', 'show', 'mallory', '--json'])).stdout);
+      const showRun = await cli(db, ['user', 'show', 'mallory', '--json']);
+      const show = JSON.parse(showRun.stdout);
       expect(show.user.fullName).toBe('Mal\x1b[2J\x1b[Hlory \u202eevil\u202c \x9b31m');
+      // ...written as escapes, so that the JSON itself shown on a terminal cannot act:
+      // JSON.stringify alone would leave the C1 CSI and the bidi override raw.
+      const users = await cli(db, ['user', 'list', '--all', '--json']);
+      expect(users.code, users.stderr).toBe(0);
+      expect(JSON.parse(users.stdout).users.map((u: { username: string }) => u.username)).toContain('admin\u200b');
+      for (const [args, text] of [
+        ['sessions list', r.stdout],
+        ['user show', showRun.stdout],
+        ['user list', users.stdout],
+      ]) {
+        expect(text, args).not.toMatch(RAW_CONTROL);
+        expect(text, args).not.toMatch(/[\p{Cf}\u3164]/u);
+      }
+      expect(showRun.stdout).toContain('\\u202eevil\\u202c \\u009b31m');
+      expect(users.stdout).toContain('"admin\\u200b"');
     });
 
     it('never reach the terminal raw when an error message quotes rejected input', async () => {

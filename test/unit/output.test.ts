@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AuthctlError } from '../../src/core/errors/errors.js';
 import { validateEmail, validateFullName } from '../../src/core/users/validate.js';
 import { checkNewPassword } from '../../src/core/passwords/password.js';
-import { Output, terminalSafe } from '../../src/terminal/output.js';
+import { jsonSafe, Output, terminalSafe } from '../../src/terminal/output.js';
 
 /** A stream that keeps what was written, and says whether it is a terminal. */
 class Capture extends Writable {
@@ -60,6 +60,24 @@ describe('terminalSafe', () => {
     for (const text of ['Zoë Åström', '陈小明', 'محمد', 'emoji 🎉 ok', 'C:\\path\\x1b literal', 'a\u00a0b']) {
       expect(terminalSafe(text)).toBe(text);
     }
+  });
+});
+
+describe('jsonSafe', () => {
+  it('writes what a terminal would act on or hide as escapes, and parses back to the same value', () => {
+    const value = { ua: 'a\x1b[2J\x7f\u009b31m\u202eb\u2028c\u200bd\u00ade\u{e0041}f\u3164', n: 1, list: ['\t', null] };
+    for (const indent of [undefined, 2]) {
+      const text = jsonSafe(value, indent);
+      expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\p{Cf}\u2028\u2029\u3164]/u);
+      expect(JSON.parse(text)).toEqual(value);
+    }
+    expect(jsonSafe('x\u009by\u202e')).toBe('"x\\u009by\\u202e"');
+    expect(jsonSafe('\u{e0041}')).toBe('"\\udb40\\udc41"');
+  });
+
+  it('leaves printable text of every script as JSON.stringify writes it', () => {
+    const value = { names: ['Zoë Åström', '陈小明', 'محمد', 'emoji 🎉 ok', 'a\u00a0b'] };
+    expect(jsonSafe(value, 2)).toBe(JSON.stringify(value, null, 2));
   });
 });
 
