@@ -12,20 +12,20 @@ function isInstant(value: string): boolean {
   return ISO_UTC.test(value);
 }
 
-/** `2026-11-30 17:49`; a value in no readable form is shown as it is, marked unknown. */
+/** `2026-11-30 17:49`; a value in no readable form is shown as it is (empty text as `""`), marked unknown. */
 export function utcMinute(iso: string): string {
-  return isInstant(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : `${iso} (unknown form)`;
+  return isInstant(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : `${iso === '' ? '""' : iso} (unknown form)`;
 }
 
 /** `2026-11-30 17:49 (3h ago)`: for a table column whose header says UTC. */
 export function whenCell(iso: string | null | undefined, now = new Date()): string {
-  if (!iso) return '';
+  if (iso === null || iso === undefined) return '';
   return isInstant(iso) ? `${utcMinute(iso)} (${relativeTime(new Date(iso), now)})` : utcMinute(iso);
 }
 
 /** `2026-11-30 17:49 UTC (3h ago)`: for prose and key/value details. */
 export function when(iso: string | null | undefined, now = new Date()): string | null {
-  if (!iso) return null;
+  if (iso === null || iso === undefined) return null;
   return isInstant(iso) ? `${utcMinute(iso)} UTC (${relativeTime(new Date(iso), now)})` : utcMinute(iso);
 }
 

@@ -38,6 +38,33 @@ describeProviders('users with unreadable stored values', ({ provider, newDb, clo
     expect(hasStackTrace(r.stderr)).toBe(false);
   }
 
+  it('audit lists an entry whose time or details were changed by hand, as stored, instead of failing', async () => {
+    const db = await seeded();
+    // bob's entry: an unreadable time; carol's: details that are not JSON.
+    await db.exec(`UPDATE authctl_audit SET at = ${oddTimestamp} WHERE target = 'bob'`);
+    await db.exec(`UPDATE authctl_audit SET details = '{not json' WHERE target = 'carol'`);
+    const r = await cli(db, ['audit']);
+    expectClean(r);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^"?${shownTimestamp}"? \\(unknown form\\) +\\S+ +user add +bob `, 'm'));
+    expect(r.stdout).toMatch(/ user add +carol /);
+    expect(r.stdout).toMatch(/ init-db +admin /);
+    const json = await cli(db, ['audit', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const entries = JSON.parse(json.stdout).entries as Array<{ target: string; at: string; details: unknown }>;
+    expect(entries.find((e) => e.target === 'bob')!.at).toBe(shownTimestamp);
+    expect(entries.find((e) => e.target === 'carol')!.details).toBe('{not json');
+    expect(entries.find((e) => e.target === 'admin')!.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    if (provider === 'sqlite') {
+      // A number is no timestamp here, as in the app's tables: not 1970.
+      await db.exec(`UPDATE authctl_audit SET at = 12345 WHERE target = 'bob'`);
+      const n = await cli(db, ['audit']);
+      expect(n.code, n.stderr).toBe(0);
+      expect(n.stdout).toMatch(/^12345 \(unknown form\) +\S+ +user add +bob /m);
+      expect(n.stdout).not.toContain('1970');
+    }
+  });
+
   it('user list and user show display an unreadable timestamp as stored, marked, in text and JSON', async () => {
     const db = await seeded();
     const created = provider === 'sqlite' ? "'garbage\u001b[31m'" : "'-infinity'";

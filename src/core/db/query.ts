@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { DatabaseTarget } from '../config/config.js';
-import { formatAppTimestamp, parseDbTimestamp } from '../time/timestamps.js';
+import { formatAppTimestamp } from '../time/timestamps.js';
 import type { Provider } from './handle.js';
 import type { SqliteDb } from './sqlite.js';
 
@@ -96,10 +96,6 @@ export interface Connection extends Queryable {
 export type RawConnection = { provider: 'sqlite'; sqlite: SqliteDb } | { provider: 'postgresql'; pg: pg.Client };
 
 /** A stored timestamp, in whichever form the driver returned it, as a Date. */
-export function asDate(value: unknown): Date {
-  return parseDbTimestamp(value as string | Date);
-}
-
 export function asBool(value: unknown): boolean {
   return value === true || value === 1 || value === 1n || value === '1' || value === 't';
 }
