@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseDatabaseUrl, readDotEnv } from '../../src/core/config/config.js';
 import { parseDotEnv } from '../../src/core/config/dotenv.js';
 import { toAuthctlError } from '../../src/core/errors/map.js';
-import { echoServerText, redactUrl, scrubSecrets } from '../../src/core/config/secrets.js';
+import { echoServerText, redactUrl, redactWholeUrl, scrubSecrets } from '../../src/core/config/secrets.js';
+import { validateBaseUrl } from '../../src/core/gpustack/base-url.js';
 import { tuningFromEnv } from '../../src/core/gpustack/tuning.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -64,6 +65,53 @@ describe('redaction', () => {
       expect(error).toMatchObject({ exitCode: 2 });
       expect(String((error as Error).message)).not.toContain('SECRETPW');
     }
+  });
+
+  it.each([
+    ['postgresql:/u:Long secret 123@h/db', 'postgresql:/u:***@h/db'],
+    ['postgresql:/u:Long"secret@h/db', 'postgresql:/u:***@h/db'],
+    ["postgresql://u:Zq9'x@h:99999/db", 'postgresql://u:***@h:99999/db'],
+    ['postgresql://u:a<b>c`d@h/db', 'postgresql://u:***@h/db'],
+    ['postgresql://u:p@ss w@h/db', 'postgresql://u:***@h/db'],
+    ['user:pass word@h/db', 'user:***@h/db'],
+    ['postgresql://h/db?user=u&password=sec ret"x&sslmode=require', 'postgresql://h/db?user=u&password=***&sslmode=require'],
+    ['postgresql://u@h/db', 'postgresql://u@h/db'],
+    ['postgresql://h/db', 'postgresql://h/db'],
+    ['sqlite:///./x.db', 'sqlite:///./x.db'],
+  ])('redactWholeUrl(%s): no space or quote ends the password of a whole URL', (url, expected) => {
+    expect(redactWholeUrl(url)).toBe(expected);
+    // Output scrubs every message again; that keeps what is already redacted as it is.
+    expect(scrubSecrets(`URL "${redactWholeUrl(url)}" is malformed`)).toBe(`URL "${expected}" is malformed`);
+  });
+
+  it('parseDatabaseUrl and the GPUStack URL check never echo a short password, or one with spaces or quotes', () => {
+    const urls = [
+      'postgresql:/u:Pw 1@h/db',
+      'postgresql:/u:Longsecret 123@h/db',
+      'postgresql://u:Zq9 x@h:99999/db',
+      'postgresql://u:Zq9"x@h:99999/db',
+      "postgresql://u:Zq9'x@h:0/db",
+      'postgresql://u:Zq9<x@h:port/db',
+      'postgresql://u@h:99999/db?password=Zq9 x',
+      'sqlite:///./x.db?password=Zq9 x',
+    ];
+    for (const url of urls) {
+      const error = (() => {
+        try {
+          parseDatabaseUrl(url, '/srv');
+        } catch (err) {
+          return err as Error;
+        }
+        return undefined;
+      })();
+      expect(error, url).toMatchObject({ exitCode: 2 });
+      const shown = scrubSecrets(`${error!.message} ${(error as { hint?: string }).hint ?? ''}`);
+      expect(shown, url).not.toMatch(/Pw 1|Zq9|Longsecret/);
+    }
+    for (const url of ['http:/u:Zq9 x@gpu/x', 'http://u:Zq9 x@gpu/x', 'https://u:Zq9"x@gpu', 'http:gpu.internal']) {
+      expect(() => validateBaseUrl(url), url).toThrow(expect.objectContaining({ exitCode: 2, message: expect.not.stringMatching(/Zq9/) }));
+    }
+    expect(validateBaseUrl('https://gpu.internal/x/')).toBe('https://gpu.internal/x');
   });
 
   it('a stray "%" in a SQLite URL is a usage error, and %40 in a PostgreSQL database name is allowed', () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseDotEnv } from './dotenv.js';
 import { databaseError, usageError } from '../errors/errors.js';
-import { redactUrl } from './secrets.js';
+import { redactWholeUrl } from './secrets.js';
 import { formatPgUrl, parsePgUrl } from './pg-url.js';
 
 export { redactUrl } from './secrets.js';
@@ -52,7 +52,7 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (!scheme) {
     throw usageError(
-      `Database URL "${redactUrl(url)}" has no scheme.`,
+      `Database URL "${redactWholeUrl(url)}" has no scheme.`,
       'Use sqlite:///./gpustack_ui.db, file:./gpustack_ui.db or postgresql://user@host/db.',
     );
   }
@@ -65,7 +65,7 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget {
       const m = /^[^:]+:\/\/\/(.*)$/s.exec(url);
       if (!m) {
         throw usageError(
-          `SQLite URL "${redactUrl(url)}" is malformed.`,
+          `SQLite URL "${redactWholeUrl(url)}" is malformed.`,
           'Use sqlite:///relative/path.db or sqlite:////absolute/path.db (three or four slashes).',
         );
       }
@@ -73,21 +73,21 @@ export function parseDatabaseUrl(raw: string, cwd: string): DatabaseTarget {
     }
     if (rest.includes('?')) {
       throw usageError(
-        `SQLite URL "${redactUrl(url)}" has URL parameters ("${redactUrl(rest.slice(rest.indexOf("?")))}"); authctl takes no URL parameters for SQLite.`,
+        `SQLite URL "${redactWholeUrl(url)}" has URL parameters ("${redactWholeUrl(rest.slice(rest.indexOf("?")))}"); authctl takes no URL parameters for SQLite.`,
         'Remove everything from "?" on. authctl cannot honour them (a "?mode=ro" would not stop it writing), so it refuses rather than ignoring them.',
       );
     }
     if (/[/\\]$/.test(rest)) {
-      throw usageError(`SQLite URL "${redactUrl(url)}" names a folder, not a database file.`, 'End the URL with the database file name, for example sqlite:///./gpustack_ui.db.');
+      throw usageError(`SQLite URL "${redactWholeUrl(url)}" names a folder, not a database file.`, 'End the URL with the database file name, for example sqlite:///./gpustack_ui.db.');
     }
     if (!rest || rest === ':memory:') {
-      throw usageError(`SQLite URL "${redactUrl(url)}" names no file.`, 'authctl needs the app\'s database file, not an in-memory database.');
+      throw usageError(`SQLite URL "${redactWholeUrl(url)}" names no file.`, 'authctl needs the app\'s database file, not an in-memory database.');
     }
     let decoded: string;
     try {
       decoded = decodeURIComponent(rest);
     } catch {
-      throw usageError(`SQLite URL "${redactUrl(url)}" holds a "%" that is not followed by two hex digits.`, 'Write the path as it is, or percent-encode "%" as %25.');
+      throw usageError(`SQLite URL "${redactWholeUrl(url)}" holds a "%" that is not followed by two hex digits.`, 'Write the path as it is, or percent-encode "%" as %25.');
     }
     const file = path.resolve(cwd, decoded);
     return { provider: 'sqlite', file, url: `file:${file}`, display: `sqlite ${file}` };

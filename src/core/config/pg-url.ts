@@ -1,5 +1,5 @@
 import { usageError } from '../errors/errors.js';
-import { redactUrl, rememberSecret } from './secrets.js';
+import { redactUrl, redactWholeUrl, rememberSecret } from './secrets.js';
 
 /** A PostgreSQL URL taken apart, every part percent-decoded. */
 export interface PgUrlParts {
@@ -63,7 +63,7 @@ function decode(text: string, what: string, fail: (why: string) => Error, plus =
  * connect elsewhere and could print part of the password.
  */
 export function parsePgUrl(url: string, scheme = url.slice(0, url.indexOf(':'))): PgUrlParts {
-  const fail = (why: string) => usageError(`PostgreSQL URL "${redactUrl(url)}" is malformed: ${why}.`, HINT);
+  const fail = (why: string) => usageError(`PostgreSQL URL "${redactWholeUrl(url)}" is malformed: ${why}.`, HINT);
   const afterScheme = url.slice(scheme.length + 1);
   if (!afterScheme.startsWith('//')) throw fail(`"${scheme}:" must be followed by "//"`);
   const rest = afterScheme.slice(2);
@@ -139,7 +139,7 @@ export function parsePgUrl(url: string, scheme = url.slice(0, url.indexOf(':')))
     else if (key === 'sslmode' || key === 'ssl') {
       if (!sslModeOf(value)) {
         throw usageError(
-          `PostgreSQL URL "${redactUrl(url)}" has ${key}=${value}, which is not an SSL mode.`,
+          `PostgreSQL URL "${redactWholeUrl(url)}" has ${key}=${value}, which is not an SSL mode.`,
           `Use ${key}= one of ${SSL_MODES.join(', ')}${key === 'ssl' ? ' (or true, false)' : ''}.`,
         );
       }

@@ -57,10 +57,32 @@ export function echoServerText(text: string, extra: Array<string | undefined> = 
  * to the last `@` of a URL counts as its credentials.
  */
 export function redactUrl(text: string): string {
-  let out = text.replace(/(^|[?&;\s])((?:ssl)?pass(?:word|wd)?|pwd)=[^&;#\s]*/gi, '$1$2=***');
+  // A value already redacted (by redactWholeUrl) keeps the quote that may follow it.
+  let out = text.replace(/(^|[?&;\s])((?:ssl)?pass(?:word|wd)?|pwd)=(?!\*\*\*(?:["'`&;#\s]|$))[^&;#\s]*/gi, '$1$2=***');
   out = out.replace(
     /(^|[\s"'`(<[=,/\\])((?:[a-z][a-z0-9+.-]*:)?[/\\]*)([^\s"'`<>:@/\\=,()[\]]*):(?![/\\]{2})([^\s"'`<>]*)(@[^\s"'`<>@]*)/gi,
     (_whole, lead: string, prefix: string, user: string, _password: string, rest: string) => `${lead}${prefix}${user}:***${rest}`,
   );
   return out;
+}
+
+/**
+ * {@link redactUrl} for a string known to be one whole URL, as authctl quotes
+ * the URL it was given in an error: there no space or quote ends the
+ * password. Everything between the user name's ":" and the URL's last "@" is
+ * the password, whatever it holds (`postgresql:/u:pass word@host`, a
+ * well-formed URL with a quote in its password), and so is every
+ * `password=` parameter up to the next "&" or "#".
+ */
+export function redactWholeUrl(url: string): string {
+  const params = url.replace(/([?&;])((?:ssl)?pass(?:word|wd)?|pwd)=[^&#]*/gi, '$1$2=***');
+  const at = params.lastIndexOf('@');
+  if (at < 0) return redactUrl(params);
+  const lead = /^(?:[a-z][a-z0-9+.-]*:)?[/\\]*/i.exec(params)![0];
+  const creds = params.slice(lead.length, at);
+  const colon = creds.indexOf(':');
+  // `user@host` after "//" names a user only; without the slashes, what
+  // looked like a scheme may have been the user name (`user:pw@host`).
+  if (colon < 0) return /[/\\]{2}$/.test(lead) || !lead.includes(':') ? redactUrl(params) : `${lead}***@${redactUrl(params.slice(at + 1))}`;
+  return `${lead}${creds.slice(0, colon)}:***@${redactUrl(params.slice(at + 1))}`;
 }
