@@ -2,18 +2,11 @@ import type { AuditFilter, AuditRow } from '../core/audit/read.js';
 import { usageError } from '../core/errors/errors.js';
 import { whenCell } from '../terminal/time.js';
 import { defineCommand } from './define.js';
-import { addListingOptions, parseInstantOption, parsePositiveInt } from './options.js';
+import { addListingOptions, givenValue, parseInstantOption, parsePositiveInt } from './options.js';
 
 interface AuditResult {
   entries: AuditRow[];
   total: number;
-}
-
-/** A name given to --user or --command: non-empty, kept as typed. */
-function nameOption(value: string | undefined, flag: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (value.trim() === '') throw usageError(`${flag} needs a name, not an empty value.`);
-  return value;
 }
 
 export const auditCommand = () =>
@@ -43,8 +36,8 @@ export const auditCommand = () =>
         limit: parsePositiveInt(opts.limit as string, '--limit'),
         since,
         until,
-        user: nameOption(opts.user as string | undefined, '--user'),
-        command: nameOption(opts.command as string | undefined, '--command'),
+        user: givenValue(opts.user as string | undefined, '--user', 'a name'),
+        command: givenValue(opts.command as string | undefined, '--command', 'a name'),
       };
     },
     needs: 'ready',

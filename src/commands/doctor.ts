@@ -1,7 +1,7 @@
 import { AuthctlError, ExitCode } from '../core/errors/errors.js';
 import type { DoctorReport } from '../core/doctor/doctor.js';
 import { defineCommand } from './define.js';
-import { addWideOption } from './options.js';
+import { addWideOption, givenValue } from './options.js';
 
 interface DoctorInput {
   url?: string;
@@ -24,7 +24,11 @@ export const doctorCommand = () =>
         .option('--url <url>', 'GPUStack server URL to check (env GPUSTACK_API_BASE, GPUSTACK_SERVER_URL, .env)')
         .option('--token-file <path>', 'read the GPUStack API key from this file (env GPUSTACK_API_TOKEN, GPUSTACK_API_KEY, .env)')
         .option('--deep', 'verify every password hash again, not only new ones, admins and the app\'s default accounts'),
-    parse: ({ opts }) => ({ url: opts.url as string | undefined, tokenFile: opts.tokenFile as string | undefined, deep: opts.deep === true }),
+    parse: ({ opts }) => ({
+      url: givenValue(opts.url as string | undefined, '--url', 'the GPUStack server URL'),
+      tokenFile: givenValue(opts.tokenFile as string | undefined, '--token-file', 'a file path'),
+      deep: opts.deep === true,
+    }),
     needs: 'database',
     run: async ({ db, config, out }, input) => {
       const { runDoctor } = await import('../core/doctor/doctor.js');

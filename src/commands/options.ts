@@ -29,11 +29,30 @@ export function addPasswordOptions(cmd: Command): Command {
 export function newPasswordInput(opts: Record<string, unknown>): NewPasswordOptions {
   return {
     passwordStdin: opts.passwordStdin as boolean | undefined,
-    passwordFile: opts.passwordFile as string | undefined,
+    passwordFile: givenValue(opts.passwordFile as string | undefined, '--password-file', 'a file path'),
     generatePassword: opts.generatePassword as boolean | undefined,
     allowWeakPassword: opts.allowWeakPassword as boolean | undefined,
     rounds: opts.rounds as string | undefined,
   };
+}
+
+/**
+ * A value that names something (a file, a URL, a user), as given to an
+ * option: undefined when the option was left out, and exit 2 when it was
+ * given empty, as `--passwords-out "$UNSET"` is. An empty value must never
+ * pass for a missing one: that would print generated passwords or hashes to
+ * standard output instead of writing them to a private file.
+ */
+export function givenValue(value: string | undefined, flag: string, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === '') throw usageError(`${flag} needs ${what}, not an empty value.`, `Give ${what}, or leave ${flag} out.`);
+  return value;
+}
+
+/** A username given as an argument: exit 2 when empty (no user add makes one), else as typed, to be looked up. */
+export function usernameArg(value: string): string {
+  if (value === '') throw usageError('The username is empty.', 'Give the name of an existing user; `authctl user list --all` shows them.');
+  return value;
 }
 
 /** Parses a whole number from 1 to `max` given to an option, or fails with exit 2. */

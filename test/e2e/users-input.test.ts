@@ -83,6 +83,40 @@ describeProviders('user input', ({ provider, newDb, cloneDb }) => {
     });
   });
 
+  describe('an empty value is never taken for a missing one', () => {
+    it('refuses (exit 2, nothing written, no secret on stdout) an empty file, URL or username, as `"$UNSET"` gives', async () => {
+      const db = await fresh();
+      fs.writeFileSync(path.join(db.cwd, 'few.csv'), 'username\nimp1\nimp2\n');
+      const before = await users(db);
+      const cases: Array<[string[], RegExp]> = [
+        // Without the check, these two printed generated passwords and every hash to stdout.
+        [['user', 'import', 'few.csv', '--generate-passwords', '--passwords-out', ''], /--passwords-out needs a file path, not an empty value/],
+        [['user', 'export', '--include-hashes', '-o', ''], /--output needs a file path, not an empty value/],
+        [['user', 'import', ''], /user import needs a file path/],
+        [['user', 'add', 'x', '--password-file', ''], /--password-file needs a file path/],
+        [['gpustack', 'check', '--url', ''], /--url needs the GPUStack server URL/],
+        [['gpustack', 'sync', '--token-file', ' '], /--token-file needs a file path/],
+        [['doctor', '--url', ''], /--url needs the GPUStack server URL/],
+        [['sessions', 'list', '--user', ''], /--user needs a username/],
+        [['sessions', 'revoke', '--user', ''], /--user needs a username/],
+        ...(['show', 'disable', 'enable', 'delete'] as const).map((verb): [string[], RegExp] => [['user', verb, ''], /The username is empty\./]),
+        [['user', 'reset', '', '--generate-password'], /The username is empty\./],
+        [['user', 'set', '', '--admin'], /The username is empty\./],
+        [['user', 'prefs', '', 'list'], /The username is empty\./],
+      ];
+      for (const [args, message] of cases) {
+        const r = await cli(db, args, { env: { ...FAST, GPUSTACK_API_BASE: 'http://127.0.0.1:9', GPUSTACK_API_TOKEN: 'token-from-env-1234' } });
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+        expect(r.stderr, args.join(' ')).toMatch(message);
+        expect(r.stderr, args.join(' ')).toMatch(/^hint: /m);
+        expect(r.stdout, args.join(' ')).toBe('');
+        expect(hasStackTrace(r.stderr)).toBe(false);
+      }
+      expect(await users(db)).toBe(before);
+      expect(fs.readdirSync(db.cwd).filter((f) => !/\.db|few\.csv/.test(f))).toEqual([]);
+    });
+  });
+
   describe('--password-file that cannot be read', () => {
     it.each([
       ['a folder', (dir: string) => (fs.mkdirSync(path.join(dir, 'secrets')), 'secrets'), /The password file secrets is a folder, not a file\./],

@@ -4,6 +4,7 @@ import type { RetryNotice } from '../../core/gpustack/client.js';
 import { validateBaseUrl } from '../../core/gpustack/base-url.js';
 import { readTokenFile, resolveGpustackSettings, type PartialGpustackSettings } from '../../core/gpustack/settings.js';
 import { tuningFromEnv, type ClientTuning } from '../../core/gpustack/tuning.js';
+import { givenValue } from '../options.js';
 
 /** How to reach GPUStack, as far as argv and the tuning variables say. */
 export interface ConnectionInput {
@@ -29,10 +30,10 @@ export function addConnectionOptions(cmd: Command): Command {
  * environment's GPUSTACK_* settings are resolved later, in {@link settingsFor}.
  */
 export function parseConnection(opts: Record<string, unknown>): ConnectionInput {
-  const url = opts.url as string | undefined;
-  const tokenFile = opts.tokenFile as string | undefined;
+  const url = givenValue(opts.url as string | undefined, '--url', 'the GPUStack server URL');
+  const tokenFile = givenValue(opts.tokenFile as string | undefined, '--token-file', 'a file path');
   const file = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
-  return { url: url ? validateBaseUrl(url) : url, token: file?.token, tokenFileWarning: file?.warning, tuning: tuningFromEnv(process.env) };
+  return { url: url === undefined ? url : validateBaseUrl(url), token: file?.token, tokenFileWarning: file?.warning, tuning: tuningFromEnv(process.env) };
 }
 
 /** --url and --token-file beat the environment, which beats .env; a warning about the token file is shown here. */

@@ -2,7 +2,7 @@ import { Option } from 'commander';
 import { usageError } from '../../core/errors/errors.js';
 import type { ListSessionsInput, SessionList, SessionListStream } from '../../core/sessions/list.js';
 import { defineCommand } from '../define.js';
-import { addListingOptions, parseInstantOption, parsePositiveInt } from '../options.js';
+import { addListingOptions, givenValue, parseInstantOption, parsePositiveInt } from '../options.js';
 import { TOKEN_TYPES, tokenType } from './options.js';
 import { sessionColumns } from './render.js';
 
@@ -39,7 +39,7 @@ export const listCommand = () =>
       const ip = opts.ip as string | undefined;
       if (ip !== undefined && ip.trim() === '') throw usageError('--ip needs an address, not an empty value.');
       return {
-        user: opts.user as string | undefined,
+        user: givenValue(opts.user as string | undefined, '--user', 'a username'),
         type: tokenType(opts.type as string | undefined),
         state: opts.all ? 'all' : opts.expired ? 'expired' : 'active',
         limit: opts.limit === undefined ? DEFAULT_LIMIT : parsePositiveInt(opts.limit as string, '--limit', 100_000),

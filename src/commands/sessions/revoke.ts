@@ -2,7 +2,7 @@ import { Option } from 'commander';
 import { usageError } from '../../core/errors/errors.js';
 import type { RevokeResult, RevokeTarget } from '../../core/sessions/revoke.js';
 import { defineCommand, type RawInput } from '../define.js';
-import { parsePositiveInt } from '../options.js';
+import { givenValue, parsePositiveInt } from '../options.js';
 import { TOKEN_TYPES, tokenType } from './options.js';
 import { sessionColumns } from './render.js';
 
@@ -17,7 +17,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 function targetFrom({ args, opts }: RawInput): RevokeTarget {
   const ids = (args[0] as string[] | undefined) ?? [];
   const jtis = (opts.jti as string[] | undefined) ?? [];
-  const user = opts.user as string | undefined;
+  const user = givenValue(opts.user as string | undefined, '--user', 'a username');
   const kinds = [ids.length + jtis.length > 0, user !== undefined, Boolean(opts.all)].filter(Boolean).length;
   if (kinds === 0) {
     throw usageError('Nothing to revoke.', 'Name session ids, --jti <jti>, --user <name> or --all.');

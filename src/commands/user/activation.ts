@@ -1,4 +1,5 @@
 import type { ActivationResult } from '../../core/users/users.js';
+import { usernameArg } from '../options.js';
 import { defineCommand } from '../define.js';
 
 interface ActivationInput {
@@ -16,7 +17,7 @@ function activationCommand(name: 'disable' | 'enable') {
       : ['authctl user disable alice', 'authctl user disable admin --force --json'],
     arguments: [{ name: '<username>' }],
     options: active ? undefined : (cmd) => cmd.option('--force', 'allow disabling the last active admin'),
-    parse: ({ args, opts }) => ({ username: args[0] as string, force: Boolean(opts.force) }),
+    parse: ({ args, opts }) => ({ username: usernameArg(args[0] as string), force: Boolean(opts.force) }),
     needs: 'ready',
     run: async ({ db }, { username, force }) => {
       const { setUserActive } = await import('../../core/users/users.js');

@@ -1,4 +1,5 @@
 import type { DeleteUserResult } from '../../core/users/delete.js';
+import { usernameArg } from '../options.js';
 import { defineCommand } from '../define.js';
 
 interface DeleteInput {
@@ -24,7 +25,7 @@ export const deleteCommand = () =>
         .option('--delete-conversations', "also delete the user's conversations and messages in the app's chat history")
         .option('--force', 'delete a user linked to GPUStack (the next gpustack sync creates it again)'),
     parse: ({ args, opts }) => ({
-      username: args[0] as string,
+      username: usernameArg(args[0] as string),
       dryRun: Boolean(opts.dryRun),
       deleteConversations: Boolean(opts.deleteConversations),
       force: Boolean(opts.force),

@@ -3,6 +3,7 @@ import { usageError } from '../../core/errors/errors.js';
 import type { ExportRow, ExportScope } from '../../core/users/export.js';
 import type { ImportFormat } from '../../core/users/import-rows.js';
 import { defineCommand } from '../define.js';
+import { givenValue } from '../options.js';
 import { fileFormat } from './file-format.js';
 
 interface ExportInput {
@@ -40,7 +41,7 @@ export const exportCommand = () =>
         .option('--include-hashes', 'add the password_hash column (the file gets mode 0600)'),
     parse: ({ opts }) => {
       if (opts.inactive && opts.all) throw usageError('--inactive and --all contradict each other.', 'Use one of them.');
-      const output = opts.output as string | undefined;
+      const output = givenValue(opts.output as string | undefined, '--output', 'a file path');
       return {
         format: fileFormat(opts.format, output, 'csv'),
         scope: opts.all ? 'all' : opts.inactive ? 'inactive' : 'active',
@@ -56,7 +57,7 @@ export const exportCommand = () =>
         out.warn('The export holds password hashes: anyone with the file can try to crack them. Keep it private and delete it after use.');
       }
       const result: ExportResult = { count: users.length, format: input.format, includeHashes: input.includeHashes, file: input.output ?? null };
-      if (!input.output) return { ...result, users };
+      if (input.output === undefined) return { ...result, users };
       writeExportFile(input.output, serialiseUsers(users, input.format, input.includeHashes), input.includeHashes);
       return result;
     },

@@ -4,6 +4,7 @@ import type { ImportFormat } from '../../core/users/import-rows.js';
 import type { ImportResult, MissingPassword, OnConflict } from '../../core/users/import.js';
 import type { Output } from '../../terminal/output.js';
 import { defineCommand } from '../define.js';
+import { givenValue } from '../options.js';
 import { fileFormat } from './file-format.js';
 
 interface ImportInput {
@@ -63,7 +64,7 @@ export const importCommand = () =>
         .option('--rounds <n>', 'bcrypt cost, 10 to 15 (default: 12, or AUTHCTL_BCRYPT_ROUNDS)')
         .option('--dry-run', 'show what would be created, updated and skipped; write nothing'),
     parse: ({ args, opts }) => {
-      const file = args[0] as string;
+      const file = givenValue(args[0] as string, 'user import', 'a file path (or - for standard input)')!;
       const onConflict = opts.onConflict as string;
       if (onConflict !== 'fail' && onConflict !== 'skip' && onConflict !== 'update') {
         throw usageError(`--on-conflict must be fail, skip or update, not "${onConflict}".`);
@@ -78,7 +79,7 @@ export const importCommand = () =>
         format: fileFormat(opts.format, file === '-' ? undefined : file, file === '-' ? 'csv' : null),
         onConflict,
         missingPassword: opts.generatePasswords ? 'generate' : noPassword ? 'none' : 'error',
-        passwordsOut: opts.passwordsOut as string | undefined,
+        passwordsOut: givenValue(opts.passwordsOut as string | undefined, '--passwords-out', 'a file path'),
         allowWeakPassword: Boolean(opts.allowWeakPassword),
         rounds: opts.rounds as string | undefined,
         dryRun: Boolean(opts.dryRun),
@@ -90,7 +91,7 @@ export const importCommand = () =>
       const { assertPasswordsOutFree, importUsers } = await import('../../core/users/import.js');
       const { resolveRounds } = await import('../../core/passwords/password.js');
       const rounds = resolveRounds(input.rounds, process.env);
-      if (input.passwordsOut) assertPasswordsOutFree(input.passwordsOut);
+      if (input.passwordsOut !== undefined) assertPasswordsOutFree(input.passwordsOut);
       let source;
       if (input.file === '-') {
         if (process.stdin.isTTY) throw usageError('`-` reads the import from standard input, but that is a terminal.', 'Pipe the file in, or give its path.');

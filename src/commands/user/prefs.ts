@@ -2,6 +2,7 @@ import { usageError } from '../../core/errors/errors.js';
 import type { PreferenceRow } from '../../core/users/preferences.js';
 import { KNOWN_PREFERENCES, type PrefKind } from '../../core/users/preference-keys.js';
 import { defineCommand } from '../define.js';
+import { usernameArg } from '../options.js';
 
 type PrefsInput =
   | { username: string; action: 'list' }
@@ -17,7 +18,8 @@ type PrefsResult = PrefsListResult | PrefsGetResult | PrefsSetResult | PrefsUnse
 
 const ARITY = { list: 0, get: 1, set: 2, unset: 1 } as const;
 
-function parsePrefs(username: string, action: string | undefined, args: string[]): PrefsInput {
+function parsePrefs(rawUsername: string, action: string | undefined, args: string[]): PrefsInput {
+  const username = usernameArg(rawUsername);
   const verb = action ?? 'list';
   if (!Object.hasOwn(ARITY, verb)) throw usageError(`Unknown prefs action "${action}".`, 'Use list, get <key>, set <key> <value> or unset <key>.');
   const want = ARITY[verb as keyof typeof ARITY];

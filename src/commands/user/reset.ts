@@ -2,7 +2,7 @@ import type { ResetResult } from '../../core/users/users.js';
 import type { NewPasswordOptions } from '../../terminal/password-input.js';
 import { defineCommand } from '../define.js';
 import { addPasswordOptions } from '../options.js';
-import { newPasswordInput } from '../options.js';
+import { newPasswordInput, usernameArg } from '../options.js';
 import { renderNewPassword } from './password.js';
 
 interface ResetInput {
@@ -28,7 +28,7 @@ export const resetCommand = () =>
     arguments: [{ name: '<username>' }],
     options: (cmd) => addPasswordOptions(cmd.option('--keep-sessions', 'leave the user logged in where they are')),
     parse: ({ args, opts }) => ({
-      username: args[0] as string,
+      username: usernameArg(args[0] as string),
       keepSessions: Boolean(opts.keepSessions),
       password: newPasswordInput(opts),
     }),

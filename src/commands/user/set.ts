@@ -4,6 +4,7 @@ import { PLACEHOLDER_NOTICE } from '../../core/users/admin-placeholder.js';
 import { validateEmail, validateFullName, validateNewUsername } from '../../core/users/validate.js';
 import type { Output } from '../../terminal/output.js';
 import { defineCommand, type RawInput } from '../define.js';
+import { usernameArg } from '../options.js';
 
 interface SetInput {
   username: string;
@@ -71,7 +72,7 @@ export const setCommand = () =>
         .option('--dry-run', 'show what would change and change nothing')
         .option('--force', 'allow demoting or renaming the last active admin, and changing what gpustack sync owns on a linked user');
     },
-    parse: (raw) => ({ username: raw.args[0] as string, edits: editsFrom(raw), dryRun: Boolean(raw.opts.dryRun), force: Boolean(raw.opts.force) }),
+    parse: (raw) => ({ username: usernameArg(raw.args[0] as string), edits: editsFrom(raw), dryRun: Boolean(raw.opts.dryRun), force: Boolean(raw.opts.force) }),
     needs: 'ready',
     run: async ({ db }, { username, edits, dryRun, force }) => {
       const { setUser } = await import('../../core/users/edit.js');

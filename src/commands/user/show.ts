@@ -1,4 +1,5 @@
 import type { UserDetails } from '../../core/users/users.js';
+import { usernameArg } from '../options.js';
 import { defineCommand } from '../define.js';
 import { printUserSummary } from './render.js';
 
@@ -15,7 +16,7 @@ export const showCommand = () =>
       'authctl user show alice --json',
     ],
     arguments: [{ name: '<username>' }],
-    parse: ({ args }) => ({ username: args[0] as string }),
+    parse: ({ args }) => ({ username: usernameArg(args[0] as string) }),
     needs: 'ready',
     run: async ({ db }, { username }) => {
       const { showUser } = await import('../../core/users/users.js');
