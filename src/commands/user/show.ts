@@ -26,7 +26,8 @@ export const showCommand = () =>
       printUserSummary(out, user);
       out.line();
       out.line(
-        `sessions: ${user.sessions.active} active (${user.sessions.activeAccess} access, ${user.sessions.activeRefresh} refresh), ${user.sessions.expired} expired`,
+        `sessions: ${user.sessions.active} active (${user.sessions.activeAccess} access, ${user.sessions.activeRefresh} refresh), ${user.sessions.expired} expired` +
+          (user.sessions.unknownExpiry ? `, ${user.sessions.unknownExpiry} with an expiry in no known form` : ''),
       );
       out.line();
       out.table(user.preferences, [

@@ -242,7 +242,7 @@ async function runDatabaseChecks(
     skip('expired-sessions', 'expired-session backlog', 'no user_sessions table');
   }
 
-  // Expiries in no timestamp form (SQLite only): the purge never deletes them.
+  // Expiries in no timestamp form (on PostgreSQL: infinity, -infinity, BC): the purge never deletes them.
   try {
     const unknown = await countUnknownExpiry(client);
     checks.push(
@@ -252,7 +252,7 @@ async function runDatabaseChecks(
             id: 'session-expiry-forms',
             name: 'session expiries readable',
             status: 'warn',
-            detail: `${unknown} session(s) have an expires_at in no timestamp form (an integer or other text); purge skips them`,
+            detail: `${unknown} session(s) have an expires_at in no timestamp form (${db.provider === 'sqlite' ? 'an integer or other text' : 'infinity, -infinity or a year outside 1 to 9999'}); purge skips them`,
             hint: 'See them with `authctl sessions list --all` and remove them with `authctl sessions revoke <id>`.',
           },
     );

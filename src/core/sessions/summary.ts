@@ -152,11 +152,10 @@ function unknownExpiryCondition(provider: Provider): Sql {
 
 /**
  * Sessions whose expires_at is in no timestamp form authctl can read, such
- * as an integer or free text: the purge skips them and doctor reports them.
- * PostgreSQL stores real timestamps, so there it is always 0.
+ * as an integer or free text on SQLite, or infinity on PostgreSQL: the purge
+ * skips them and doctor reports them.
  */
 export async function countUnknownExpiry(q: Queryable): Promise<number> {
-  if (q.provider === 'postgresql') return 0;
   return countWhere(q, unknownExpiryCondition(q.provider));
 }
 

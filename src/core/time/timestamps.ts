@@ -123,6 +123,15 @@ const DATE_GLOB = '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]';
 const APP_FORM_GLOB = `${DATE_GLOB} [0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]`;
 
 /**
+ * On PostgreSQL, the instants a timestamp column holds that authctl reads:
+ * years 1 to 9999, the years the text forms above can write. infinity,
+ * -infinity, BC dates and later years are in no known form there, as text
+ * in no form is on SQLite: neither expired nor active, never purged.
+ */
+export const PG_KNOWN_FROM = '0001-01-01 00:00:00';
+export const PG_KNOWN_UNTIL = '10000-01-01 00:00:00';
+
+/**
  * A SQLite condition true when `column` holds a timestamp in the known form
  * (see {@link DB_TIMESTAMP}): TEXT, no NUL, a date alone or a date, one `T`
  * or space and `HH:MM`, then only digits, `:`, `.`, `+`, `-` or `Z`; a day

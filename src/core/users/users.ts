@@ -2,7 +2,7 @@ import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { createUser } from './create.js';
 import { AuthctlError, conflict, databaseError, notFound, refused } from '../errors/errors.js';
-import { before } from '../db/conditions.js';
+import { before, notBefore } from '../db/conditions.js';
 import { asBool, asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
 import { readableFlagCommand, readUser, selectPreferences, unreadableFlagText, USER_COLUMNS, type UnreadableColumn, type User, type UserRow } from './rows.js';
 
@@ -263,8 +263,8 @@ export interface UserList {
 
 async function activeSessionCounts(q: Queryable, userIds: number[]): Promise<Map<number, number>> {
   if (userIds.length === 0) return new Map();
-  const expired = before(q.provider, 'expires_at', new Date());
-  const rows = await q.all<{ user_id: unknown; n: unknown }>(sql`SELECT user_id, count(*) AS n FROM user_sessions WHERE NOT (${expired}) GROUP BY user_id`);
+  const active = notBefore(q.provider, 'expires_at', new Date());
+  const rows = await q.all<{ user_id: unknown; n: unknown }>(sql`SELECT user_id, count(*) AS n FROM user_sessions WHERE ${active} GROUP BY user_id`);
   return new Map(rows.map((r) => [asNumber(r.user_id), asNumber(r.n)]));
 }
 
@@ -304,7 +304,8 @@ export async function listUsers(db: Db, filter: ListFilter): Promise<UserList> {
 }
 
 export interface UserDetails extends UserSummary {
-  sessions: { active: number; expired: number; activeAccess: number; activeRefresh: number };
+  /** unknownExpiry: sessions whose expiry is in no known form, neither active nor expired. */
+  sessions: { active: number; expired: number; activeAccess: number; activeRefresh: number; unknownExpiry: number };
   preferences: Array<{ key: string; value: string | null; updatedAt: string }>;
   /** The legacy JSON blob in users.preferences, which the app also reads. */
   legacyPreferences: unknown;
@@ -313,14 +314,17 @@ export interface UserDetails extends UserSummary {
 export async function showUser(db: Db, username: string): Promise<UserDetails> {
   const conn = await db.sql();
   const user = await findUser(conn, username);
-  const expired = before(db.provider, 'expires_at', new Date());
+  const now = new Date();
+  // 1 expired, 0 active, NULL for an expiry in no known form: counted apart, as sessions list does.
   const rows = await conn.all<{ token_type: string; expired: unknown; n: unknown }>(
-    sql`SELECT token_type, (${expired}) AS expired, count(*) AS n FROM user_sessions WHERE user_id = ${user.id} GROUP BY token_type, 2`,
+    sql`SELECT token_type, CASE WHEN ${before(db.provider, 'expires_at', now)} THEN 1 WHEN ${notBefore(db.provider, 'expires_at', now)} THEN 0 END AS expired,
+        count(*) AS n FROM user_sessions WHERE user_id = ${user.id} GROUP BY 1, 2`,
   );
-  const sessions = { active: 0, expired: 0, activeAccess: 0, activeRefresh: 0 };
+  const sessions = { active: 0, expired: 0, activeAccess: 0, activeRefresh: 0, unknownExpiry: 0 };
   for (const r of rows) {
     const n = asNumber(r.n);
-    if (asBool(r.expired)) sessions.expired += n;
+    if (r.expired === null) sessions.unknownExpiry += n;
+    else if (asBool(r.expired)) sessions.expired += n;
     else {
       sessions.active += n;
       if (r.token_type === 'access') sessions.activeAccess += n;

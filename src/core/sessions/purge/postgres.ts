@@ -2,7 +2,7 @@ import { writeAuditPg } from '../../audit/write.js';
 import type { DatabaseTarget } from '../../config/config.js';
 import { AuthctlError, databaseError } from '../../errors/errors.js';
 import { connectPg, pgConnectionError } from '../../db/pg.js';
-import { formatAppTimestamp } from '../../time/timestamps.js';
+import { formatAppTimestamp, PG_KNOWN_FROM, PG_KNOWN_UNTIL } from '../../time/timestamps.js';
 import { LOCK_TARGET_SHARE, stoppedError, type PurgeInput, type PurgeResult } from './shared.js';
 
 type PgTarget = Extract<DatabaseTarget, { provider: 'postgresql' }>;
@@ -30,12 +30,15 @@ const MIN_CHUNK = 100;
  * rows picked, so a row the app deleted or moved meanwhile does not end the
  * purge early.
  */
+/** Expired by the cutoff $1: before it, and in a known form (not -infinity or BC), as every other command judges it. */
+const EXPIRED = `expires_at < $1::timestamp AND expires_at >= TIMESTAMP '${PG_KNOWN_FROM}'`;
+
 const DELETE_BATCH = `
 WITH batch AS MATERIALIZED (
-  SELECT ARRAY(SELECT ctid FROM user_sessions WHERE expires_at < $1::timestamp LIMIT $2) AS ctids
+  SELECT ARRAY(SELECT ctid FROM user_sessions WHERE ${EXPIRED} LIMIT $2) AS ctids
 ), gone AS (
   DELETE FROM user_sessions
-   WHERE ctid = ANY ((SELECT ctids FROM batch)::tid[]) AND expires_at < $1::timestamp
+   WHERE ctid = ANY ((SELECT ctids FROM batch)::tid[]) AND ${EXPIRED}
   RETURNING 1
 )
 SELECT cardinality((SELECT ctids FROM batch)) AS selected, (SELECT count(*) FROM gone) AS deleted`;
@@ -80,8 +83,10 @@ export async function purgePostgres(target: PgTarget, cutoff: Date, input: Purge
     }
     const interrupted = !finished && failure === undefined && Boolean(input.signal?.aborted);
     let remaining: number | null = null;
+    let skipped = 0;
     try {
       remaining = await count();
+      skipped = await countUnknown(client);
     } catch (err) {
       if (failure === undefined) throw err;
     }
@@ -94,7 +99,7 @@ export async function purgePostgres(target: PgTarget, cutoff: Date, input: Purge
         target: `sessions expired before ${cutoff.toISOString()}`,
         summary: `purged ${deleted} expired session(s) in ${batches} batch(es)${interrupted ? ', interrupted' : ''}${error ? `, stopped by ${error.code}` : ''}`,
         details: {
-          deleted, remaining, batches, ms, graceMs: input.graceMs, maxLockMs: input.maxLockMs, interrupted,
+          deleted, remaining, skipped, batches, ms, graceMs: input.graceMs, maxLockMs: input.maxLockMs, interrupted,
           ...(error ? { error: error.code } : {}),
         },
       });
@@ -102,7 +107,7 @@ export async function purgePostgres(target: PgTarget, cutoff: Date, input: Purge
       if (!error) throw err;
       audited = false;
     }
-    return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal: false, skipped: 0, error, audited };
+    return { dryRun: false, cutoff: cutoff.toISOString(), deleted, remaining, batches, ms, interrupted, switchedToWal: false, skipped, error, audited };
   } catch (err) {
     throw pgError(target, err);
   } finally {
@@ -112,14 +117,20 @@ export async function purgePostgres(target: PgTarget, cutoff: Date, input: Purge
 
 /** Expired sessions by this cutoff (naive UTC text), as the batches judge them. */
 async function countExpired(client: PgClient, at: string): Promise<number> {
-  return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM user_sessions WHERE expires_at < $1::timestamp', [at])).rows[0]?.n ?? 0);
+  return Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM user_sessions WHERE ${EXPIRED}`, [at])).rows[0]?.n ?? 0);
 }
 
-/** The dry run's count: what a purge with this cutoff would delete. PostgreSQL stores real timestamps, so none is skipped. */
+/** Sessions whose expiry is in no known form (infinity, -infinity, BC): never deleted, only counted. */
+async function countUnknown(client: PgClient): Promise<number> {
+  const sql = `SELECT count(*) AS n FROM user_sessions WHERE expires_at IS NULL OR expires_at < TIMESTAMP '${PG_KNOWN_FROM}' OR expires_at >= TIMESTAMP '${PG_KNOWN_UNTIL}'`;
+  return Number((await client.query<{ n: string }>(sql)).rows[0]?.n ?? 0);
+}
+
+/** The dry run's counts: what a purge with this cutoff would delete, and skip. */
 export async function countPostgres(target: PgTarget, cutoff: Date): Promise<{ expired: number; skipped: number }> {
   const client = await connectPg(target.url);
   try {
-    return { expired: await countExpired(client, formatAppTimestamp(cutoff)), skipped: 0 };
+    return { expired: await countExpired(client, formatAppTimestamp(cutoff)), skipped: await countUnknown(client) };
   } catch (err) {
     throw pgError(target, err);
   } finally {
