@@ -186,4 +186,33 @@ describeProviders('interrupted setup', ({ provider, newDb, cloneDb }) => {
     }
     expect(outcomes.some((o) => /:(SIGKILL|130)$/.test(o)), outcomes.join(' ')).toBe(true);
   }, 300_000);
+
+  // The server ends authctl's session while authctl computes a bcrypt hash:
+  // its next statement finds the connection gone.
+  if (provider === 'postgresql') it('a connection the server ends mid-command is exit 5 with what to do, not an internal error', async () => {
+    const db = await appMadeDb();
+    expect((await cli(db, ['migrate', '-q'])).code).toBe(0);
+    const before = await appRows(db);
+    const monitor = new pg.Client({ connectionString: db.url });
+    await monitor.connect();
+    try {
+      const run = startCli(['user', 'add', 'carol', '--password-stdin', '--rounds', '15'], {
+        cwd: db.cwd, env: { ...db.env }, input: 'a long enough passphrase\n', timeoutMs: 120_000,
+      });
+      let ended = 0;
+      for (let i = 0; i < 300 && ended === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        ended = (await monitor.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'authctl' AND pid <> pg_backend_pid()")).rowCount ?? 0;
+      }
+      expect(ended, 'authctl never connected').toBeGreaterThan(0);
+      const r = await run.done;
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(/error: The (connection to the database server was lost|PostgreSQL server closed or refused the connection)/);
+      expect(r.stderr).toMatch(/^hint: /m);
+      expect(r.stderr).not.toMatch(/Unexpected error|This is a bug/);
+    } finally {
+      await monitor.end();
+    }
+    expect(await appRows(db)).toBe(before);
+  }, 120_000);
 });

@@ -162,6 +162,19 @@ describe('driver errors wrapped by Prisma map to exit 5', () => {
     expect(toAuthctlError(fsError('ENOSPC'))).toMatchObject({ code: 'DATABASE_FULL', exitCode: 5 });
   });
 
+  it('and a connection lost mid-command, however pg or Prisma words it', () => {
+    const lost = [
+      new Error('Connection terminated unexpectedly'),
+      new Error('Client has encountered a connection error and is not queryable'),
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' }),
+      prismaError({ originalMessage: 'Connection terminated unexpectedly', kind: 'postgres' }),
+    ];
+    for (const err of lost) expect(toAuthctlError(err), err.message).toMatchObject({ code: 'DATABASE_CONNECTION_LOST', exitCode: 5 });
+    // A file beside the database is not a connection.
+    expect(toAuthctlError(Object.assign(new Error('x'), { code: 'ECONNRESET', syscall: 'open', path: '/srv/x' })).exitCode).toBe(1);
+    expect(toAuthctlError(new Error('something else')).exitCode).toBe(1);
+  });
+
   it('and unwrapped, straight from better-sqlite3 or pg', () => {
     expect(toAuthctlError(Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY_DBMOVED' }))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5 });
     expect(toAuthctlError(Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006', severity: 'ERROR' }))).toMatchObject({ code: 'DATABASE_READ_ONLY', exitCode: 5 });

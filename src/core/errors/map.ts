@@ -49,6 +49,32 @@ function driverCodes(err: unknown): { sqlite: string[]; sqlstate: string[] } {
   return { sqlite, sqlstate };
 }
 
+/** Socket errors of a connection that was open: the server went away mid-command. */
+const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNREFUSED']);
+/** What pg (and Prisma's adapter around it) says when the connection dropped under a query. */
+const LOST_MESSAGE = /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|server closed the connection unexpectedly|terminating connection due to administrator command/i;
+
+/**
+ * The database connection was lost in the middle of a command (the server
+ * stopped or restarted, an administrator ended the session, the network
+ * dropped): pg reports it without a SQLSTATE, as a socket error or a closed
+ * client, however deep Prisma wraps it.
+ */
+function connectionLost(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown, depth: number): boolean => {
+    if (!value || typeof value !== 'object' || seen.has(value) || depth > 6) return false;
+    seen.add(value);
+    const o = value as Record<string, unknown>;
+    if (typeof o.code === 'string' && LOST_CODES.has(o.code) && typeof o.path !== 'string') return true;
+    for (const field of ['message', 'originalMessage']) {
+      if (typeof o[field] === 'string' && LOST_MESSAGE.test(o[field] as string)) return true;
+    }
+    return visit(o.cause, depth + 1) || visit(o.meta, depth + 1) || visit(o.driverAdapterError, depth + 1) || visit(o.driverError, depth + 1);
+  };
+  return visit(err, 0);
+}
+
 /** The driver's message without Prisma's "Invalid `prisma.x()` invocation" wrapping. */
 function driverMessage(err: unknown, fallback: string): string {
   const e = err as { meta?: { driverAdapterError?: { cause?: { originalMessage?: unknown; message?: unknown } } }; cause?: { originalMessage?: unknown } };
@@ -228,6 +254,13 @@ function mapError(err: unknown): AuthctlError {
   }
   const state = databaseStateError(err) ?? fileSystemError(err);
   if (state) return state;
+  if (connectionLost(err)) {
+    return databaseError(
+      'DATABASE_CONNECTION_LOST',
+      'The connection to the database server was lost in the middle of the command; the server rolled back whatever it had not committed.',
+      'Check that the server is running and reachable (its log says why the connection ended), then run the command again; `authctl audit` lists what was done.',
+    );
+  }
   if (typeof e.code === 'string' && (e.code.startsWith('SQLITE_') || /^P1\d{3}$/.test(e.code))) {
     return databaseError('DATABASE_ERROR', `Database error: ${driverMessage(err, message)}`, 'Check that DATABASE_URL points at a healthy database.');
   }
