@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { BIN, hasStackTrace, startCli, tempDir, type CliResult } from '../support/cli.js';
-import { cli, fillAppDatabase, independentBcrypt, newSqliteDb, sqliteDbAt, type TestDb } from '../support/db.js';
+import { cli, describeProviders, fillAppDatabase, independentBcrypt, newSqliteDb, sqliteDbAt, type TestDb } from '../support/db.js';
+import pg from 'pg';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
 
@@ -223,4 +224,55 @@ describe('damaged and diverged databases', () => {
     expect(m.code).toBe(4);
     expect(m.stderr).toMatch(/hint: Use the authctl release that migrated this database, or restore it from a backup/);
   });
+});
+
+describeProviders('two init-db runs on one database', ({ provider, newDb }) => {
+  it('the second, waiting for its password while the first initialises, exits 75 and changes nothing', async () => {
+    const db = await newDb();
+    // An existing database with nothing in it: an empty file on SQLite, a new database on PostgreSQL.
+    if (provider === 'sqlite') fs.writeFileSync(fileOf(db), '');
+    const second = spawn(process.execPath, [BIN, 'init-db', '--password-stdin'], { cwd: db.cwd, env: { ...process.env, ...db.env, ...FAST, NO_COLOR: '1' } });
+    let stderr = '';
+    second.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = new Promise<number | null>((resolve) => second.on('close', resolve));
+    await untilIdle(second.pid!);
+    const first = await cli(db, ['init-db', '--generate-password'], { env: FAST });
+    expect(first.code, first.stderr).toBe(0);
+    const rows = async () => JSON.stringify([await db.query('SELECT * FROM users ORDER BY id'), await db.query('SELECT id, command FROM authctl_audit ORDER BY id')]);
+    const made = await rows();
+    second.stdin.end('a perfectly fine password\n');
+
+    const r = { code: await code, stdout: '', stderr };
+    expect(r.code, r.stderr).toBe(75);
+    expect(r.stderr).toMatch(/Another run initialised the database while this init-db was waiting for it \(active admin "admin"\); nothing was changed/);
+    expect(r.stderr).not.toMatch(/already taken|duplicate key/);
+    expectNoInternals(r);
+    expect(await rows()).toBe(made);
+    const again = await cli(db, ['init-db', '--generate-password']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/Already initialised/);
+  });
+
+  if (provider === 'postgresql') it('started together on a database that does not exist yet: one creates it, the other exits 0 or 75', async () => {
+    const base = await newDb();
+    for (let round = 0; round < 3; round++) {
+      const url = new URL(base.url);
+      url.pathname = `/${url.pathname.slice(1)}_race_${round}`;
+      const env = { ...base.env, DATABASE_URL: url.toString(), ...FAST };
+      const runs = [0, 1].map(() => startCli(['init-db', '--password-stdin'], { cwd: base.cwd, env, input: 'a perfectly fine password\n', timeoutMs: 60_000 }).done);
+      const results = await Promise.all(runs);
+      const codes = results.map((r) => r.code).sort();
+      expect(codes[0], results.map((r) => r.stderr).join('\n')).toBe(0);
+      expect([0, 75], results.map((r) => r.stderr).join('\n')).toContain(codes[1]);
+      for (const r of results) expectNoInternals(r);
+      const client = new pg.Client({ connectionString: url.toString() });
+      await client.connect();
+      try {
+        expect((await client.query("SELECT username FROM users WHERE is_admin AND is_active")).rows).toEqual([{ username: 'admin' }]);
+        expect(Number((await client.query("SELECT count(*) AS n FROM authctl_audit WHERE command = 'init-db'")).rows[0].n)).toBe(1);
+      } finally {
+        await client.end();
+      }
+    }
+  }, 120_000);
 });

@@ -228,6 +228,8 @@ export async function ensurePgDatabase(url: string): Promise<boolean> {
     return true;
   } catch (err) {
     const e = err as { code?: string; message?: string };
+    // Another client created it at the same moment (42P04, or 23505 when both inserted the catalogue row at once).
+    if (e.code === '42P04' || e.code === '23505') return false;
     if (e.code === '42501') {
       throw databaseError('DATABASE_CREATE_DENIED', `The database "${database}" does not exist, and this user may not create it.`, 'Ask the server administrator to create it, then run `authctl init-db` again.');
     }

@@ -73,6 +73,14 @@ function createdMeanwhile(file: string): AuthctlError {
   );
 }
 
+/** Another init-db made an active admin between this run's checks and its lock (PostgreSQL, or a SQLite file that existed). */
+function initialisedMeanwhile(admin: string): AuthctlError {
+  return busy(
+    `Another run initialised the database while this init-db was waiting for it (active admin "${admin}"); nothing was changed by this run.`,
+    'Run `authctl init-db` again to see what the other run made, or `authctl user list` to check the admins.',
+  );
+}
+
 /** Whether anything is at the path, a dangling link included. */
 function present(file: string): boolean {
   try {
@@ -171,6 +179,12 @@ export async function initDatabase(db: Db, opts: InitOptions): Promise<InitResul
         restrictEmptyFile(target.file);
       }
       const inspector = await openInspector(target, migrations, { readonly: false });
+      // Checked again under the lock: a run started at the same moment may have finished first.
+      const madeMeanwhile = await inspector.activeAdmin();
+      if (madeMeanwhile) {
+        await inspector.close();
+        throw initialisedMeanwhile(madeMeanwhile);
+      }
       const { state, plan } = await readPlan(db, inspector, migrations, { settle: true });
       let backup: string | null = null;
       if (plan.apply.length > 0 || plan.adopt) {
