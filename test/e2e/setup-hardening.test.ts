@@ -69,6 +69,24 @@ async function untilIdle(pid: number): Promise<void> {
   }, 'the second run to wait for its password');
 }
 
+/**
+ * Starts `init-db --password-stdin` and returns once it waits for its
+ * password; `answer` then gives it one and resolves to how it ended.
+ */
+async function initDbAtItsPassword(db: TestDb, cwd: string): Promise<{ answer(password: string): Promise<CliResult> }> {
+  const run = spawn(process.execPath, [BIN, 'init-db', '--password-stdin'], { cwd, env: { ...process.env, ...db.env, ...FAST, NO_COLOR: '1' } });
+  let stderr = '';
+  run.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const code = new Promise<number | null>((resolve) => run.on('close', resolve));
+  await untilIdle(run.pid!);
+  return {
+    async answer(password) {
+      run.stdin.end(password);
+      return { code: await code, stdout: '', stderr };
+    },
+  };
+}
+
 describe('migrate and init-db blocked by the app\'s write lock', () => {
   it('on an empty file the lock is reported in words (exit 5), with no engine internals and no backup named, and the file stays empty', async () => {
     const dir = tempDir();
@@ -171,18 +189,12 @@ describe('init-db on paths it cannot create', () => {
     const file = path.join(dir, 'gpustack_ui.db');
     const db = sqliteDbAt(file);
     // The second run starts first: it finds no file and waits for its password.
-    const second = spawn(process.execPath, [BIN, 'init-db', '--password-stdin'], { cwd: dir, env: { ...process.env, ...db.env, ...FAST, NO_COLOR: '1' } });
-    let stderr = '';
-    second.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const code = new Promise<number | null>((resolve) => second.on('close', resolve));
-    await untilIdle(second.pid!);
+    const second = await initDbAtItsPassword(db, dir);
     // Meanwhile the first run creates and initialises the database.
     const first = await cli(db, ['init-db', '--generate-password'], { env: FAST });
     expect(first.code, first.stderr).toBe(0);
     const created = fs.readFileSync(file);
-    second.stdin.end('a perfectly fine password\n');
-
-    const r = { code: await code, stdout: '', stderr };
+    const r = await second.answer('a perfectly fine password\n');
     expect(r.code, r.stderr).toBe(75);
     expect(r.stderr).toMatch(/Another run created .*gpustack_ui\.db while this init-db was waiting/);
     expect(r.stderr).not.toMatch(/EEXIST/);
@@ -231,18 +243,12 @@ describeProviders('two init-db runs on one database', ({ provider, newDb }) => {
     const db = await newDb();
     // An existing database with nothing in it: an empty file on SQLite, a new database on PostgreSQL.
     if (provider === 'sqlite') fs.writeFileSync(fileOf(db), '');
-    const second = spawn(process.execPath, [BIN, 'init-db', '--password-stdin'], { cwd: db.cwd, env: { ...process.env, ...db.env, ...FAST, NO_COLOR: '1' } });
-    let stderr = '';
-    second.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const code = new Promise<number | null>((resolve) => second.on('close', resolve));
-    await untilIdle(second.pid!);
+    const second = await initDbAtItsPassword(db, db.cwd);
     const first = await cli(db, ['init-db', '--generate-password'], { env: FAST });
     expect(first.code, first.stderr).toBe(0);
     const rows = async () => JSON.stringify([await db.query('SELECT * FROM users ORDER BY id'), await db.query('SELECT id, command FROM authctl_audit ORDER BY id')]);
     const made = await rows();
-    second.stdin.end('a perfectly fine password\n');
-
-    const r = { code: await code, stdout: '', stderr };
+    const r = await second.answer('a perfectly fine password\n');
     expect(r.code, r.stderr).toBe(75);
     expect(r.stderr).toMatch(/Another run initialised the database while this init-db was waiting for it \(active admin "admin"\); nothing was changed/);
     expect(r.stderr).not.toMatch(/already taken|duplicate key/);
