@@ -65,6 +65,24 @@ describeProviders('users with unreadable stored values', ({ provider, newDb, clo
     }
   });
 
+  if (provider === 'sqlite') it('a BLOB in a text column is exported and listed as x\'hex\' text, never as a Buffer\'s JSON', async () => {
+    const db = await seeded();
+    await db.exec("UPDATE users SET full_name = x'4142' WHERE username = 'bob'");
+    await db.exec(
+      "INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) " +
+        "SELECT id, 'tok', x'6a31', 'access', '2099-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00', x'3130', x'1b5b324a' FROM users WHERE username = 'bob'",
+    );
+    const csv = await cli(db, ['user', 'export']);
+    expect(csv.code, csv.stderr).toBe(0);
+    expect(csv.stdout).toMatch(/^bob,,x'4142',false,true$/m);
+    const json = await cli(db, ['user', 'export', '--format', 'json']);
+    expect(JSON.parse(json.stdout).find((u: { username: string }) => u.username === 'bob').full_name).toBe("x'4142'");
+    const sessions = await cli(db, ['--json', 'sessions', 'list', '--user', 'bob']);
+    expect(sessions.code, sessions.stderr).toBe(0);
+    expect(JSON.parse(sessions.stdout).sessions[0]).toMatchObject({ ipAddress: "x'3130'", userAgent: "x'1b5b324a'", jti: "x'6a31'" });
+    expect(csv.stdout + json.stdout + sessions.stdout).not.toContain('Buffer');
+  });
+
   it('user list and user show display an unreadable timestamp as stored, marked, in text and JSON', async () => {
     const db = await seeded();
     const created = provider === 'sqlite' ? "'garbage\u001b[31m'" : "'-infinity'";

@@ -2,6 +2,7 @@ import { before, notBefore, unknownTimestamp } from '../db/conditions.js';
 import { asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
 import type { Provider } from '../db/handle.js';
 import { readStoredTimestamp } from '../time/timestamps.js';
+import { readText } from '../users/rows.js';
 import { findUser } from '../users/users.js';
 
 export type TokenType = 'access' | 'refresh';
@@ -77,15 +78,16 @@ export function toSummary(row: SummaryRow): SessionSummary {
   return {
     id: Number(row.id),
     userId: Number(row.user_id),
-    username: row.username,
-    type: row.token_type,
+    username: readText(row.username),
+    type: readText(row.token_type) ?? '',
     createdAt: isoOrRaw(row.created_at),
     lastAccessed: isoOrRaw(row.last_accessed),
     expiresAt: isoOrRaw(row.expires_at),
     expired: row.expired === null ? null : Boolean(Number(row.expired)),
-    ipAddress: row.ip_address,
-    userAgent: row.user_agent,
-    jti: row.jti,
+    // Text as text: a blob another tool stored shows as x'hex', as in the user views.
+    ipAddress: readText(row.ip_address),
+    userAgent: readText(row.user_agent),
+    jti: readText(row.jti) ?? '',
   };
 }
 

@@ -4,7 +4,7 @@ import type { Db } from '../db/handle.js';
 import { sql } from '../db/query.js';
 import { databaseError, refused, usageError } from '../errors/errors.js';
 import type { ImportFormat } from './import-rows.js';
-import { readableFlagCommand, readBool, storedText, unreadableFlagText } from './rows.js';
+import { readableFlagCommand, readBool, readText, storedText, unreadableFlagText } from './rows.js';
 
 export type ExportScope = 'active' | 'inactive' | 'all';
 
@@ -35,13 +35,14 @@ export async function selectExportRows(db: Db, scope: ExportScope, includeHashes
       `Store a readable flag first with \`${readableFlagCommand(username, column)}\` (or ${column === 'is_admin' ? '--no-admin' : 'disable'}), then export again.`,
     );
   }
+  // Text as text: a blob or number another tool stored is written as user list shows it (x'4142'), never as a Buffer's JSON.
   return rows.map((r) => ({
-    username: r.username as string,
-    email: r.email as string | null,
-    full_name: r.full_name as string | null,
+    username: readText(r.username) ?? '',
+    email: readText(r.email),
+    full_name: readText(r.full_name),
     is_admin: readBool(r.is_admin)!,
     is_active: readBool(r.is_active)!,
-    ...(includeHashes ? { password_hash: r.password_hash as string | null } : {}),
+    ...(includeHashes ? { password_hash: readText(r.password_hash) } : {}),
   }));
 }
 

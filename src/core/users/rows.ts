@@ -63,7 +63,7 @@ export function storedText(value: unknown): string {
 }
 
 /** A text column as text: a number or blob another tool stored there is read as its text. */
-function readText(value: unknown): string | null {
+export function readText(value: unknown): string | null {
   return value === null || value === undefined || typeof value === 'string' ? (value ?? null) : storedText(value);
 }
 
