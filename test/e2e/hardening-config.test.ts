@@ -562,6 +562,30 @@ describeProviders('read-only databases', ({ provider, newDb, cloneDb }) => {
       const r = await cli(db, ['--json', 'user', 'add', 'bob', '--password-stdin'], { env: { ...QUICK, DATABASE_URL: url.toString() }, input: `${PASSWORD}\n` });
       expectPlainDatabaseError(r, 'DATABASE_PERMISSION_DENIED');
     });
+
+    it('a role that may use the tables but not create schemas: migrate status and doctor still judge the migrations', async () => {
+      const db = await cloneDb(template);
+      const role = `worker_${process.pid}_${Date.now() % 100000}`;
+      await db.exec(
+        `CREATE ROLE ${role} LOGIN; GRANT USAGE ON SCHEMA public TO ${role};` +
+          ` GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}; GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`,
+      );
+      const url = new URL(db.url);
+      url.username = role;
+      const env = { ...QUICK, DATABASE_URL: url.toString() };
+      const status = await cli(db, ['--json', 'migrate', 'status'], { env });
+      expect(status.code, status.stderr).toBe(0);
+      const doctor = await cli(db, ['--json', 'doctor'], { env });
+      const checks = JSON.parse(doctor.stdout).checks as Array<{ id: string; status: string; detail: string }>;
+      const migrations = checks.find((c) => /migration/.test(c.id))!;
+      expect(migrations.status, migrations.detail).toBe('ok');
+      expect(doctor.stdout + doctor.stderr).not.toMatch(/permission denied/);
+      // The judgement still holds: a column the migrations do not make is drift, for this role too.
+      await db.exec('ALTER TABLE users ADD COLUMN extra_col TEXT');
+      const drifted = await cli(db, ['--json', 'migrate', 'status'], { env });
+      expect(drifted.code, drifted.stderr).not.toBe(0);
+      expect(drifted.stdout + drifted.stderr).toMatch(/extra_col/);
+    });
   }
 });
 

@@ -289,10 +289,22 @@ export async function describePg(client: pg.Client, schema: string): Promise<Sch
  * transactional, so nothing of it ever becomes visible.
  */
 export async function pgShapeOfScripts(client: pg.Client, scripts: string[]): Promise<SchemaShape> {
-  const scratch = `authctl_shape_${process.pid}_${Date.now()}`;
+  let scratch = `authctl_shape_${process.pid}_${Date.now()}`;
   await client.query('BEGIN');
   try {
-    await client.query(`CREATE SCHEMA ${scratch}`);
+    await client.query('SAVEPOINT scratch_schema');
+    try {
+      await client.query(`CREATE SCHEMA ${scratch}`);
+    } catch (err) {
+      // A role that may use the app's tables but not create schemas (no CREATE
+      // on the database), as doctor and `migrate status` may run with: the
+      // session's own temporary schema holds the scripts' tables instead.
+      if ((err as { code?: unknown }).code !== '42501') throw err;
+      await client.query('ROLLBACK TO SAVEPOINT scratch_schema');
+      await client.query('CREATE TEMP TABLE authctl_shape_probe ()');
+      scratch = (await client.query<{ name: string }>('SELECT pg_my_temp_schema()::regnamespace::text AS name')).rows[0]!.name;
+      await client.query('DROP TABLE authctl_shape_probe');
+    }
     await client.query(`SET LOCAL search_path TO ${scratch}`);
     for (const script of scripts) await client.query(script);
     return await describePg(client, scratch);
