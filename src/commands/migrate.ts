@@ -38,6 +38,14 @@ const statusCommand = () =>
       // A history migrate refuses: say why, and what to do instead of running it.
       const problem = historyProblem(status);
       if (problem) return new AuthctlError('NOT_UP_TO_DATE', `The database is not up to date. ${problem.message}`, ExitCode.checkFailed, problem.hint);
+      if (status.state === 'unknown') {
+        return new AuthctlError(
+          'NOT_UP_TO_DATE',
+          "The database has tables but no migration history, and they are not the GPUStack UI app's schema (see the drift lines); `authctl migrate` would refuse it.",
+          ExitCode.checkFailed,
+          "Check that DATABASE_URL (or -d) points at the app's database; if it does, restore its tables from a backup (or let the app recreate them) before running `authctl migrate`.",
+        );
+      }
       const hint =
         status.state === 'app-unmanaged'
           ? "Run `authctl migrate` to adopt the app's tables."

@@ -123,6 +123,12 @@ describeProviders('migrations', ({ provider, newDb }) => {
     const b = await cli(db, ['migrate']);
     expect(b.code).toBe(5);
     expect(b.stderr).toMatch(/idx_email_active/);
+    // migrate status gives the same reason, and does not send the operator to the migrate that refuses.
+    const status = await cli(db, ['migrate', 'status']);
+    expect(status.code).toBe(8);
+    expect(status.stdout).toMatch(/drift +.*idx_email_active/);
+    expect(status.stderr).toMatch(/not the GPUStack UI app's schema .*`authctl migrate` would refuse it/);
+    expect(status.stderr).not.toMatch(/Run `authctl migrate`/);
     expect(await tableNames(db)).toEqual(tablesBefore);
     if (provider === 'sqlite') expect(fs.readdirSync(db.cwd).filter((f) => f.includes('.bak-'))).toEqual([]);
   });

@@ -65,7 +65,8 @@ export function statusFrom(
   migrations: Migration[],
   comparison: SchemaComparison = { drift: [], appTables: [] },
 ): MigrationStatus {
-  const { drift } = comparison;
+  // Tables without a history that are not the app's: how they differ from its schema is the drift to show.
+  const drift = state.kind === 'unknown' ? state.problems : comparison.drift;
   const appTables = state.kind === 'app-unmanaged' ? state.appTables : comparison.appTables;
   const applied = state.kind === 'managed' ? state.applied.filter((a) => !a.rolledBack) : [];
   const byName = new Map(migrations.map((m) => [m.name, m]));
