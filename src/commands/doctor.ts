@@ -57,7 +57,7 @@ export const doctorCommand = () =>
       if (out.quiet) {
         // For cron: nothing when all is well, one line per problem with what to run.
         for (const c of report.checks) {
-          if (c.status === 'fail' || c.status === 'warn') out.alert(`${mark[c.status]} ${c.name}: ${c.detail}${c.hint ? `. ${c.hint}` : ''}`);
+          if (c.status === 'fail' || c.status === 'warn') out.alert(`${mark[c.status]} ${c.name}: ${c.detail}${c.hint ? `${/[.!?]$/.test(c.detail) ? '' : '.'} ${c.hint}` : ''}`);
         }
         return;
       }

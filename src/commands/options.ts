@@ -56,11 +56,12 @@ export function usernameArg(value: string): string {
 }
 
 /** Parses a whole number from 1 to `max` given to an option, or fails with exit 2. */
-export function parsePositiveInt(value: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
+export function parsePositiveInt(value: string, flag: string, max = Number.MAX_SAFE_INTEGER, hint = `Give ${flag} a whole number in that range.`): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? 'of 1 or more' : `from 1 to ${max}`;
-    throw new AuthctlError('USAGE', `${flag} must be a whole number ${range}, not "${value}".`, ExitCode.usage);
+    // "of 1 or more" unless the number was too large for that to explain the refusal.
+    const range = max === Number.MAX_SAFE_INTEGER && !(n > max) ? 'of 1 or more' : `from 1 to ${max}`;
+    throw new AuthctlError('USAGE', `${flag} must be a whole number ${range}, not "${value}".`, ExitCode.usage, hint);
   }
   return n;
 }

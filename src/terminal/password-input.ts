@@ -68,7 +68,7 @@ async function readNewPassword(
     const warning = readableByOthersWarning('password file', opts.passwordFile, file);
     if (warning) out.warn(warning);
     const password = stripOneNewline(text);
-    if (!password) throw usageError(`The password file ${opts.passwordFile} is empty.`);
+    if (!password) throw usageError(`The password file ${opts.passwordFile} is empty.`, 'Write the password into it on one line, or use --password-stdin or --generate-password.');
     return { password, generated: false };
   }
   if (!process.stdin.isTTY || !process.stderr.isTTY) {

@@ -77,3 +77,14 @@ describe('doctor --token-file', () => {
     expect(r.stdout + r.stderr).not.toContain('0123456789abcdef');
   });
 });
+
+describe('doctor -q', () => {
+  it('prints a failed row as one sentence and its hint, however the detail ends', async () => {
+    const cwd = tempDir();
+    fs.writeFileSync(path.join(cwd, 'gpustack_ui.db'), 'this is not a database file, only text long enough to have a header '.repeat(4));
+    const r = await runCli(['doctor', '-q'], { cwd });
+    expect(r.code).toBe(8);
+    expect(r.stdout + r.stderr).toMatch(/database opens: .*gpustack_ui\.db is not a SQLite database\. Check DATABASE_URL/);
+    expect(r.stdout + r.stderr).not.toMatch(/\.\. /);
+  });
+});

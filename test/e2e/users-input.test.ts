@@ -117,6 +117,25 @@ describeProviders('user input', ({ provider, newDb, cloneDb }) => {
     });
   });
 
+  it('refuses a new preference key with control or invisible characters (exit 2, nothing stored)', async () => {
+    const db = await fresh();
+    for (const key of ['weird\x1b[31m', 'the\u200bme', 'tab\tkey']) {
+      const r = await cli(db, ['user', 'prefs', 'admin', 'set', key, 'v']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/is not a preference key/);
+      expect(r.stderr).not.toMatch(/\x1b\[31m/);
+    }
+    expect(await db.query('SELECT * FROM user_preferences')).toEqual([]);
+  });
+
+  it('names the range when a whole number is too large to be exact', async () => {
+    const db = await fresh();
+    const r = await cli(db, ['sessions', 'revoke', '9007199254740993']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/A session id must be a whole number from 1 to 9007199254740991, not "9007199254740993"/);
+    expect(r.stderr).toMatch(/^hint: Session ids are the numbers in the id column/m);
+  });
+
   describe('--password-file that cannot be read', () => {
     it.each([
       ['a folder', (dir: string) => (fs.mkdirSync(path.join(dir, 'secrets')), 'secrets'), /The password file secrets is a folder, not a file\./],

@@ -23,14 +23,14 @@ function targetFrom({ args, opts }: RawInput): RevokeTarget {
     throw usageError('Nothing to revoke.', 'Name session ids, --jti <jti>, --user <name> or --all.');
   }
   if (kinds > 1) {
-    throw usageError('Choose one target: session ids and --jti, or --user, or --all.');
+    throw usageError('Choose one target: session ids and --jti, or --user, or --all.', 'Run one revoke per kind of target.');
   }
   const type = tokenType(opts.type as string | undefined);
   if (opts.all) return { kind: 'all', type };
   if (user !== undefined) return { kind: 'user', username: user, type };
-  if (type) throw usageError('--type narrows --user or --all; named sessions are revoked as they are.');
-  for (const jti of jtis) if (!jti.trim()) throw usageError('--jti needs a value.');
-  return { kind: 'ids', ids: [...new Set(ids.map((id) => parsePositiveInt(id, 'A session id')))], jtis: [...new Set(jtis)] };
+  if (type) throw usageError('--type narrows --user or --all; named sessions are revoked as they are.', 'Leave --type out, or revoke with --user or --all.');
+  for (const jti of jtis) givenValue(jti, '--jti', 'a session jti');
+  return { kind: 'ids', ids: [...new Set(ids.map((id) => parsePositiveInt(id, 'A session id', undefined, 'Session ids are the numbers in the id column of `authctl sessions list`.')))], jtis: [...new Set(jtis)] };
 }
 
 export const revokeCommand = () =>

@@ -297,5 +297,5 @@ function weakPasswordResult(check: PasswordCheck, deep: boolean): CheckResult {
 function resetHint(usernames: string[]): string {
   const shown = usernames.slice(0, 3).map((u) => `\`authctl user reset ${shellWord(u)}\``);
   const more = usernames.length > 3 ? `, and the same for the ${usernames.length - 3} other(s) named` : '';
-  return `Run ${shown.join(', ')}${more}; or \`authctl user disable ${shellWord(usernames[0]!)}\` if nobody uses the account.`;
+  return `Run ${shown.join(', ')}${more}; or \`authctl user disable ${shellWord(usernames[0]!)}\` if nobody uses the account (the last active admin cannot be disabled: reset it).`;
 }

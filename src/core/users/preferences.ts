@@ -86,6 +86,17 @@ function validateKey(key: string): void {
   }
 }
 
+/**
+ * A key `set` would add: no control or invisible format characters either,
+ * as for emails and full names. A stored key that holds some (another tool
+ * wrote it) can still be read, changed and unset by its exact name.
+ */
+function validateNewKey(key: string): void {
+  if (/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(key)) {
+    throw usageError(`"${key}" is not a preference key: it holds control or invisible characters.`, 'Keys are letters, digits and punctuation, such as theme or default_model.');
+  }
+}
+
 export interface PreferenceRow {
   key: string;
   value: string | null;
@@ -125,6 +136,7 @@ export async function setPreference(
   return conn.transaction(async (tx) => {
     const user = await findUser(tx, username);
     const existing = await selectPreference(tx, user.id, key);
+    if (!existing) validateNewKey(key);
     if (existing && existing.value === value) {
       return { row: { key, value, known: isKnownPreference(key), updatedAt: existing.updatedAt }, previous: value, changed: false };
     }

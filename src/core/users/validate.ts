@@ -39,7 +39,7 @@ export function usernameProblem(username: string): string | null {
 
 /** Fits the app's login form (1 to 50 characters): no spaces, no control characters. */
 export function validateUsername(username: string): string {
-  if (username.length === 0) throw usageError('The username is empty.');
+  if (username.length === 0) throw usageError('The username is empty.', 'Give a name of 1 to 50 characters: letters, digits and . _ @ + -.');
   if (username !== username.trim()) throw usageError(`The username "${username}" has leading or trailing whitespace.`, 'Remove the spaces.');
   if (length(username) > MAX_USERNAME_LENGTH) {
     throw usageError(
