@@ -114,6 +114,13 @@ describe('redaction', () => {
     expect(validateBaseUrl('https://gpu.internal/x/')).toBe('https://gpu.internal/x');
   });
 
+  it('a PostgreSQL URL naming several servers is refused (exit 2), never looked up as one host name', () => {
+    for (const url of ['postgresql://u:pw@h1,h2:5432/db', 'postgresql://u:pw@h1:5432,h2:5433/db', 'postgresql://u:pw@/db?host=/run/a&host=/run/b', 'postgresql://u:pw@/db?host=a,b']) {
+      expect(() => parseDatabaseUrl(url, '/srv'), url).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/names several servers/) }));
+    }
+    expect(parseDatabaseUrl('postgresql://u:pw@h1:5432/db?application_name=a,b', '/srv')).toMatchObject({ provider: 'postgresql' });
+  });
+
   it('a stray "%" in a SQLite URL is a usage error, and %40 in a PostgreSQL database name is allowed', () => {
     expect(() => parseDatabaseUrl('sqlite:///./a%zz.db', '/srv')).toThrow(expect.objectContaining({ exitCode: 2 }));
     expect(parseDatabaseUrl('postgresql://u:pw@h/d%40b', '/srv')).toMatchObject({ provider: 'postgresql' });

@@ -112,6 +112,15 @@ export function parsePgUrl(url: string, scheme = url.slice(0, url.indexOf(':')))
     }
     return Number(raw);
   };
+  // libpq and asyncpg take `h1:p1,h2:p2` and fail over between the servers,
+  // to whichever accepts first: a standby among them would take authctl's
+  // connection and refuse its writes. authctl needs the primary, named alone.
+  const several = (where: string) =>
+    usageError(
+      `PostgreSQL URL "${redactWholeUrl(url)}" names several servers (${where}); authctl connects to one.`,
+      "Give the primary server's host alone (authctl writes, which a standby refuses), for example postgresql://<user>:<password>@db1:5432/gpustack_ui.",
+    );
+  if (`${hostRaw}:${portRaw ?? ''}`.includes(',')) throw several(`${hostRaw}${portRaw === undefined ? '' : `:${portRaw}`}`);
   if (portRaw) parts.port = port(portRaw, '');
   if (pathRaw && pathRaw !== '/') {
     const database = pathRaw.slice(1);
@@ -129,6 +138,10 @@ export function parsePgUrl(url: string, scheme = url.slice(0, url.indexOf(':')))
       rememberSecret(value);
     }
     parts.params.push([key, value]);
+  }
+  const hostParams = parts.params.filter(([key, value]) => (key === 'host' || key === 'port') && value.includes(','));
+  if (hostParams.length > 0 || parts.params.filter(([key]) => key === 'host').length > 1) {
+    throw several(parts.params.filter(([key]) => key === 'host' || key === 'port').map(([k, v]) => `${k}=${v}`).join('&'));
   }
   for (const [key, value] of parts.params) {
     if (key === 'host' && value) parts.host = value;
