@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { hasStackTrace } from '../support/cli.js';
 import { appTimestamp, cli, describeProviders, fakeJwt, independentVerify, insertSession, type TestDb } from '../support/db.js';
@@ -281,10 +282,11 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
   describe('--json errors', () => {
     it('an internal error is one JSON document on stderr, with no plain-text line after it', async () => {
       const db = await freshDb();
-      // A value no schema allows in authctl's own audit log, which audit does not expect.
-      if (provider === 'sqlite') await db.exec("UPDATE authctl_audit SET at = 'maybe'");
-      else await db.exec("ALTER TABLE authctl_audit ALTER COLUMN at DROP DEFAULT, ALTER COLUMN at TYPE text USING 'maybe'");
-      const r = await cli(db, ['audit', '--json']);
+      // A defect authctl cannot foresee, injected: formatting any instant throws a plain TypeError.
+      const inject = path.join(db.cwd, 'inject.mjs');
+      fs.writeFileSync(inject, "Date.prototype.toISOString = function () { throw new TypeError('injected defect'); };\n");
+      const env = { NODE_OPTIONS: `--import ${pathToFileURL(inject).href}` };
+      const r = await cli(db, ['audit', '--json'], { env });
       expect(r.code, r.stderr).toBe(1);
       expect(r.stdout).toBe('');
       const lines = r.stderr.trim().split('\n');
@@ -292,7 +294,8 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       const doc = JSON.parse(lines[0]!);
       expect(doc.error).toMatchObject({ code: 'INTERNAL', exitCode: 1 });
       expect(doc.error.hint).toMatch(/--debug/);
-      const human = await cli(db, ['audit']);
+      expect(doc.error.message).toMatch(/injected defect/);
+      const human = await cli(db, ['audit'], { env });
       expect(human.code).toBe(1);
       expect(human.stderr).toMatch(/hint: This is a bug in authctl\. Run again with --debug/);
     });
