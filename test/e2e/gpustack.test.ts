@@ -161,6 +161,45 @@ function freshDb(): Promise<TestDb> {
 }
 
 describe('gpustack sync', () => {
+  it('disables no user the list left out while users came and went: each is asked for by id first', async () => {
+    // The key's owner, the admin, first; 250 users in all, read 100 to a page.
+    const initial = () => [makeUser(1, 'admin', { is_admin: true }), ...makeUsers(249, 2)];
+    const server = await startGpustackStandIn({ users: initial() });
+    try {
+      const db = await freshDb();
+      expect((await sync(server, db)).code).toBe(0);
+      const before = await snapshot(db);
+      // Right after the first page, user 50 is deleted and user 1000 created: the
+      // list (by created_at) shifts user 101 back onto page 1, which was read,
+      // and the total stays 250, so the pages alone look complete.
+      let once = true;
+      server.afterListPage = (page) => {
+        if (page !== 1 || !once) return;
+        once = false;
+        server.vanish([50]);
+        server.add(makeUser(1000, 'newcomer'));
+      };
+      for (const args of [['--dry-run'], []]) {
+        once = true;
+        server.users = initial();
+        const r = await sync(server, db, ['--json', ...args]);
+        expect(r.code, r.stderr).toBe(6);
+        expect(JSON.parse(r.stderr).error.message).toMatch(/still has user user00101 \(id 101\), which its user list left out/);
+        expect(await snapshot(db)).toBe(before);
+      }
+      expect(server.requests.some((q) => q.path === '/v2/users/101')).toBe(true);
+      // Read again once nothing moves: only the user really gone is disabled.
+      server.afterListPage = null;
+      const again = await sync(server, db, ['--json']);
+      expect(again.code, `${again.stderr}${again.stdout}`).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'applied', counts: { create: 1, disable: 1 } });
+      expect(await byGid(db, 50)).toMatchObject({ is_active: 0 });
+      expect(await byGid(db, 101)).toMatchObject({ is_active: 1 });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('plans with --dry-run, applies, and a second run changes nothing (not even updated_at)', async () => {
     const server = await startGpustackStandIn({ users: standardUsers() });
     try {

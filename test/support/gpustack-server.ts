@@ -124,6 +124,8 @@ export class GpustackStandIn {
   extraItems: Array<Record<string, unknown>> = [];
   /** How many readings of the first page carry extraItems: a list that changes while it is read, then settles. */
   extraItemsReadings = Number.POSITIVE_INFINITY;
+  /** Runs once a list page is sent (before the next request is read): users created or deleted in GPUStack meanwhile. */
+  afterListPage: ((page: number) => void) | null = null;
   private server!: http.Server;
   url = '';
 
@@ -343,6 +345,7 @@ export class GpustackStandIn {
     const body = JSON.stringify(doc);
     if (this.faults.listDripMs > 0) return this.drip(res, body, this.faults.listDripMs);
     this.send(res, 200, body);
+    this.afterListPage?.(page);
   }
 
   /** A complete, valid answer that arrives one byte at a time: never silent long enough for an idle timeout. */

@@ -168,6 +168,18 @@ export class GpustackClient {
     throw unexpectedAnswer(this.display, 'looking for the user API', 'neither /v2/users/me nor /v1/users/me exists', this.failures.token);
   }
 
+  /**
+   * Whether GPUStack still has the user with this id (GET /{api}/users/{id}:
+   * 200, or 404 when it is gone). Any other answer is exit 6.
+   */
+  async userExists(api: ApiVersion, id: number): Promise<boolean> {
+    const path = `/${api}/users/${id}`;
+    const { status, statusText, body } = await this.request(path);
+    if (status === 404) return false;
+    if (status !== 200) throw this.failure(`reading ${path}`, status, body, statusText);
+    return true;
+  }
+
   async listUsersPage(api: ApiVersion, page: number, perPage: number): Promise<UsersPage> {
     // Sorting by a unique key keeps pages stable while the list is read; 0.x
     // servers predate sort_by on every field, so they keep their default order.

@@ -1,9 +1,10 @@
 import type { Db } from '../db/handle.js';
+import { AuthctlError, ExitCode } from '../errors/errors.js';
 import { openSyncStore } from './store.js';
 import { GpustackClient, type ApiVersion, type RetryNotice } from './client.js';
 import type { GpustackSettings } from './settings.js';
 import { DEFAULT_TUNING, type ClientTuning } from './tuning.js';
-import { fetchAllUsers, type PageProgress } from './fetch-users.js';
+import { fetchAllUsers, type PageProgress, type UpstreamUsers } from './fetch-users.js';
 import {
   buildSyncPlan,
   DEFAULT_MAX_DISABLE,
@@ -50,31 +51,81 @@ function auditSummary(plan: SyncPlan): string {
 }
 
 /**
+ * A user the list left out although GPUStack still has it: users deleted
+ * and created while the pages were read shift others between pages, and the
+ * count can stay the same.
+ */
+function listMissed(display: string, user: { gpustackId: number; username: string }): AuthctlError {
+  return new AuthctlError(
+    'GPUSTACK_LIST_UNSTABLE',
+    `GPUStack at ${display} still has user ${user.username} (id ${user.gpustackId}), which its user list left out: the list changed while it was read.`,
+    ExitCode.gpustack,
+    'Nothing was changed. Run the sync again when no users are being created or deleted in GPUStack.',
+  );
+}
+
+/** Pages of users or single users asked for at once. */
+const CONFIRM_CONCURRENCY = 4;
+
+/**
+ * Asks GPUStack for each user the plan would disable, by id: only a user it
+ * answers 404 for is gone. Returns the ids confirmed gone.
+ */
+async function confirmGone(client: GpustackClient, api: ApiVersion, users: Array<{ gpustackId: number; username: string }>): Promise<Set<number>> {
+  const gone = new Set<number>();
+  let next = 0;
+  const worker = async () => {
+    while (next < users.length) {
+      const user = users[next++]!;
+      if (await client.userExists(api, user.gpustackId)) throw listMissed(client.display, user);
+      gone.add(user.gpustackId);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONFIRM_CONCURRENCY, users.length) }, worker));
+  return gone;
+}
+
+/**
  * Mirrors GPUStack's users into the app's users table. Every page is read
  * before anything is written, so a fetch failure changes nothing; the plan is
  * then built and applied inside one write transaction, so the app never sees
  * half a sync and cannot slip a conflicting row in between plan and apply.
+ * A user is disabled only once GPUStack has said, asked by id, that it is
+ * gone: a list read while users came and went can leave one out.
  * The caller checks readiness and holds the sync lock (except for a dry run).
  */
 export async function syncGpustack(db: Db, settings: GpustackSettings, opts: SyncOptions): Promise<SyncResult> {
   const client = new GpustackClient(settings, opts.tuning ?? DEFAULT_TUNING, opts.onRetry);
-  let fetched;
+  let fetched: UpstreamUsers;
   let serverVersion: string | null;
   let api: ApiVersion;
-  try {
-    const version = await client.version();
-    serverVersion = version?.version ?? null;
-    api = (await client.detectApi(version)).api;
-    fetched = await fetchAllUsers(client, api, opts.onPage, (opts.tuning ?? DEFAULT_TUNING).pageConcurrency);
-  } finally {
-    client.close();
-  }
-
   const rule = opts.maxDisable ?? DEFAULT_MAX_DISABLE;
   const store = await openSyncStore(db, { readonly: opts.dryRun });
   try {
+    let gone: Set<number>;
+    try {
+      const version = await client.version();
+      serverVersion = version?.version ?? null;
+      api = (await client.detectApi(version)).api;
+      fetched = await fetchAllUsers(client, api, opts.onPage, (opts.tuning ?? DEFAULT_TUNING).pageConcurrency);
+      // Outside the write transaction: no lock is held while GPUStack answers.
+      const draft = buildSyncPlan(fetched.users, await store.readLocalUsers(), { linkByUsername: opts.linkByUsername });
+      gone = await confirmGone(client, api, draft.disable);
+    } finally {
+      client.close();
+    }
     const run = async () => {
       const plan = buildSyncPlan(fetched.users, await store.readLocalUsers(), { linkByUsername: opts.linkByUsername });
+      // A user linked since the draft (by the app's own sync, say) was not asked about.
+      const unconfirmed = plan.disable.find((d) => !gone.has(d.gpustackId));
+      if (unconfirmed) {
+        throw new AuthctlError(
+          'LOCAL_USERS_CHANGED',
+          `User ${unconfirmed.username} was linked to GPUStack while GPUStack was being read, so whether it is gone there was not checked.`,
+          ExitCode.gpustack,
+          'Nothing was changed. Run the sync again.',
+        );
+      }
       const guard = evaluateGuard(plan, fetched.users.length, rule);
       let outcome: SyncOutcome;
       let auditId: number | null = null;
