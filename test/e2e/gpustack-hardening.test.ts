@@ -28,7 +28,8 @@ function standardUsers() {
 function expectClean(r: CliResult, ...secrets: string[]): void {
   expect(hasStackTrace(r.stdout + r.stderr)).toBe(false);
   expect(r.stderr).not.toMatch(/This is a bug/);
-  for (const s of secrets) expect(r.stdout + r.stderr).not.toContain(s);
+  // Not even a part of one: a value cut short for a message must not carry the key's start.
+  for (const s of secrets) expect(r.stdout + r.stderr).not.toContain(s.slice(0, 20));
 }
 
 describe('gpustack: keys and URLs that cannot be used', () => {
@@ -258,6 +259,8 @@ describeProviders('gpustack sync hardening', ({ newDb, cloneDb }) => {
     ['a fractional id', 7, { id: 7.5 }],
     ['an unsafe integer id', 7, { id: 2 ** 60 }],
     ['full_name as a number', 7, { full_name: 7 }],
+    ['is_admin holding the API key', 7, { is_admin: ADMIN_KEY }],
+    ['the id holding the API key', 7, { id: ADMIN_KEY }],
   ])('exits 6 on %s and changes nothing', async (_name, id, patch) => {
     const server = await startGpustackStandIn({ users: standardUsers() });
     try {
@@ -270,6 +273,30 @@ describeProviders('gpustack sync hardening', ({ newDb, cloneDb }) => {
       expect(r.stderr).toMatch(/sent an unexpected answer/);
       expectClean(r, ADMIN_KEY);
       expect(await snapshot(db)).toBe(before);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('never stores or prints the API key a server echoed into a user\'s name or full name', async () => {
+    const server = await startGpustackStandIn({ users: standardUsers() });
+    try {
+      const db = await syncedDb(server);
+      server.add(makeUser(30, 'echoed', { full_name: `Key ${ADMIN_KEY}` }), makeUser(31, ADMIN_KEY));
+      const r = await sync(server, db, ['--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expectClean(r, ADMIN_KEY);
+      const report = JSON.parse(r.stdout);
+      expect(report.counts.create).toBe(0);
+      const conflicts = report.plan.conflicts as Array<{ gpustackId: number; username: string; detail: string }>;
+      expect(conflicts.find((c) => c.gpustackId === 30)!.detail).toMatch(/full name holds the GPUStack API key/);
+      expect(conflicts.find((c) => c.gpustackId === 31)!.username).toBe('***');
+      expect(await byGid(db, 30)).toBeUndefined();
+      expect(await byGid(db, 31)).toBeUndefined();
+      expect(JSON.stringify(await db.query('SELECT * FROM users'))).not.toContain(ADMIN_KEY.slice(0, 20));
+      const human = await sync(server, db, ['--dry-run']);
+      expect(human.stdout).toMatch(/holds the GPUStack API key/);
+      expectClean(human, ADMIN_KEY);
     } finally {
       await server.close();
     }

@@ -26,6 +26,19 @@ export function rememberSecret(value: string | undefined | null): void {
   known.add(encodeURIComponent(value));
 }
 
+/** Whether text holds a secret this run was given (the GPUStack key, a database password), in any form it was registered in. */
+export function holdsKnownSecret(text: string): boolean {
+  for (const secret of known) if (text.includes(secret)) return true;
+  return false;
+}
+
+/** Text with every secret this run was given replaced by `***`, and nothing else changed. */
+export function hideKnownSecrets(text: string): string {
+  let out = text;
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
+  return out;
+}
+
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**

@@ -1,3 +1,5 @@
+import { scrubSecrets } from '../config/secrets.js';
+
 /** A GPUStack user as the list and `me` routes return it (only the fields sync uses). */
 export interface GpustackUser {
   id: number;
@@ -121,7 +123,8 @@ function normaliseUser(raw: unknown, path: string): GpustackUser {
 function describeValue(v: unknown): string {
   if (v === undefined) return 'missing';
   if (v === null) return 'null';
-  const text = JSON.stringify(v) ?? String(v);
+  // Scrubbed before it is cut: a key cut short would no longer match when the message is scrubbed.
+  const text = scrubSecrets(JSON.stringify(v) ?? String(v));
   const short = text.length > 30 ? `${text.slice(0, 30)}…` : text;
   return `${Array.isArray(v) ? 'array' : typeof v} ${short}`;
 }

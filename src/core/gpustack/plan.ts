@@ -1,3 +1,4 @@
+import { hideKnownSecrets, holdsKnownSecret } from '../config/secrets.js';
 import type { GpustackUser } from './payload.js';
 import { APP_SEEDED_ADMIN } from '../users/admin-placeholder.js';
 import { usernameProblem } from '../users/validate.js';
@@ -148,6 +149,7 @@ const MAX_INTEGER = 2_147_483_647;
 
 /** Why a full name does not fit the app's column, or null when it does. */
 function fullNameProblem(name: string): string | null {
+  if (holdsKnownSecret(name)) return 'the full name holds the GPUStack API key this run was given';
   const length = [...name].length;
   if (length > MAX_FULL_NAME) return `the full name is ${length} characters long; the app's column takes at most ${MAX_FULL_NAME}`;
   if (name.includes('\u0000')) return 'the full name holds a NUL character, which PostgreSQL cannot store';
@@ -185,7 +187,8 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
     }
     seenNames.add(u.username);
     const row = byGid.get(u.id);
-    const unusable = usernameProblem(u.username);
+    // A server that echoes the key into a user's fields would have it stored, then printed by every listing.
+    const unusable = usernameProblem(u.username) ?? (holdsKnownSecret(u.username) ? 'the username holds the GPUStack API key this run was given' : null);
     if (unusable && !row) {
       // Never written: the user could not log in, and a name with control
       // characters would reach every terminal that lists users.
@@ -324,7 +327,8 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
     create,
     update: update.sort((a, b) => a.userId - b.userId),
     disable,
-    conflicts: conflicts.sort((a, b) => a.gpustackId - b.gpustackId),
+    // A conflict names the user as GPUStack sent it, but never with the key a server echoed into it.
+    conflicts: conflicts.map((c) => ({ ...c, username: hideKnownSecrets(c.username) })).sort((a, b) => a.gpustackId - b.gpustackId),
     unchanged,
     linked: byGid.size,
     deactivated,

@@ -110,22 +110,14 @@ export async function syncGpustack(db: Db, settings: GpustackSettings, opts: Syn
       fetched = await fetchAllUsers(client, api, opts.onPage, (opts.tuning ?? DEFAULT_TUNING).pageConcurrency);
       // Outside the write transaction: no lock is held while GPUStack answers.
       const draft = buildSyncPlan(fetched.users, await store.readLocalUsers(), { linkByUsername: opts.linkByUsername });
-      gone = await confirmGone(client, api, draft.disable);
+      // A plan the guard refuses disables nobody: nothing to ask (an empty list, say).
+      const refused = evaluateGuard(draft, fetched.users.length, rule).tripped && !opts.force;
+      gone = refused ? new Set() : await confirmGone(client, api, draft.disable);
     } finally {
       client.close();
     }
     const run = async () => {
       const plan = buildSyncPlan(fetched.users, await store.readLocalUsers(), { linkByUsername: opts.linkByUsername });
-      // A user linked since the draft (by the app's own sync, say) was not asked about.
-      const unconfirmed = plan.disable.find((d) => !gone.has(d.gpustackId));
-      if (unconfirmed) {
-        throw new AuthctlError(
-          'LOCAL_USERS_CHANGED',
-          `User ${unconfirmed.username} was linked to GPUStack while GPUStack was being read, so whether it is gone there was not checked.`,
-          ExitCode.gpustack,
-          'Nothing was changed. Run the sync again.',
-        );
-      }
       const guard = evaluateGuard(plan, fetched.users.length, rule);
       let outcome: SyncOutcome;
       let auditId: number | null = null;
@@ -133,6 +125,16 @@ export async function syncGpustack(db: Db, settings: GpustackSettings, opts: Syn
       else if (guard.tripped && !opts.force) outcome = 'refused';
       else if (isEmptyPlan(plan)) outcome = 'no-change';
       else {
+        // A user linked since the draft (by the app's own sync, say) was not asked about.
+        const unconfirmed = plan.disable.find((d) => !gone.has(d.gpustackId));
+        if (unconfirmed) {
+          throw new AuthctlError(
+            'LOCAL_USERS_CHANGED',
+            `User ${unconfirmed.username} was linked to GPUStack while GPUStack was being read, so whether it is gone there was not checked.`,
+            ExitCode.gpustack,
+            'Nothing was changed. Run the sync again.',
+          );
+        }
         await store.applyPlan(plan, new Date());
         auditId = await store.writeAudit({
           command: 'gpustack sync',
