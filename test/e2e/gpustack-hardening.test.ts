@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
+import { hasStackTrace, runCli, startCli, tempDir, type CliResult } from '../support/cli.js';
 import { cli, describeProviders, type TestDb } from '../support/db.js';
 import { ADMIN_KEY, makeUser, makeUsers, startGpustackStandIn, syncSnapshot, GPUSTACK_FAST_ENV, type GpustackStandIn } from '../support/gpustack-server.js';
 
@@ -180,6 +180,32 @@ describeProviders('gpustack sync hardening', ({ newDb, cloneDb }) => {
       expectClean(r, 'second-line-of-the-key');
       expect(server.requests).toEqual([]);
       expect(await snapshot(db)).toBe(before);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('Ctrl+C, SIGTERM or SIGHUP while GPUStack is read: exit 130, nothing changed, no lock file left beside the database', async () => {
+    const server = await startGpustackStandIn({ users: standardUsers() });
+    try {
+      const db = await syncedDb(server);
+      const before = await snapshot(db);
+      server.vanish([3]);
+      server.faults.slowMs = 400;
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+        const run = startCli(['gpustack', 'sync'], { cwd: db.cwd, env: { ...db.env, ...FAST, GPUSTACK_API_BASE: server.url, GPUSTACK_API_TOKEN: ADMIN_KEY }, timeoutMs: 60_000 });
+        // Stopped once the sync has asked GPUStack for something: it holds its lock by then.
+        const asked = server.requests.length;
+        while (server.requests.length === asked) await new Promise((r) => setTimeout(r, 10));
+        run.child.kill(signal);
+        const r = await run.done;
+        expect(r.code, `${signal}: ${r.stderr}`).toBe(130);
+        expect(await snapshot(db)).toBe(before);
+        if (db.provider === 'sqlite') {
+          const folder = path.dirname(db.url.slice('sqlite:///'.length));
+          expect(fs.readdirSync(folder).filter((f) => f.includes('.authctl-')), signal).toEqual([]);
+        }
+      }
     } finally {
       await server.close();
     }

@@ -80,19 +80,30 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
       close();
       continue;
     }
+    let held = true;
+    const releaseNow = () => {
+      if (!held) return;
+      held = false;
+      process.off('exit', releaseNow);
+      try {
+        // Removed while still held, so no one can win it on the old file and keep it.
+        try {
+          fs.rmSync(lockFile, { force: true });
+        } catch {
+          // A folder that became read-only keeps the empty file; the lock itself still goes.
+        }
+        // Ends the transaction, which removes its -journal.
+        db.exec('ROLLBACK');
+      } finally {
+        close();
+      }
+    };
+    // A run cancelled by Ctrl+C, SIGTERM or SIGHUP ends with process.exit,
+    // past the command's own release: the side files go then too.
+    process.on('exit', releaseNow);
     return {
       async release() {
-        try {
-          // Removed while still held, so no one can win it on the old file and keep it.
-          try {
-            fs.rmSync(lockFile, { force: true });
-          } catch {
-            // A folder that became read-only keeps the empty file; the lock itself still goes.
-          }
-          db.exec('ROLLBACK');
-        } finally {
-          close();
-        }
+        releaseNow();
       },
     };
   }
