@@ -87,7 +87,8 @@ export function renderSync(report: SyncReport, out: Output, input?: { force: boo
   out.line(
     `GPUStack ${report.serverVersion ?? '(version unknown)'} at ${report.server} (/${report.api}/users): ${report.upstreamUsers} user(s) in ${report.pages} page(s).`,
   );
-  const verb = report.applied ? '' : 'would be ';
+  // A run with nothing to do applies nothing, but nothing "would be" done either.
+  const verb = report.applied || report.outcome === 'no-change' ? '' : 'would be ';
   out.line(
     `${counts.create} ${verb}created, ${counts.update} ${verb}updated, ${counts.disable} ${verb}disabled ` +
       `(${counts.sessionsRevoked} session(s) ${verb}revoked), ${counts.unchanged} unchanged, ${counts.conflicts} conflict(s).`,
@@ -107,13 +108,14 @@ export function renderSync(report: SyncReport, out: Output, input?: { force: boo
     if (rows.length > SHOWN_ROWS) out.line(out.c.dim(`… and ${rows.length - SHOWN_ROWS} more; --json lists them all.`));
   }
   if (plan.conflicts.length > 0) {
-    out.warn(`${plan.conflicts.length} GPUStack user(s) were left alone because of a username conflict:`);
+    out.warn(`${plan.conflicts.length} GPUStack user(s) were left alone or only partly mirrored (a name or value the app cannot take):`);
     out.table(plan.conflicts.slice(0, SHOWN_ROWS), [
       { header: 'gpustack id', value: (c) => c.gpustackId },
       { header: 'username', value: (c) => c.username },
       { header: 'local user id', value: (c) => c.localUserId || '' },
       { header: 'why', value: (c) => c.detail, wrap: true },
     ]);
+    if (plan.conflicts.length > SHOWN_ROWS) out.line(out.c.dim(`… and ${plan.conflicts.length - SHOWN_ROWS} more; --json lists them all.`));
   }
   if (report.outcome === 'applied') out.success(report.guard.forced ? 'Applied (the guard was overridden with --force).' : 'Applied in one transaction.');
   else if (report.outcome === 'no-change') out.success('Already in sync. Nothing changed.');
