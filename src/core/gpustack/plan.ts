@@ -106,6 +106,20 @@ export function isEmptyPlan(plan: SyncPlan): boolean {
   return plan.create.length === 0 && plan.update.length === 0 && plan.disable.length === 0 && !plan.reserveAdmin;
 }
 
+/** How many of `linked` users a plan may take from active to inactive. */
+function disableLimit(rule: MaxDisable, linked: number): number {
+  return rule.kind === 'count' ? rule.value : (rule.value / 100) * linked;
+}
+
+/**
+ * Whether the guard refuses any plan that disables `vanished` of `linked`
+ * users, whatever else it holds (an empty list, or more vanished than the
+ * limit): a sync then need not ask GPUStack about each of them.
+ */
+export function guardRefusesAnyway(vanished: number, linked: number, upstreamCount: number, rule: MaxDisable): boolean {
+  return (upstreamCount === 0 && linked > 0) || vanished > disableLimit(rule, linked);
+}
+
 /**
  * Refuses a plan that disables too many users: an upstream that answers with a
  * partial or empty list, or marks users inactive wholesale, must not lock
@@ -115,7 +129,7 @@ export function isEmptyPlan(plan: SyncPlan): boolean {
  * too, whatever --max-disable says: nobody could then administer the app.
  */
 export function evaluateGuard(plan: SyncPlan, upstreamCount: number, rule: MaxDisable): GuardVerdict {
-  const limit = rule.kind === 'count' ? rule.value : (rule.value / 100) * plan.linked;
+  const limit = disableLimit(rule, plan.linked);
   const base = { limit: Math.floor(limit), disable: plan.deactivated, linked: plan.linked, activeAdminsAfter: plan.activeAdmins.after };
   if (upstreamCount === 0 && plan.linked > 0) {
     return { ...base, tripped: true, rule: 'empty-list', reason: `GPUStack returned no users while ${plan.linked} local user(s) are linked to it` };

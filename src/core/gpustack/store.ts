@@ -14,9 +14,17 @@ import type { LocalUser, SyncPlan } from './plan.js';
 export interface SyncStore {
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   readLocalUsers(): Promise<LocalUser[]>;
+  /** The users linked to GPUStack, read without a transaction: what a plan could disable. */
+  readLinked(): Promise<LinkedUser[]>;
   applyPlan(plan: SyncPlan, now: Date): Promise<void>;
   writeAudit(entry: AuditInput): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface LinkedUser {
+  gpustackId: number;
+  username: string;
+  isActive: boolean;
 }
 
 /** A name no real user has, for parking a user while usernames swap. */
@@ -55,6 +63,11 @@ class SqliteSyncStore implements SyncStore {
       gpustackUserId,
       sessions: sessions.get(id) ?? 0,
     }));
+  }
+
+  async readLinked(): Promise<LinkedUser[]> {
+    const rows = this.db.prepare('SELECT gpustack_user_id, username, is_active FROM users WHERE gpustack_user_id IS NOT NULL').raw().all() as Array<[number, string, number]>;
+    return rows.map(([gpustackId, username, isActive]) => ({ gpustackId, username, isActive: Boolean(isActive) }));
   }
 
   /**
@@ -151,6 +164,12 @@ async function openPgSyncStore(url: string, readonly: boolean): Promise<SyncStor
         gpustackUserId: r.gpustack_user_id,
         sessions: sessions.get(r.id) ?? 0,
       }));
+    },
+    async readLinked() {
+      const rows = await client.query<{ gpustack_user_id: number; username: string; is_active: boolean }>(
+        'SELECT gpustack_user_id, username, is_active FROM users WHERE gpustack_user_id IS NOT NULL',
+      );
+      return rows.rows.map((r) => ({ gpustackId: r.gpustack_user_id, username: r.username, isActive: r.is_active }));
     },
     async applyPlan(plan: SyncPlan, at: Date) {
       const now = formatAppTimestamp(at);

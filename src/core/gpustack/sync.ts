@@ -9,6 +9,7 @@ import {
   buildSyncPlan,
   DEFAULT_MAX_DISABLE,
   evaluateGuard,
+  guardRefusesAnyway,
   isEmptyPlan,
   type GuardVerdict,
   type MaxDisable,
@@ -109,10 +110,13 @@ export async function syncGpustack(db: Db, settings: GpustackSettings, opts: Syn
       api = (await client.detectApi(version)).api;
       fetched = await fetchAllUsers(client, api, opts.onPage, (opts.tuning ?? DEFAULT_TUNING).pageConcurrency);
       // Outside the write transaction: no lock is held while GPUStack answers.
-      const draft = buildSyncPlan(fetched.users, await store.readLocalUsers(), { linkByUsername: opts.linkByUsername });
+      // The users a plan would disable: linked, active, and not in the list.
+      const linked = await store.readLinked();
+      const upstreamIds = new Set(fetched.users.map((u) => u.id));
+      const vanished = linked.filter((l) => l.isActive && !upstreamIds.has(l.gpustackId));
       // A plan the guard refuses disables nobody: nothing to ask (an empty list, say).
-      const refused = evaluateGuard(draft, fetched.users.length, rule).tripped && !opts.force;
-      gone = refused ? new Set() : await confirmGone(client, api, draft.disable);
+      const refused = !opts.force && guardRefusesAnyway(vanished.length, linked.length, fetched.users.length, rule);
+      gone = refused ? new Set() : await confirmGone(client, api, vanished);
     } finally {
       client.close();
     }
