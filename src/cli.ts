@@ -125,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
         return ExitCode.usage;
       }
       let message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      if (err.code === 'commander.unknownOption') message = withoutOptionValue(message);
+      if (err.code === 'commander.unknownOption') message = withoutOptionValue(message, reached);
       out().error(new AuthctlError('USAGE', message, ExitCode.usage, `Run \`${commandPath(reached)} --help\` for usage.`));
       return ExitCode.usage;
     }
@@ -149,11 +149,20 @@ export async function main(argv: string[]): Promise<number> {
  * very secret that must never be on the command line, let alone echoed into
  * a cron log. The message names the option alone.
  */
-function withoutOptionValue(message: string): string {
+function withoutOptionValue(message: string, command: Command): string {
   // The word may itself hold quotes (`--password=it's…`): it runs to the last
   // quote, before commander's optional suggestion.
-  return message.replace(/^unknown option '(.*)'(?=(?: \(Did you mean [^)]*\?\))?$)/, (whole, word: string) => {
+  return message.replace(/^unknown option '(.*)'((?: \(Did you mean [^)]*\?\))?)$/, (whole, word: string, suggestion: string) => {
     const name = word.startsWith('--') ? word.split('=')[0]! : word.slice(0, 2);
-    return name === word ? whole : `unknown option '${name}' (its value is not shown)`;
+    if (name === word) return whole;
+    // `--admin=yes`: a real option of this command (or a global one) that takes no value.
+    const known = [command, ...ancestors(command)].some((c) => c.options.some((o) => o.long === name || o.short === name));
+    return known ? `option '${name}' takes no value (the value given is not shown)` : `unknown option '${name}' (its value is not shown)${suggestion}`;
   });
+}
+
+function ancestors(command: Command): Command[] {
+  const up: Command[] = [];
+  for (let c = command.parent; c; c = c.parent) up.push(c);
+  return up;
 }

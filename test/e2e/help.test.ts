@@ -153,6 +153,14 @@ describe('help', () => {
     const typo = await runCli(['user', 'list', '--jsn'], { cwd: dir });
     expect(typo.code).toBe(ExitCode.usage);
     expect(typo.stderr).toContain("unknown option '--jsn' (Did you mean --json?)");
+    // A real option that takes no value, given one: named as real, the value still not shown.
+    for (const [argv, name] of [[['user', 'add', 'bob', `--admin=${secret}`], '--admin'], [['user', 'list', `--json=${secret}`], '--json']] as const) {
+      const r = await runCli([...argv], { cwd: dir });
+      expect(r.code).toBe(ExitCode.usage);
+      expect(r.stderr).toContain(`option '${name}' takes no value (the value given is not shown)`);
+      expect(r.stderr).not.toMatch(/unknown option|Did you mean/);
+      expect(r.stdout + r.stderr).not.toContain('Sup3rSecret');
+    }
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 });
