@@ -202,6 +202,15 @@ describeProviders('users with unreadable stored values', ({ provider, newDb, clo
         expect(fs.readFileSync(path.join(db.cwd, 'users.csv'), 'utf8')).toMatch(/^carol,.*,true,true$/m);
       });
 
+      it('doctor names the users whose unreadable flags may hide the only admins, instead of only "no active admin"', async () => {
+        const db = await seeded();
+        await db.exec("UPDATE users SET is_admin = 'true' WHERE username IN ('admin', 'carol')");
+        const r = await cli(db, ['doctor', '-q']);
+        expect(r.code).toBe(8);
+        expect(r.stdout + r.stderr).toMatch(/no active admin that authctl can read; is_admin or is_active holds a value that is not 0 or 1 for "admin", "carol"/);
+        expect(r.stdout + r.stderr).toMatch(/authctl user set admin --admin/);
+      });
+
       it('is_active = 2 is neither active nor disabled: user list says so, enable stores a readable flag', async () => {
         const db = await seeded();
         await db.exec("UPDATE users SET is_active = 2 WHERE username = 'bob'");

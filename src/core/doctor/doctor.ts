@@ -134,6 +134,12 @@ async function runDatabaseChecks(
   let usersTable = true;
   try {
     const admins = asNumber((await client.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM users WHERE is_admin = ${true} AND is_active = ${true}`))?.n ?? 0);
+    // A flag another tool stored as something other than 0/1 may hide an admin: name those users.
+    const unreadable = admins > 0
+      ? []
+      : (await client.all<{ username: unknown }>(
+          sql`SELECT username FROM users WHERE is_admin IS NULL OR is_admin NOT IN (${true}, ${false}) OR is_active IS NULL OR is_active NOT IN (${true}, ${false}) ORDER BY id LIMIT 3`,
+        )).map((r) => String(r.username));
     checks.push(
       admins > 0
         ? { id: 'active-admin', name: 'an active admin exists', status: 'ok', detail: `${admins} active admin(s)` }
@@ -141,8 +147,12 @@ async function runDatabaseChecks(
             id: 'active-admin',
             name: 'an active admin exists',
             status: 'fail',
-            detail: 'no active admin',
-            hint: 'Run `authctl user add <name> --admin`, or `authctl user enable <name>` for a disabled admin.',
+            detail: unreadable.length
+              ? `no active admin that authctl can read; is_admin or is_active holds a value that is not 0 or 1 for ${unreadable.map((u) => `"${u}"`).join(', ')}`
+              : 'no active admin',
+            hint: unreadable.length
+              ? `See the stored values with \`authctl user show ${shellWord(unreadable[0]!)}\`; store readable flags with \`authctl user set ${shellWord(unreadable[0]!)} --admin\` and \`authctl user enable ${shellWord(unreadable[0]!)}\`.`
+              : 'Run `authctl user add <name> --admin`, or `authctl user enable <name>` for a disabled admin.',
           },
     );
     const found = await findAppRowProblems(client);
