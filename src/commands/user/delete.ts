@@ -23,7 +23,7 @@ export const deleteCommand = () =>
       cmd
         .option('--dry-run', 'show what would be deleted, with counts, and change nothing')
         .option('--delete-conversations', "also delete the user's conversations and messages in the app's chat history")
-        .option('--force', 'delete a user linked to GPUStack (the next gpustack sync creates it again)'),
+        .option('--force', 'delete a user linked to GPUStack (the next gpustack sync, or the app\'s own GPUStack login, creates it again)'),
     parse: ({ args, opts }) => ({
       username: usernameArg(args[0] as string),
       dryRun: Boolean(opts.dryRun),
@@ -50,7 +50,9 @@ export const deleteCommand = () =>
       if (result.chatTables) rows.push(['conversations', deleted.conversations], ['messages', deleted.messages]);
       out.line(result.dryRun ? `Would delete ${user.isAdmin ? 'admin' : 'user'} "${user.username}" (id ${user.id}) with:` : `Deleted with "${user.username}":`);
       for (const [name, n] of rows) out.line(`  ${name}: ${n}`);
-      if (result.forced) out.warn('This user is linked to GPUStack: the next `authctl gpustack sync` creates it again unless it is removed there.');
+      if (result.forced) {
+        out.warn('This user is linked to GPUStack: the next `authctl gpustack sync` creates it again unless it is removed there, and so does the app at the user\'s next login when it has a GPUStack key.');
+      }
       if (!result.dryRun) out.success(`Deleted ${user.isAdmin ? 'admin' : 'user'} "${user.username}".`);
     },
   });

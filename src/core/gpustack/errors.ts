@@ -53,6 +53,10 @@ export function describeNetworkError(err: unknown): { code: string; text: string
   };
   if (e.code && known[e.code]) return { code: 'GPUSTACK_UNREACHABLE', text: known[e.code]! };
   if (e.code && /CERT|SSL|TLS/i.test(e.code)) return { code: 'GPUSTACK_TLS', text: `TLS error (${e.code})` };
+  // An https:// URL whose port speaks plain HTTP: the TLS handshake reads an HTTP answer.
+  if (e.code === 'EPROTO' || /wrong version number|packet length too long/i.test(String(e.message ?? ''))) {
+    return { code: 'GPUSTACK_TLS', text: 'TLS handshake failed: the server did not answer in TLS (is it plain http:// on that port?)' };
+  }
   return { code: 'GPUSTACK_UNREACHABLE', text: e.code ? echoServerText(`${e.code}`, [], 60) : echoServerText(String(e.message ?? err)) };
 }
 

@@ -91,7 +91,7 @@ export async function deleteUser(
     if (user.gpustackUserId !== null && !opts.force) {
       throw refused(
         'GPUSTACK_LINKED',
-        `${username} is linked to GPUStack user ${user.gpustackUserId}: the next \`gpustack sync\` would create it again.`,
+        `${username} is linked to GPUStack user ${user.gpustackUserId}: the next \`gpustack sync\` would create it again (and the app, at its next login, when it has a GPUStack key).`,
         `Remove the user in GPUStack first, or \`authctl user disable ${username}\`; pass --force to delete it anyway.`,
       );
     }
