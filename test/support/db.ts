@@ -112,6 +112,8 @@ export interface AppUser {
   isAdmin?: boolean;
   isActive?: boolean;
   gpustackUserId?: number | null;
+  /** The legacy users.preferences blob; the app itself leaves it NULL. */
+  legacyPreferences?: string | null;
 }
 
 export interface AppSession {
@@ -146,7 +148,7 @@ export function appLogins(file: string, opts: { everyMs: number; perTick?: numbe
   const timer = setInterval(() => {
     for (let i = 0; i < (opts.perTick ?? 1); i++) {
       try {
-        login.run(randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), at, at, at);
+        login.run(fakeJwt(), randomUUID(), at, at, at);
         counts.logins++;
       } catch {
         counts.failures++;
@@ -305,7 +307,7 @@ export async function insertSession(db: TestDb, s: AppSession): Promise<void> {
   const now = appTimestamp(new Date());
   await db.query(
     'INSERT INTO user_sessions (user_id, session_token, jti, token_type, expires_at, created_at, last_accessed, ip_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    s.userId, s.token ?? fakeJwt(), s.jti ?? randomBytes(16).toString('hex'), s.tokenType ?? 'access',
+    s.userId, s.token ?? fakeJwt(), s.jti ?? randomUUID(), s.tokenType ?? 'access',
     s.expiresAt, s.createdAt ?? now, s.createdAt ?? now, s.ipAddress ?? '10.1.2.3', s.userAgent ?? APP_USER_AGENT,
   );
 }
@@ -319,7 +321,7 @@ export async function fillAppDatabase(db: TestDb, content: AppContent): Promise<
   for (const u of content.users ?? []) {
     await db.query(
       'INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, preferences, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      u.username, u.email ?? null, u.passwordHash ?? null, u.fullName ?? null, bool(Boolean(u.isAdmin)), bool(u.isActive !== false), u.gpustackUserId ?? null, '{"theme": "dark"}', now, now,
+      u.username, u.email ?? null, u.passwordHash ?? null, u.fullName ?? null, bool(Boolean(u.isAdmin)), bool(u.isActive !== false), u.gpustackUserId ?? null, u.legacyPreferences ?? null, now, now,
     );
   }
   // The app's VARCHAR(255) session_token on PostgreSQL holds a cut-down token until adoption widens it.
