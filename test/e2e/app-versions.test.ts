@@ -43,7 +43,8 @@ describeProviders('the app from v2.2.0 to its newest version', ({ provider, newD
         { username: 'admin', email: 'admin@localhost', passwordHash: independentBcrypt('admin', 10), isAdmin: true, fullName: 'Default Admin' },
         { username: 'testuser', email: 'test@localhost', passwordHash: independentBcrypt('testpass', 10), fullName: 'Test User' },
         { username: 'admin2', email: 'admin2@localhost', passwordHash: independentBcrypt('admin123', 10), isAdmin: true, fullName: 'Admin User 2' },
-        { username: 'gs-dana', gpustackUserId: 12, fullName: 'Dana' },
+        // A blob an older tool left in users.preferences, which the app still reads.
+        { username: 'gs-dana', gpustackUserId: 12, fullName: 'Dana', legacyPreferences: '{"theme": "dark"}' },
       ],
       sessions: [
         { userId: 1, expiresAt: appTimestamp(new Date(now + 20 * 60_000)) },
@@ -82,6 +83,9 @@ describeProviders('the app from v2.2.0 to its newest version', ({ provider, newD
     expect(migrate.code, migrate.stderr).toBe(0);
     expect(migrate.stdout).toMatch(/Adopted the app's existing tables/);
     expect(await everyRow(db)).toBe(before);
+    const dana = await cli(db, ['user', 'show', 'gs-dana']);
+    expect(dana.stdout).toContain('legacy preferences: {"theme":"dark"}');
+    expect(JSON.parse((await cli(db, ['user', 'show', 'gs-dana', '--json'])).stdout).user.legacyPreferences).toEqual({ theme: 'dark' });
 
     const reset = await cli(db, ['user', 'reset', 'admin', '--password-stdin'], { input: STRONG, env: FAST });
     expect(reset.code, reset.stderr).toBe(0);
