@@ -42,6 +42,14 @@ describe('gpustack: keys and URLs that cannot be used', () => {
   const check = (cwd: string, env: Record<string, string>, args: string[] = []) =>
     runCli(['gpustack', 'check', '--url', server.url, ...args], { cwd, env: { ...FAST, ...env } });
 
+  it('an https:// URL on a port that speaks plain HTTP is named as such, not as a bare EPROTO', async () => {
+    const r = await runCli(['gpustack', 'check', '--url', server.url.replace('http://', 'https://')], { cwd: tempDir(), env: { ...FAST, GPUSTACK_API_TOKEN: ADMIN_KEY } });
+    expect(r.code).toBe(6);
+    expect(r.stdout + r.stderr).toMatch(/TLS handshake failed: the server did not answer in TLS \(is it plain http:\/\/ on that port\?\)/);
+    expect(r.stdout + r.stderr).not.toMatch(/\bEPROTO\b/);
+    expectClean(r, ADMIN_KEY);
+  });
+
   it.each([
     ['a line break', `${ADMIN_KEY}\nsecond-line-of-the-key`],
     ['a curly quote', `\u201c${ADMIN_KEY}\u201d`],
