@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { AuthctlError, ExitCode } from './core/errors/errors.js';
 import { toAuthctlError } from './core/errors/map.js';
 import { scrubSecrets } from './core/config/secrets.js';
-import { endByHangupWhenTerminalGone, routeSignal, STOP_SIGNALS } from './core/signals/interrupt.js';
+import { deliverPendingSignals, endByHangupWhenTerminalGone, routeSignal, STOP_SIGNALS } from './core/signals/interrupt.js';
 import { terminalSafe } from './terminal/output.js';
 import { outputFor, type GlobalOptions } from './commands/define.js';
 import { initDbCommand } from './commands/init-db.js';
@@ -110,6 +110,10 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (err) {
+    // A Ctrl+C or SIGTERM that came while Node was busy (SQLite waiting out
+    // another writer's lock blocks the event loop) is a cancel, not this
+    // failure: nothing was changed either way, and the operator asked to stop.
+    await deliverPendingSignals();
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
       // A group named without a command (`authctl user`) printed its help on

@@ -1,4 +1,5 @@
 import { cancelled } from '../core/errors/errors.js';
+import { claimSignals, STOP_SIGNALS } from '../core/signals/interrupt.js';
 import type { Output } from './output.js';
 
 interface PromptContext {
@@ -11,7 +12,9 @@ interface PromptContext {
  * cancel it (exit 130). The prompt library handles Ctrl+C itself; Ctrl+D on
  * an empty line closes its readline without settling the prompt, and the
  * process would then just end with exit 0, so this aborts the prompt when a
- * Ctrl+D leaves the terminal closed.
+ * Ctrl+D leaves the terminal closed. SIGTERM and SIGHUP abort the prompt
+ * too, rather than ending the process under it: the prompt then puts back the
+ * cursor it hid and ends its line before "Cancelled" is printed.
  */
 async function ask<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -23,6 +26,9 @@ async function ask<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
     });
   };
   process.stdin.on('keypress', onKeypress);
+  const giveBack = claimSignals();
+  const stop = () => controller.abort();
+  for (const name of STOP_SIGNALS) process.on(name, stop);
   try {
     return await run({ output: process.stderr, signal: controller.signal });
   } catch (err) {
@@ -30,6 +36,8 @@ async function ask<T>(run: (context: PromptContext) => Promise<T>): Promise<T> {
     if (name === 'ExitPromptError' || name === 'AbortPromptError') throw cancelled();
     throw err;
   } finally {
+    for (const name of STOP_SIGNALS) process.off(name, stop);
+    giveBack();
     process.stdin.off('keypress', onKeypress);
   }
 }

@@ -353,6 +353,10 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       expect(r.timedOut, r.output).toBeNull();
       expect(r.code, r.output).toBe(130);
       expect(r.output).toMatch(/Cancelled/);
+      // The terminal is left as it was: a cursor the prompt hid is shown again, and the error has a line of its own.
+      const hidden = r.output.lastIndexOf('\x1b[?25l');
+      if (hidden >= 0) expect(r.output.indexOf('\x1b[?25h', hidden), JSON.stringify(r.output.slice(hidden))).toBeGreaterThan(hidden);
+      expect(r.output).toMatch(/(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*error: Cancelled/);
       if (!name.includes('init-db')) expect(await snapshot(db)).toBe(before);
       else if (provider === 'sqlite') expect(fs.readdirSync(db.cwd)).toEqual([]);
     });

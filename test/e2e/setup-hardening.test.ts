@@ -160,6 +160,53 @@ describe('migrate and init-db blocked by the app\'s write lock', () => {
   });
 });
 
+describe('Ctrl+C while SQLite waits out the app\'s write lock (Node is blocked meanwhile)', () => {
+  it('a command that then fails on the lock exits 130 with Cancelled, not 5, and changes nothing', async () => {
+    const db = newSqliteDb();
+    expect((await cli(db, ['init-db', '--generate-password'], { env: FAST })).code).toBe(0);
+    const file = fileOf(db);
+    const before = snapshot(file);
+    const lock = appWriteLock(file);
+    try {
+      const run = startCli(['user', 'disable', 'admin', '--force'], { cwd: db.cwd, env: db.env });
+      await sleep(1000);
+      run.child.kill('SIGINT');
+      const r = await run.done;
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/error: Cancelled \(SIGINT\)/);
+      expect(r.stderr).not.toMatch(/stayed locked/);
+      expectNoInternals(r);
+    } finally {
+      lock.release();
+    }
+    expect(snapshot(file)).toBe(before);
+  });
+
+  it('migrate stopped that way stops after the step in progress (exit 130) instead of finishing as if not asked, and a rerun completes', async () => {
+    const db = newSqliteDb();
+    await fillAppDatabase(db, { version: 'v2.5.4', users: [{ username: 'admin', passwordHash: independentBcrypt('a good password', 10), isAdmin: true, fullName: 'Admin' }] });
+    const file = fileOf(db);
+    const lock = appWriteLock(file);
+    const run = startCli(['migrate'], { cwd: db.cwd, env: db.env });
+    let said = '';
+    run.child.stdout!.on('data', (d: string) => (said += d));
+    run.child.stderr!.on('data', (d: string) => (said += d));
+    // The backup only reads; creating the history table then waits for the lock, inside SQLite.
+    await until(() => /Backed up the database to/.test(said), 'the backup');
+    await sleep(500);
+    run.child.kill('SIGINT');
+    await sleep(1000);
+    lock.release();
+    const r = await run.done;
+    expect(r.code, `${said}${r.stderr}`).toBe(130);
+    expect(r.stderr).toMatch(/Cancelled \(SIGINT\) after the step in progress/);
+    expectNoInternals(r);
+    const again = await cli(db, ['migrate']);
+    expect(again.code, again.stderr).toBe(0);
+    expect((await cli(db, ['migrate', 'status'])).code).toBe(0);
+  });
+});
+
 describe('init-db on paths it cannot create', () => {
   it('makes an empty file it takes over mode 0600, as one it creates', async () => {
     const dir = tempDir();

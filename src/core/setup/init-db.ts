@@ -193,7 +193,7 @@ export async function initDatabase(db: Db, opts: InitOptions): Promise<InitResul
         await inspector.close();
       }
       // A Ctrl+C so far removes the file this run created (below).
-      stopIfInterrupted();
+      await stopIfInterrupted();
       // Opened after the schema engine has finished, so it sees the migrated schema.
       const conn = await db.sql();
       const repairs = await conn.transaction(async (tx) => {

@@ -52,7 +52,7 @@ export async function applyPlan(
       backup = await inspector.backup();
       if (backup) onBackup(backup);
     }
-    stopIfInterrupted();
+    await stopIfInterrupted();
     if (plan.adopt) await inspector.createHistoryTable();
   } finally {
     await inspector.close();
@@ -65,7 +65,7 @@ export async function applyPlan(
       // record, then each migration with its history row (see
       // atomicMigrations in engine.ts).
       if (plan.adopt) await engine.markApplied(BASELINE_MIGRATION);
-      stopIfInterrupted();
+      await stopIfInterrupted();
       await engine.applyMigrations();
     } finally {
       await engine.close();

@@ -6,8 +6,8 @@ import { AuthctlError, ExitCode } from '../errors/errors.js';
  * work the entry point cancels at once (exit 130): every change authctl
  * makes is a transaction, so the database is left before it. Inside, the
  * signal is held until the step in progress is committed; the work then
- * stops at its next `stopIfInterrupted()`. A signal after the last step
- * stops nothing: the command reports what it did.
+ * stops at its next `stopIfInterrupted()`, or as the held work ends. A
+ * signal after that stops nothing: the command reports what it did.
  */
 /**
  * The signals that ask authctl to stop: Ctrl+C, SIGTERM, and SIGHUP, which a
@@ -52,8 +52,18 @@ function interrupted(signal: NodeJS.Signals): AuthctlError {
   );
 }
 
-/** Between steps of held work: stops with exit 130 when a signal arrived. */
-export function stopIfInterrupted(): void {
+/**
+ * Lets Node deliver a signal that arrived while JavaScript was busy: a
+ * synchronous step (a migration, SQLite waiting out a lock) keeps the event
+ * loop from turning, and a signal's handler runs only when it does.
+ */
+export function deliverPendingSignals(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
+/** Between steps of held work: stops with exit 130 when a signal arrived, also during a step that kept Node busy. */
+export async function stopIfInterrupted(): Promise<void> {
+  await deliverPendingSignals();
   if (pending) throw interrupted(pending);
 }
 
@@ -61,7 +71,11 @@ export function stopIfInterrupted(): void {
 export async function withSignalsHeld<T>(fn: () => Promise<T>): Promise<T> {
   depth++;
   try {
-    return await fn();
+    const result = await fn();
+    // A signal during the last step was answered "stopping after the step in
+    // progress": the step is done, and the command stops as it said (exit 130).
+    await stopIfInterrupted();
+    return result;
   } finally {
     depth--;
   }
