@@ -142,7 +142,8 @@ describe('output on a terminal', () => {
       expect(list.code, list.stderr).toBe(0);
       expect(list.stdout).toMatch(/^id +user +type +created \(UTC\) +last seen +expires +expires \(UTC\) +ip +user agent +jti$/m);
       expect(list.stdout).toContain('2001:db8:85a3:8d3:1319:8a2e:370:7000');
-      expect(list.stdout).toMatch(/ [0-9a-f]{32}$/m);
+      // The jti whole, as the app writes it: str(uuid4()).
+      expect(list.stdout).toMatch(/ [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/m);
       expect(list.stdout).not.toContain('…');
       // The user agent as stored, not the browser and OS a terminal shows.
       expect(list.stdout).toContain(LONG_AGENT.trimEnd());
