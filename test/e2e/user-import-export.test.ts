@@ -166,6 +166,13 @@ describeProviders('user import and export', ({ newDb }) => {
     await refusedUnchanged(db, ['user', 'import', 'open.csv'], 7, /other users can access it \(mode 0640\)/);
     write(db, 'group.csv', text, 0o604);
     await refusedUnchanged(db, ['user', 'import', 'group.csv'], 7, /mode 0604/);
+    // Also when its rows are malformed: the refusal does not wait for a row to be read.
+    write(db, 'fields.csv', 'username,password\ngina,Sup3rS3cretPassw0rd,x\n', 0o644);
+    await refusedUnchanged(db, ['user', 'import', 'fields.csv', '--dry-run'], 7, /fields\.csv holds plaintext passwords and other users can access it/);
+    write(db, 'unclosed.csv', 'username,password\ngina,"Sup3rS3cretPassw0rd\n', 0o644);
+    await refusedUnchanged(db, ['user', 'import', 'unclosed.csv'], 7, /unclosed\.csv holds plaintext passwords/);
+    write(db, 'broken.json', '[{"username": "gina", "password": "Sup3rS3cretPassw0rd"', 0o644);
+    await refusedUnchanged(db, ['user', 'import', 'broken.json'], 7, /broken\.json holds plaintext passwords/);
     // A readable file without plaintext passwords is fine.
     write(db, 'hashes.csv', `username,password_hash\nerin,${HASH_A}\n`, 0o644);
     expect((await cli(db, ['user', 'import', 'hashes.csv'], { env: FAST })).code).toBe(0);
@@ -181,6 +188,21 @@ describeProviders('user import and export', ({ newDb }) => {
     // The policy of `user add`, with --allow-weak-password for the whole run.
     await refusedUnchanged(db, ['user', 'import', '-'], 2, /line 2: The password is refused/, 'username,password\nfrank,frank\n');
     expect((await cli(db, ['user', 'import', '-', '--allow-weak-password'], { input: 'username,password\nfrank,frank\n', env: FAST })).code).toBe(0);
+  });
+
+  it('an update that gives an existing admin a password holds it to the admin rule, and a dry run refuses what the real run would', async () => {
+    const db = await freshDb();
+    // The row leaves is_admin out: the user stays an admin, so the admin rule (12 characters) applies.
+    const weak = await refusedUnchanged(db, ['user', 'import', '-', '--on-conflict', 'update'], 2, /line 2: admin is an admin: The password is refused: it has 9 characters; an admin needs at least 12/, 'username,password\nadmin,Zq7-mvKp2\n');
+    expect(weak.stderr).not.toContain('Zq7-mvKp2');
+    expect((await cli(db, ['user', 'import', '-', '--on-conflict', 'update', '--allow-weak-password'], { input: 'username,password\nadmin,Zq7-mvKp2\n', env: FAST })).code).toBe(0);
+    // Demoting the last active admin: the dry run says no, as the real run does.
+    for (const extra of [['--dry-run'], []]) {
+      await refusedUnchanged(db, ['user', 'import', '-', '--on-conflict', 'update', ...extra], 7, /would leave no active admin/, 'username,is_admin\nadmin,false\n');
+    }
+    // With a new active admin in the same file, it goes through.
+    const swap = await cli(db, ['user', 'import', '-', '--on-conflict', 'update', '--dry-run', '--no-password'], { input: 'username,is_admin\nadmin,false\nroot2,true\n', env: FAST });
+    expect(swap.code, swap.stderr).toBe(0);
   });
 
   it('--on-conflict fail names the rows, skip leaves users alone, update changes what the file gives', async () => {

@@ -87,7 +87,7 @@ export const importCommand = () =>
     },
     needs: 'ready',
     run: async ({ db }, input) => {
-      const { assertPasswordsPrivate, decodeImport, readImportFile, readRecords, validateRecords } = await import('../../core/users/import-rows.js');
+      const { assertPasswordsPrivate, decodeImport, readImportFile, readPrivateRecords, validateRecords } = await import('../../core/users/import-rows.js');
       const { assertPasswordsOutFree, importUsers } = await import('../../core/users/import.js');
       const { resolveRounds } = await import('../../core/passwords/password.js');
       const rounds = resolveRounds(input.rounds, process.env);
@@ -100,8 +100,8 @@ export const importCommand = () =>
         source = readImportFile(input.file);
       }
       const what = input.file === '-' ? 'standard input' : input.file;
-      const records = readRecords(source.text, input.format, what);
-      assertPasswordsPrivate(records, source, input.file);
+      const records = readPrivateRecords(source, input.format, what, input.file);
+      assertPasswordsPrivate(records, source, input.file, input.format);
       const rows = validateRecords(records, { allowWeakPassword: input.allowWeakPassword }, what);
       return importUsers(db, rows, {
         onConflict: input.onConflict,

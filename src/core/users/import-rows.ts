@@ -293,11 +293,37 @@ export function decodeImport(bytes: Buffer, what: string): string {
  * user can read (no group or other permission bits): anything else has
  * already exposed them (exit 7).
  */
-export function assertPasswordsPrivate(records: RawRecord[], source: ImportSource, file: string): void {
+export function assertPasswordsPrivate(records: RawRecord[], source: ImportSource, file: string, format: ImportFormat): void {
   if (source.mode === null || (source.mode & 0o077) === 0) return;
-  if (!records.some((r) => present(r.fields.password))) return;
-  const mode = source.mode.toString(8).padStart(4, '0');
-  throw refused(
+  // A record that could not be read (a wrong number of fields) has no fields to look at: the header tells.
+  const passwords = records.some((r) => present(r.fields.password)) || (records.some((r) => r.problem !== undefined) && mentionsPasswords(source.text, format));
+  if (passwords) throw readableWithPasswords(source.mode, file);
+}
+
+/**
+ * Reads the records like {@link readRecords}, but a file others can access
+ * that fails to parse while it has a password column (or key) is refused for
+ * that first: the refusal must not depend on the rows being well formed.
+ */
+export function readPrivateRecords(source: ImportSource, format: ImportFormat, what: string, file: string): RawRecord[] {
+  try {
+    return readRecords(source.text, format, what);
+  } catch (err) {
+    if (source.mode !== null && (source.mode & 0o077) !== 0 && mentionsPasswords(source.text, format)) throw readableWithPasswords(source.mode, file);
+    throw err;
+  }
+}
+
+/** Whether text that did not parse looks as if it holds plaintext passwords: a `password` CSV header cell, or a "password" key. */
+function mentionsPasswords(text: string, format: ImportFormat): boolean {
+  if (format !== 'csv') return /"password"\s*:/.test(text);
+  const header = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/, 1)[0] ?? '';
+  return header.split(',').some((cell) => cell.trim().replace(/^"(.*)"$/, '$1').trim() === 'password');
+}
+
+function readableWithPasswords(modeBits: number, file: string): AuthctlError {
+  const mode = modeBits.toString(8).padStart(4, '0');
+  return refused(
     'PASSWORD_FILE_READABLE',
     `${file} holds plaintext passwords and other users can access it (mode ${mode}); nothing was imported.`,
     `Restrict it with \`chmod 600 ${file}\` (and change those passwords if others may have read them), or pipe the file in with \`-\`.`,

@@ -4,7 +4,7 @@ import type { Db } from '../db/handle.js';
 import { asBool, asNumber, join, sql, type Queryable, type Sql } from '../db/query.js';
 import { AuthctlError, conflict, refused, usageError } from '../errors/errors.js';
 import { hashPasswords } from '../passwords/hash-pool.js';
-import { generatePassword } from '../passwords/password.js';
+import { checkNewPassword, generatePassword } from '../passwords/password.js';
 import { formatAppTimestamp } from '../time/timestamps.js';
 import type { ImportFormat, ImportRow } from './import-rows.js';
 
@@ -64,6 +64,25 @@ function listed(lines: string[], what: string): string {
   return `${lines.length} ${lines.length === 1 ? 'row' : 'rows'} ${what}; nothing was written:`;
 }
 
+function lastAdmin(): AuthctlError {
+  return refused('LAST_ADMIN', 'The import would leave no active admin; nothing was written.', 'Keep at least one row with is_admin and is_active true, or leave those users out.');
+}
+
+/** Whether the plan takes the last active admins away (updates that demote or disable them, and no new active admin). */
+function leavesNoActiveAdmin(existing: Existing[], planned: Planned[]): boolean {
+  const update = new Map<number, ImportRow>();
+  for (const p of planned) if (p.kind === 'update') update.set(p.user.id, p.row);
+  if (update.size === 0) return false;
+  const before = existing.filter((u) => u.isAdmin && u.isActive).length;
+  if (before === 0) return false;
+  const after =
+    existing.filter((u) => {
+      const row = update.get(u.id);
+      return (row?.isAdmin ?? u.isAdmin) && (row?.isActive ?? u.isActive);
+    }).length + planned.filter((p) => p.kind === 'create' && p.row.isAdmin === true && p.row.isActive !== false).length;
+  return after === 0;
+}
+
 /** Sorts the rows into create, update and skip against the users already there, or fails naming every row that cannot go in. */
 function plan(rows: ImportRow[], existing: Existing[], opts: ImportOptions): Planned[] {
   const byName = new Map(existing.map((u) => [u.username, u]));
@@ -72,6 +91,7 @@ function plan(rows: ImportRow[], existing: Existing[], opts: ImportOptions): Pla
   const missing: string[] = [];
   const conflicts: string[] = [];
   const linked: string[] = [];
+  const weakForAdmin: string[] = [];
   for (const row of rows) {
     const user = byName.get(row.username);
     const owner = row.email ? byEmail.get(row.email) : undefined;
@@ -101,6 +121,16 @@ function plan(rows: ImportRow[], existing: Existing[], opts: ImportOptions): Pla
       (row.isAdmin !== undefined && row.isAdmin !== user.isAdmin) ||
       (row.isActive !== undefined && row.isActive !== user.isActive);
     if (user.linked && changesSynced) linked.push(`line ${row.line}: ${row.username}`);
+    // The row was checked against the policy for the admin flag it gives; one
+    // that leaves the flag out keeps the user's, and an admin's password needs
+    // the admin rule.
+    if (row.password && 'plain' in row.password && row.isAdmin === undefined && user.isAdmin && !opts.weakPasswordAllowed) {
+      try {
+        checkNewPassword({ password: row.password.plain, username: row.username, isAdmin: true, allowWeak: false });
+      } catch (err) {
+        weakForAdmin.push(`line ${row.line}: ${row.username} is an admin: ${(err as Error).message}`);
+      }
+    }
     planned.push({ row, kind: 'update', user });
   }
   if (missing.length) {
@@ -114,6 +144,12 @@ function plan(rows: ImportRow[], existing: Existing[], opts: ImportOptions): Pla
         ? 'An email can only stay with its own user: change those rows, or use --on-conflict skip.'
         : 'Use --on-conflict skip to leave existing users alone, or --on-conflict update to change them.',
     ).withDetails(conflicts);
+  }
+  if (weakForAdmin.length) {
+    throw usageError(
+      listed(weakForAdmin, 'would give an existing admin a password the admin rule refuses'),
+      'Give those admins a password of at least 12 characters, or add --allow-weak-password (recorded in the audit log).',
+    ).withDetails(weakForAdmin);
   }
   if (linked.length) {
     throw refused(
@@ -211,7 +247,8 @@ export function assertPasswordsOutFree(file: string): void {
  */
 export async function importUsers(db: Db, rows: ImportRow[], opts: ImportOptions): Promise<ImportResult> {
   const conn = await db.sql();
-  const planned = plan(rows, await readExisting(conn), opts);
+  const existing = await readExisting(conn);
+  const planned = plan(rows, existing, opts);
   const creates = planned.filter((p) => p.kind === 'create');
   const updates = planned.filter((p): p is Extract<Planned, { kind: 'update' }> => p.kind === 'update');
   const skips = planned.filter((p) => p.kind === 'skip');
@@ -231,6 +268,8 @@ export async function importUsers(db: Db, rows: ImportRow[], opts: ImportOptions
   const generated = new Map<ImportRow, string>();
   if (opts.missingPassword === 'generate') for (const p of creates) if (!p.row.password) generated.set(p.row, generatePassword());
   result.passwordsGenerated = generated.size;
+  // Judged on the plan as well as (below) in the transaction, so that a dry run says what the real run would.
+  if (leavesNoActiveAdmin(existing, planned)) throw lastAdmin();
   if (opts.dryRun) return result;
 
   const toHash = planned.filter((p) => p.kind !== 'skip' && (p.row.password && 'plain' in p.row.password || generated.has(p.row)));
@@ -276,9 +315,7 @@ export async function importUsers(db: Db, rows: ImportRow[], opts: ImportOptions
         if (newPassword || (user.isAdmin && row.isAdmin === false) || (user.isActive && row.isActive === false)) revokeFor.push(user.id);
       }
       for (const id of revokeFor) result.sessionsRevoked += await tx.run(sql`DELETE FROM user_sessions WHERE user_id = ${id}`);
-      if (adminsBefore > 0 && updates.length && (await countActiveAdmins(tx)) === 0) {
-        throw refused('LAST_ADMIN', 'The import would leave no active admin; nothing was written.', 'Keep at least one row with is_admin and is_active true, or leave those users out.');
-      }
+      if (adminsBefore > 0 && updates.length && (await countActiveAdmins(tx)) === 0) throw lastAdmin();
       await writeAudit(tx, {
         command: 'user import',
         target: opts.source,
