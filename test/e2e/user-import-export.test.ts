@@ -186,7 +186,10 @@ describeProviders('user import and export', ({ newDb }) => {
     expect(audit).not.toContain('dave has a long password');
     expect(audit).not.toContain(dave!.password_hash);
     // The policy of `user add`, with --allow-weak-password for the whole run.
-    await refusedUnchanged(db, ['user', 'import', '-'], 2, /line 2: The password is refused/, 'username,password\nfrank,frank\n');
+    const refusedRow = await refusedUnchanged(db, ['user', 'import', '-'], 2, /line 2: The password is refused/, 'username,password\nfrank,frank\n');
+    // Its advice names the import's own options.
+    expect(refusedRow.stderr).toMatch(/--generate-passwords/);
+    expect(refusedRow.stderr).not.toMatch(/--generate-password\b(?!s)/);
     expect((await cli(db, ['user', 'import', '-', '--allow-weak-password'], { input: 'username,password\nfrank,frank\n', env: FAST })).code).toBe(0);
   });
 

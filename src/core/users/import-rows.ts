@@ -196,7 +196,9 @@ function check<T>(problems: string[], fn: () => T): T | undefined {
     return fn();
   } catch (err) {
     if (err instanceof AuthctlError) {
-      problems.push(err.message.replace(/\.$/, '') + (err.hint ? ` (${err.hint.replace(/\.$/, '')})` : ''));
+      // Hints are written for user add and user reset; the import's own options are plural.
+      const hint = err.hint?.replace(/\.$/, '').replace(/--generate-password\b/g, '--generate-passwords');
+      problems.push(err.message.replace(/\.$/, '') + (hint ? ` (${hint})` : ''));
       return undefined;
     }
     throw err;
