@@ -211,6 +211,18 @@ describeProviders('users with unreadable stored values', ({ provider, newDb, clo
         expect(r.stdout + r.stderr).toMatch(/authctl user set admin --admin/);
       });
 
+      it('user export of active or disabled users stops on an unreadable is_active too (exit 5), rather than leave that user out', async () => {
+        const db = await seeded();
+        await db.exec("UPDATE users SET is_active = 2 WHERE username = 'bob'");
+        for (const scope of [[], ['--inactive']]) {
+          const r = await cli(db, ['user', 'export', ...scope, '-o', 'users.csv']);
+          expectClean(r);
+          expect(r.code, r.stderr).toBe(5);
+          expect(r.stderr).toContain('The is_active column of user "bob" holds "2"');
+          expect(fs.existsSync(path.join(db.cwd, 'users.csv'))).toBe(false);
+        }
+      });
+
       it('is_active = 2 is neither active nor disabled: user list says so, enable stores a readable flag', async () => {
         const db = await seeded();
         await db.exec("UPDATE users SET is_active = 2 WHERE username = 'bob'");

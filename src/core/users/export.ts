@@ -21,7 +21,8 @@ export interface ExportRow {
 
 export async function selectExportRows(db: Db, scope: ExportScope, includeHashes: boolean): Promise<ExportRow[]> {
   const conn = await db.sql();
-  const where = scope === 'all' ? sql`` : sql`WHERE is_active = ${scope === 'active'}`;
+  // Users whose is_active is neither are in no scope: read them too, so that they stop the export below rather than go missing from it.
+  const where = scope === 'all' ? sql`` : sql`WHERE is_active = ${scope === 'active'} OR is_active IS NULL OR is_active NOT IN (${true}, ${false})`;
   const rows = await conn.all<Record<string, unknown>>(sql`SELECT username, email, full_name, is_admin, is_active, password_hash FROM users ${where} ORDER BY id`);
   // A flag another tool stored as something other than a boolean would be
   // written as false, and an import would then demote or disable that user.
