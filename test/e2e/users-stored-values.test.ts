@@ -229,6 +229,13 @@ describeProviders('users with unreadable stored values', ({ provider, newDb, clo
         const list = await cli(db, ['user', 'list']);
         expect(list.code, list.stderr).toBe(0);
         expect(list.stderr).toMatch(/1 user\(s\) have an active flag .* --all/);
+        // Counted under the listing's own filters: bob is no admin, and does not match "carol".
+        for (const args of [['--admins'], ['--search', 'carol']]) {
+          const filtered = await cli(db, ['user', 'list', ...args]);
+          expect(filtered.code, filtered.stderr).toBe(0);
+          expect(filtered.stderr, args.join(' ')).not.toMatch(/active flag/);
+        }
+        expect((await cli(db, ['user', 'list', '--search', 'bo'])).stderr).toMatch(/1 user\(s\) have an active flag/);
         const all = await cli(db, ['user', 'list', '--all']);
         expect(all.stdout).toContain('"2" (unknown form)');
         const enable = await cli(db, ['user', 'enable', 'bob']);

@@ -268,6 +268,11 @@ async function activeSessionCounts(q: Queryable, userIds: number[]): Promise<Map
   return new Map(rows.map((r) => [asNumber(r.user_id), asNumber(r.n)]));
 }
 
+/** `--search`: the needle (lower case) in the username, email or full name, folded as JavaScript folds case. */
+function matchesSearch(u: User, needle: string): boolean {
+  return [u.username, u.email, u.fullName].some((v) => v?.toLowerCase().includes(needle));
+}
+
 export async function listUsers(db: Db, filter: ListFilter): Promise<UserList> {
   const conn = await db.sql();
   const conditions: Sql[] = [];
@@ -280,7 +285,7 @@ export async function listUsers(db: Db, filter: ListFilter): Promise<UserList> {
     // Matched here rather than in SQL: SQLite's lower() folds ASCII only, and a search for "élise" must find "Élise".
     const rows = await conn.all<UserRow>(sql`SELECT ${USER_COLUMNS} FROM users${where} ORDER BY username ASC`);
     const needle = filter.search.toLowerCase();
-    const found = rows.map(readUser).filter((u) => [u.username, u.email, u.fullName].some((v) => v?.toLowerCase().includes(needle)));
+    const found = rows.map(readUser).filter((u) => matchesSearch(u, needle));
     total = found.length;
     users = filter.limit === undefined ? found : found.slice(0, filter.limit);
   } else {
@@ -291,15 +296,19 @@ export async function listUsers(db: Db, filter: ListFilter): Promise<UserList> {
       : asNumber((await conn.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM users${where}`))!.n);
   }
   const counts = await activeSessionCounts(conn, users.map((u) => u.id));
-  const odd =
-    filter.state === 'all'
-      ? undefined
-      : await conn.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM users WHERE is_active IS NULL OR is_active NOT IN (${true}, ${false})`);
+  // The users left out for an unreadable is_active, counted under the same --admins and --search as the listing.
+  let unreadableActive = 0;
+  if (filter.state !== 'all') {
+    const admins = filter.admins ? sql` AND is_admin = ${true}` : raw('');
+    const odd = (await conn.all<UserRow>(sql`SELECT ${USER_COLUMNS} FROM users WHERE (is_active IS NULL OR is_active NOT IN (${true}, ${false}))${admins}`)).map(readUser);
+    const needle = filter.search?.toLowerCase();
+    unreadableActive = needle === undefined ? odd.length : odd.filter((u) => matchesSearch(u, needle)).length;
+  }
   return {
     users: users.map((u) => ({ ...summarise(u), activeSessions: counts.get(u.id) ?? 0 })),
     total,
     more: total > users.length,
-    unreadableActive: odd ? asNumber(odd.n) : 0,
+    unreadableActive,
   };
 }
 
