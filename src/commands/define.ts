@@ -68,6 +68,12 @@ export interface CommandSpec<I, R> {
   /** The job lock to hold while `run` runs (jobs that must not run twice at once). */
   lock?: (input: I) => LockRequest | null;
   /**
+   * The command changes the database after asking something (a password, a
+   * confirmation): on SQLite, a file this user cannot write is refused before
+   * the first question rather than after it.
+   */
+  asksThenWrites?: (input: I) => boolean;
+  /**
    * The command stops cleanly on Ctrl+C and SIGTERM (after the step in
    * progress): the runner claims them before any work, a signal cancels the
    * lock wait (exit 130) and aborts `ctx.signal`, until the result is out.
@@ -162,6 +168,10 @@ async function execute(spec: CommandSpec<unknown, unknown>, input: unknown, comm
       if (spec.needs === 'ready') {
         const { assertReady } = await import('../core/db/readiness.js');
         await assertReady(db);
+      }
+      if (spec.asksThenWrites?.(input) && config.database.provider === 'sqlite') {
+        const { assertSqliteWritable } = await import('../core/db/writable.js');
+        assertSqliteWritable(config.database.file);
       }
     }
     const lock = spec.lock?.(input);

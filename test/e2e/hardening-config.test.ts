@@ -383,6 +383,26 @@ describeProviders('read-only databases', ({ provider, newDb, cloneDb }) => {
       expect(await snapshot(db)).toBe(before);
     });
 
+    it.skipIf(SKIP_READ_ONLY).each([
+      ['user', 'add', 'dave'],
+      ['user', 'reset', 'admin'],
+      ['user', 'delete', 'admin'],
+      ['sessions', 'revoke', '--all'],
+    ])('a read-only file: %s is refused (exit 5) before it asks for a password or a confirmation', async (...args) => {
+      const db = await cloneDb(template);
+      const before = await snapshot(db);
+      makeReadOnly(db.url.replace(/^sqlite:\/\/\//, ''));
+      // No terminal and no --yes: the question would have been refused first (exit 2 or 7).
+      const r = await runCliAsOtherUser(['--json', ...args], { cwd: db.cwd, env: { ...db.env, ...QUICK } });
+      expectPlainDatabaseError(r, 'DATABASE_READ_ONLY');
+      expect(await snapshot(db)).toBe(before);
+      // A dry run only reads, and still works there.
+      if (args[0] === 'sessions') {
+        const dry = await runCliAsOtherUser([...args, '--dry-run'], { cwd: db.cwd, env: { ...db.env, ...QUICK } });
+        expect(dry.code, output(dry)).toBe(0);
+      }
+    });
+
     it.skipIf(SKIP_READ_ONLY)('a read-only folder: user add says the folder must be writable', async () => {
       const db = await cloneDb(template);
       makeReadOnly(db.url.replace(/^sqlite:\/\/\//, ''), { folder: true });

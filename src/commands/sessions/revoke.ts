@@ -53,6 +53,8 @@ export const revokeCommand = () =>
         .option('--dry-run', 'show what would be revoked and change nothing'),
     parse: (raw) => ({ target: targetFrom(raw), dryRun: Boolean(raw.opts.dryRun) }),
     needs: 'ready',
+    // A dry run only reads: it works on a read-only file.
+    asksThenWrites: (input) => !input.dryRun,
     run: async ({ db, yes }, { target, dryRun }) => {
       if (target.kind === 'all' && !dryRun) {
         const { confirmOrRefuse } = await import('../../terminal/prompts.js');

@@ -46,6 +46,7 @@ export const addCommand = () =>
       password: newPasswordInput(opts),
     }),
     needs: 'ready',
+    asksThenWrites: () => true,
     run: async ({ db, out }, input) => {
       const { addUser, assertEmailFree, assertUsernameFree } = await import('../../core/users/users.js');
       const { prepareNewPassword } = await import('../../terminal/password-input.js');

@@ -31,6 +31,8 @@ export const deleteCommand = () =>
       force: Boolean(opts.force),
     }),
     needs: 'ready',
+    // A dry run only reads: it works on a read-only file.
+    asksThenWrites: (input) => !input.dryRun,
     run: async ({ db, yes }, input) => {
       const { deleteUser, describeOwned } = await import('../../core/users/delete.js');
       const opts = { deleteConversations: input.deleteConversations, force: input.force };

@@ -33,6 +33,7 @@ export const resetCommand = () =>
       password: newPasswordInput(opts),
     }),
     needs: 'ready',
+    asksThenWrites: () => true,
     run: async ({ db, out }, input) => {
       const { getUser, resetPassword } = await import('../../core/users/users.js');
       const { prepareNewPassword } = await import('../../terminal/password-input.js');
