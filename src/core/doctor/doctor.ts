@@ -7,6 +7,7 @@ import { asNumber, sql, type Connection } from '../db/query.js';
 import { countUnknownExpiry } from '../sessions/summary.js';
 import { describeFinding } from '../passwords/weak.js';
 import { findAppRowProblems } from '../users/repairs.js';
+import { unreadableFlagSql } from '../users/rows.js';
 import { isMissingTable, type CheckStatus } from './check.js';
 import type { HashProgress } from '../passwords/weak.js';
 import { checkPasswords, type PasswordCheck } from './passwords.js';
@@ -138,7 +139,7 @@ async function runDatabaseChecks(
     const unreadable = admins > 0
       ? []
       : (await client.all<{ username: unknown }>(
-          sql`SELECT username FROM users WHERE is_admin IS NULL OR is_admin NOT IN (${true}, ${false}) OR is_active IS NULL OR is_active NOT IN (${true}, ${false}) ORDER BY id LIMIT 3`,
+          sql`SELECT username FROM users WHERE ${unreadableFlagSql('is_admin')} OR ${unreadableFlagSql('is_active')} ORDER BY id LIMIT 3`,
         )).map((r) => String(r.username));
     checks.push(
       admins > 0

@@ -87,20 +87,30 @@ function driverMessage(err: unknown, fallback: string): string {
 
 const SQLITE_FOLDER_HINT = 'SQLite writes -wal, -journal and lock files beside the database, so its folder must be writable too.';
 
+/** A SQLite database this user cannot write: `what` names it, or how SQLite said so. */
+export function sqliteReadOnly(what: string): AuthctlError {
+  return databaseError(
+    'DATABASE_READ_ONLY',
+    `The database is read-only for this user (${what}); nothing was changed.`,
+    `Run authctl as the user that owns the database, or make the file writable for this user. ${SQLITE_FOLDER_HINT}`,
+  );
+}
+
+/** The folder of a SQLite database is not writable for this user. */
+export function sqliteFolderReadOnly(): AuthctlError {
+  return databaseError(
+    'DATABASE_READ_ONLY',
+    'The folder that holds the database is not writable for this user, so SQLite cannot write to the database; nothing was changed.',
+    `Make the folder writable for the user running authctl (or run authctl as its owner). ${SQLITE_FOLDER_HINT}`,
+  );
+}
+
 /** Database states an operator must fix outside authctl: read-only, damaged, full, unreadable. Exit 5 with what to do. */
 function databaseStateError(err: unknown): AuthctlError | null {
   const { sqlite, sqlstate } = driverCodes(err);
   const has = (prefix: string) => sqlite.some((c) => c === prefix || c.startsWith(`${prefix}_`));
-  if (sqlite.includes('SQLITE_READONLY_DIRECTORY')) {
-    return databaseError('DATABASE_READ_ONLY', 'The folder that holds the database is not writable for this user, so SQLite cannot write to the database; nothing was changed.', `Make the folder writable for the user running authctl (or run authctl as its owner). ${SQLITE_FOLDER_HINT}`);
-  }
-  if (has('SQLITE_READONLY')) {
-    return databaseError(
-      'DATABASE_READ_ONLY',
-      `The database is read-only for this user (${sqlite.find((c) => c.startsWith('SQLITE_READONLY'))}); nothing was changed.`,
-      `Run authctl as the user that owns the database, or make the file writable for this user. ${SQLITE_FOLDER_HINT}`,
-    );
-  }
+  if (sqlite.includes('SQLITE_READONLY_DIRECTORY')) return sqliteFolderReadOnly();
+  if (has('SQLITE_READONLY')) return sqliteReadOnly(sqlite.find((c) => c.startsWith('SQLITE_READONLY'))!);
   if (has('SQLITE_CANTOPEN')) {
     return databaseError('DATABASE_CANNOT_OPEN', 'SQLite could not open the database file, or the -wal, -journal or lock file next to it.', 'Check that the file exists and is readable, and that its folder is writable for this user: SQLite writes -wal, -journal and lock files beside the database.');
   }

@@ -4,7 +4,7 @@ import type { Db } from '../db/handle.js';
 import { sql } from '../db/query.js';
 import { databaseError, refused, usageError } from '../errors/errors.js';
 import type { ImportFormat } from './import-rows.js';
-import { readableFlagCommand, readBool, readText, storedText, unreadableFlagText } from './rows.js';
+import { readableFlagCommand, readBool, readText, storedText, unreadableFlagSql, unreadableFlagText } from './rows.js';
 
 export type ExportScope = 'active' | 'inactive' | 'all';
 
@@ -22,7 +22,7 @@ export interface ExportRow {
 export async function selectExportRows(db: Db, scope: ExportScope, includeHashes: boolean): Promise<ExportRow[]> {
   const conn = await db.sql();
   // Users whose is_active is neither are in no scope: read them too, so that they stop the export below rather than go missing from it.
-  const where = scope === 'all' ? sql`` : sql`WHERE is_active = ${scope === 'active'} OR is_active IS NULL OR is_active NOT IN (${true}, ${false})`;
+  const where = scope === 'all' ? sql`` : sql`WHERE is_active = ${scope === 'active'} OR ${unreadableFlagSql('is_active')}`;
   const rows = await conn.all<Record<string, unknown>>(sql`SELECT username, email, full_name, is_admin, is_active, password_hash FROM users ${where} ORDER BY id`);
   // A flag another tool stored as something other than a boolean would be
   // written as false, and an import would then demote or disable that user.

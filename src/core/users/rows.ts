@@ -1,4 +1,4 @@
-import { asNumber, raw, sql, type Queryable } from '../db/query.js';
+import { asNumber, raw, sql, type Queryable, type Sql } from '../db/query.js';
 import { tryParseDbTimestamp } from '../time/timestamps.js';
 
 /**
@@ -65,6 +65,11 @@ export function storedText(value: unknown): string {
 /** A text column as text: a number or blob another tool stored there is read as its text. */
 export function readText(value: unknown): string | null {
   return value === null || value === undefined || typeof value === 'string' ? (value ?? null) : storedText(value);
+}
+
+/** SQL: `column` (is_admin, is_active) holds a value that is not a boolean, in the rows {@link readBool} reads as null. */
+export function unreadableFlagSql(column: 'is_admin' | 'is_active'): Sql {
+  return sql`(${raw(column)} IS NULL OR ${raw(column)} NOT IN (${true}, ${false}))`;
 }
 
 /**

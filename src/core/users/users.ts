@@ -4,7 +4,7 @@ import { createUser } from './create.js';
 import { AuthctlError, conflict, databaseError, notFound, refused } from '../errors/errors.js';
 import { before, notBefore } from '../db/conditions.js';
 import { asBool, asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
-import { readableFlagCommand, readUser, selectPreferences, unreadableFlagText, USER_COLUMNS, type UnreadableColumn, type User, type UserRow } from './rows.js';
+import { readableFlagCommand, readUser, selectPreferences, unreadableFlagSql, unreadableFlagText, USER_COLUMNS, type UnreadableColumn, type User, type UserRow } from './rows.js';
 
 /** How a user can log in: with a local password, through GPUStack, both, or not at all. */
 export type LoginMethod = 'password' | 'gpustack' | 'password+gpustack' | 'none';
@@ -300,7 +300,7 @@ export async function listUsers(db: Db, filter: ListFilter): Promise<UserList> {
   let unreadableActive = 0;
   if (filter.state !== 'all') {
     const admins = filter.admins ? sql` AND is_admin = ${true}` : raw('');
-    const odd = (await conn.all<UserRow>(sql`SELECT ${USER_COLUMNS} FROM users WHERE (is_active IS NULL OR is_active NOT IN (${true}, ${false}))${admins}`)).map(readUser);
+    const odd = (await conn.all<UserRow>(sql`SELECT ${USER_COLUMNS} FROM users WHERE ${unreadableFlagSql('is_active')}${admins}`)).map(readUser);
     const needle = filter.search?.toLowerCase();
     unreadableActive = needle === undefined ? odd.length : odd.filter((u) => matchesSearch(u, needle)).length;
   }
