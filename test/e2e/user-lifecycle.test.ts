@@ -234,6 +234,75 @@ describeProviders('user lifecycle', ({ provider, newDb, cloneDb }) => {
       expect(hasStackTrace(r.stderr)).toBe(false);
       expect(await snapshot(db)).toBe(before);
     });
+
+    /** bob (active, not an admin) and alice (an admin) get a well-known password; alice is disabled. */
+    async function weakPasswords(): Promise<TestDb> {
+      const db = await fresh();
+      await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('changeme', 4), 'bob');
+      await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('alice', 4), 'alice');
+      expect((await cli(db, ['user', 'disable', 'alice'])).code).toBe(0);
+      return db;
+    }
+
+    it('refuses to make an admin of an active user whose password is a well-known one, in a dry run too, and never names it', async () => {
+      const db = await weakPasswords();
+      const before = await snapshot(db);
+      for (const args of [['user', 'set', 'bob', '--admin'], ['user', 'set', 'bob', '--admin', '--dry-run'], ['user', 'set', 'bob', '--admin', '--full-name', 'Bob B', '--json']]) {
+        const r = await cli(db, args);
+        expect(r.code, r.stderr).toBe(7);
+        expect(r.stderr + r.stdout).toMatch(/Making bob an admin would leave an active admin with a well-known password: its password is a well-known default/);
+        expect(r.stderr + r.stdout).toMatch(/authctl user reset bob.*--allow-weak-password/);
+        expect(r.stderr + r.stdout).not.toContain('changeme');
+        expect(hasStackTrace(r.stderr)).toBe(false);
+      }
+      expect(await snapshot(db)).toBe(before);
+      // A disabled user made an admin is checked when it is enabled.
+      await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('changeme', 4), 'erin');
+      expect((await cli(db, ['user', 'disable', 'erin'])).code).toBe(0);
+      expect((await cli(db, ['user', 'set', 'erin', '--admin'])).code).toBe(0);
+      expect((await cli(db, ['user', 'enable', 'erin'])).code).toBe(7);
+    });
+
+    it('makes the admin with --allow-weak-password, warns, and records the override in the audit row', async () => {
+      const db = await weakPasswords();
+      const r = await cli(db, ['user', 'set', 'bob', '--admin', '--allow-weak-password']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/warning: This admin's password is a well-known one/);
+      expect((await user(db, 'bob'))!.is_admin).toBe(1);
+      const [audit] = await auditRows(db, 'user set');
+      expect(audit!.details).toMatchObject({ changes: { isAdmin: { from: false, to: true } }, weakPasswordAllowed: 'default' });
+      expect(JSON.stringify(audit)).not.toContain('changeme');
+    });
+
+    it('refuses to enable an admin whose password is a well-known one unless --allow-weak-password', async () => {
+      const db = await weakPasswords();
+      const before = await snapshot(db);
+      const refusedRun = await cli(db, ['user', 'enable', 'alice']);
+      expect(refusedRun.code, refusedRun.stderr).toBe(7);
+      expect(refusedRun.stderr).toMatch(/Enabling admin alice would leave an active admin with a well-known password: its password is its username/);
+      expect(await snapshot(db)).toBe(before);
+      const allowed = await cli(db, ['user', 'enable', 'alice', '--allow-weak-password', '--json']);
+      expect(allowed.code, allowed.stderr).toBe(0);
+      expect(JSON.parse(allowed.stdout)).toMatchObject({ changed: true, weakPasswordAllowed: true });
+      expect((await user(db, 'alice'))!.is_active).toBe(1);
+      const enabled = (await auditRows(db, 'user enable')).at(-1);
+      expect(enabled!.details).toMatchObject({ weakPasswordAllowed: 'username' });
+      // A user that is no admin is not held up, whatever its password.
+      await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('changeme', 4), 'erin');
+      for (const name of ['erin', 'bob']) {
+        expect((await cli(db, ['user', 'disable', name])).code).toBe(0);
+        expect((await cli(db, ['user', 'enable', name])).code).toBe(0);
+      }
+    });
+
+    it("names the app's seeded credentials when the admin still has them", async () => {
+      const db = await fresh();
+      await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('admin', 4), 'admin');
+      expect((await cli(db, ['user', 'disable', 'admin'])).code).toBe(0);
+      const r = await cli(db, ['user', 'enable', 'admin']);
+      expect(r.code, r.stderr).toBe(7);
+      expect(r.stderr).toMatch(/it still has the app's default credentials admin\/admin/);
+    });
   });
 
   describe('user delete', () => {

@@ -5,6 +5,7 @@ import { defineCommand } from '../define.js';
 interface ActivationInput {
   username: string;
   force: boolean;
+  allowWeakPassword: boolean;
 }
 
 function activationCommand(name: 'disable' | 'enable') {
@@ -16,16 +17,19 @@ function activationCommand(name: 'disable' | 'enable') {
       ? ['authctl user enable alice', 'authctl user enable alice --json']
       : ['authctl user disable alice', 'authctl user disable admin --force --json'],
     arguments: [{ name: '<username>' }],
-    options: active ? undefined : (cmd) => cmd.option('--force', 'allow disabling the last active admin'),
-    parse: ({ args, opts }) => ({ username: usernameArg(args[0] as string), force: Boolean(opts.force) }),
+    options: active
+      ? (cmd) => cmd.option('--allow-weak-password', 'enable an admin whose password is a well-known one (recorded in the audit log)')
+      : (cmd) => cmd.option('--force', 'allow disabling the last active admin'),
+    parse: ({ args, opts }) => ({ username: usernameArg(args[0] as string), force: Boolean(opts.force), allowWeakPassword: Boolean(opts.allowWeakPassword) }),
     needs: 'ready',
-    run: async ({ db }, { username, force }) => {
+    run: async ({ db }, { username, force, allowWeakPassword }) => {
       const { setUserActive } = await import('../../core/users/users.js');
-      return setUserActive(db, username, active, { force });
+      return setUserActive(db, username, active, { force, allowWeakPassword });
     },
     render: (result, out, { username }) => {
       if (!result.changed) out.success(`"${username}" is already ${active ? 'enabled' : 'disabled'}. Nothing to do.`);
       else out.success(`${active ? 'Enabled' : 'Disabled'} "${username}".`);
+      if (result.weakPasswordAllowed) out.warn(`This admin's password is a well-known one (--allow-weak-password); change it with \`authctl user reset\`.`);
       if (!active && (result.changed || result.revokedSessions > 0)) out.line(`Revoked ${result.revokedSessions} session(s).`);
     },
   });

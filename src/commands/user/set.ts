@@ -11,6 +11,7 @@ interface SetInput {
   edits: UserEdits;
   dryRun: boolean;
   force: boolean;
+  allowWeakPassword: boolean;
 }
 
 /** Options whose negation shares their value: commander keeps the last one given, so both are recorded as they are seen. */
@@ -70,13 +71,20 @@ export const setCommand = () =>
         .option('--no-admin', 'take the admin flag away (revokes the user\'s sessions)')
         .option('--rename <new>', 'new username, 3 to 50 characters (revokes the user\'s sessions)')
         .option('--dry-run', 'show what would change and change nothing')
-        .option('--force', 'allow demoting or renaming the last active admin, and changing what gpustack sync owns on a linked user');
+        .option('--force', 'allow demoting or renaming the last active admin, and changing what gpustack sync owns on a linked user')
+        .option('--allow-weak-password', 'make an admin of a user whose password is a well-known one (recorded in the audit log)');
     },
-    parse: (raw) => ({ username: usernameArg(raw.args[0] as string), edits: editsFrom(raw), dryRun: Boolean(raw.opts.dryRun), force: Boolean(raw.opts.force) }),
+    parse: (raw) => ({
+      username: usernameArg(raw.args[0] as string),
+      edits: editsFrom(raw),
+      dryRun: Boolean(raw.opts.dryRun),
+      force: Boolean(raw.opts.force),
+      allowWeakPassword: Boolean(raw.opts.allowWeakPassword),
+    }),
     needs: 'ready',
-    run: async ({ db }, { username, edits, dryRun, force }) => {
+    run: async ({ db }, { username, edits, dryRun, force, allowWeakPassword }) => {
       const { setUser } = await import('../../core/users/edit.js');
-      return setUser(db, username, edits, { dryRun, force });
+      return setUser(db, username, edits, { dryRun, force, allowWeakPassword });
     },
     render: (result, out, { username }) => {
       if (result.changes.length === 0) {
@@ -96,6 +104,7 @@ export const setCommand = () =>
       }
       if (result.forced.includes('gpustack-linked')) out.warn('This user is linked to GPUStack: the next `authctl gpustack sync` may undo the change.');
       if (result.forced.includes('last-admin')) out.warn('This was the last active admin (--force).');
+      if (result.weakPasswordAllowed) out.warn(`This admin's password is a well-known one (--allow-weak-password); change it with \`authctl user reset\`.`);
       if (!result.dryRun) out.success(`Updated "${result.user.username}".`);
     },
   });

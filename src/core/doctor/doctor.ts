@@ -6,6 +6,7 @@ import { before } from '../db/conditions.js';
 import { asNumber, sql, type Connection } from '../db/query.js';
 import { countUnknownExpiry } from '../sessions/summary.js';
 import { describeFinding } from '../passwords/weak.js';
+import { shellWord } from '../errors/shell-word.js';
 import { findAppRowProblems } from '../users/repairs.js';
 import { unreadableFlagSql } from '../users/rows.js';
 import { isMissingTable, type CheckStatus } from './check.js';
@@ -46,11 +47,6 @@ const FALLBACK_HINTS: Record<string, string> = {
   migrations: 'Run `authctl migrate status` to see why.',
   gpustack: 'Run `authctl gpustack check` for each step of the connection.',
 };
-
-/** `text` as one shell word: left alone when it is plain, single-quoted otherwise. */
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
-}
 
 export async function runDoctor(db: Db, opts: DoctorOptions): Promise<DoctorReport> {
   const { target } = db;

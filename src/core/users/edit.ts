@@ -3,6 +3,7 @@ import type { Db } from '../db/handle.js';
 import { asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
 import { conflict, refused } from '../errors/errors.js';
 import { APP_SEEDED_ADMIN } from './admin-placeholder.js';
+import { checkAdminPassword, enforceAdminPassword, type AdminPasswordCheck } from './admin-password.js';
 import { reserveAdminName } from './repairs.js';
 import type { User } from './rows.js';
 import { findUser, guardsLastAdmin, summarise, unreadableFlag, type UserSummary } from './users.js';
@@ -36,6 +37,8 @@ export interface SetUserResult {
   reservedAdmin: boolean;
   /** Safety rules --force overrode. */
   forced: Array<'last-admin' | 'gpustack-linked'>;
+  /** A user made an admin kept a well-known password, allowed by --allow-weak-password. */
+  weakPasswordAllowed: boolean;
 }
 
 const COLUMN: Record<Field, string> = { username: 'username', fullName: 'full_name', email: 'email', isAdmin: 'is_admin' };
@@ -60,14 +63,28 @@ function changesOf(user: User, edits: UserEdits): FieldChange[] {
  * reports what would change. Demotion and rename revoke the user's sessions,
  * whose tokens carry the old name and flag.
  */
-export async function setUser(db: Db, username: string, edits: UserEdits, opts: { dryRun: boolean; force: boolean }): Promise<SetUserResult> {
+export async function setUser(
+  db: Db,
+  username: string,
+  edits: UserEdits,
+  opts: { dryRun: boolean; force: boolean; allowWeakPassword: boolean },
+): Promise<SetUserResult> {
   const conn = await db.sql();
+  // Making an active user an admin tries its password against the well-known
+  // ones first, outside the write lock (a few bcrypt runs).
+  let passwordCheck: AdminPasswordCheck | undefined;
+  if (edits.isAdmin === true) {
+    const before = await findUser(conn, username);
+    if (before.isAdmin !== true && before.isActive === true) passwordCheck = await checkAdminPassword(before);
+  }
   // A dry run only reads, so it does not take the write lock.
   const inTransaction = <T>(fn: (tx: Queryable) => Promise<T>) => (opts.dryRun ? fn(conn) : conn.transaction(fn));
   return inTransaction(async (tx) => {
     const existing = await findUser(tx, username);
     const changes = changesOf(existing, edits);
-    const none: SetUserResult = { dryRun: opts.dryRun, user: summarise(existing), changes, revokedSessions: 0, reservedAdmin: false, forced: [] };
+    const none: SetUserResult = {
+      dryRun: opts.dryRun, user: summarise(existing), changes, revokedSessions: 0, reservedAdmin: false, forced: [], weakPasswordAllowed: false,
+    };
     if (changes.length === 0) return none;
     const changed = (field: Field) => changes.find((c) => c.field === field);
     const forced: SetUserResult['forced'] = [];
@@ -108,6 +125,13 @@ export async function setUser(db: Db, username: string, edits: UserEdits, opts: 
       throw conflict('EMAIL_TAKEN', `The email ${String(email.to)} already belongs to another user.`, 'Use another email.');
     }
 
+    let weakPassword: ReturnType<typeof enforceAdminPassword>;
+    if (changed('isAdmin')?.to === true && existing.isActive === true) {
+      // Checked before the transaction (a user that was then an admin or disabled is refused as changed meanwhile).
+      weakPassword = enforceAdminPassword(existing, passwordCheck, `Making ${username} an admin`, opts.allowWeakPassword);
+    }
+    const weakPasswordAllowed = weakPassword !== undefined;
+
     const revokes = demoted || Boolean(renamed);
     const reservedAdmin = Boolean(renamed) && existing.username === APP_SEEDED_ADMIN;
     const now = new Date();
@@ -118,7 +142,7 @@ export async function setUser(db: Db, username: string, edits: UserEdits, opts: 
 
     if (opts.dryRun) {
       const sessions = revokes ? await tx.get<{ n: unknown }>(sql`SELECT count(*) AS n FROM user_sessions WHERE user_id = ${existing.id}`) : undefined;
-      return { ...none, user: summarise(after), revokedSessions: sessions ? asNumber(sessions.n) : 0, reservedAdmin, forced };
+      return { ...none, user: summarise(after), revokedSessions: sessions ? asNumber(sessions.n) : 0, reservedAdmin, forced, weakPasswordAllowed };
     }
 
     const sets: Sql[] = changes.map((c) => sql`${raw(COLUMN[c.field])} = ${c.to}`);
@@ -130,13 +154,14 @@ export async function setUser(db: Db, username: string, edits: UserEdits, opts: 
     const details: Record<string, unknown> = { changes: Object.fromEntries(changes.map((c) => [c.field, { from: c.from, to: c.to }])), revokedSessions };
     if (reservedAdmin) details.reservedAdmin = true;
     if (forced.length > 0) details.forced = forced;
+    if (weakPassword) Object.assign(details, weakPassword);
     await writeAudit(tx, {
       command: 'user set',
       target: username,
       summary: `changed ${changes.map((c) => label(c.field)).join(', ')} of ${username}${revokes ? `, revoked ${revokedSessions} session(s)` : ''}`,
       details,
     });
-    return { dryRun: false, user: summarise(after), changes, revokedSessions, reservedAdmin, forced };
+    return { dryRun: false, user: summarise(after), changes, revokedSessions, reservedAdmin, forced, weakPasswordAllowed };
   });
 }
 

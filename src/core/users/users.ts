@@ -1,6 +1,7 @@
 import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { createUser } from './create.js';
+import { checkAdminPassword, enforceAdminPassword, type AdminPasswordCheck } from './admin-password.js';
 import { AuthctlError, conflict, databaseError, notFound, refused } from '../errors/errors.js';
 import { before, notBefore } from '../db/conditions.js';
 import { asBool, asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
@@ -196,17 +197,30 @@ export interface ActivationResult {
   user: UserSummary;
   changed: boolean;
   revokedSessions: number;
+  /** An admin enabled with a well-known password, allowed by --allow-weak-password. */
+  weakPasswordAllowed: boolean;
 }
 
 export async function setUserActive(
   db: Db,
   username: string,
   active: boolean,
-  opts: { force: boolean },
+  opts: { force: boolean; allowWeakPassword?: boolean },
 ): Promise<ActivationResult> {
   const conn = await db.sql();
+  // Enabling an admin tries its password against the well-known ones first,
+  // outside the write lock (a few bcrypt runs).
+  let passwordCheck: AdminPasswordCheck | undefined;
+  if (active) {
+    const before = await findUser(conn, username);
+    if (before.isAdmin === true && before.isActive !== true) passwordCheck = await checkAdminPassword(before);
+  }
   return conn.transaction(async (tx) => {
     const existing = await findUser(tx, username);
+    const weakPassword =
+      active && existing.isAdmin === true && existing.isActive !== true
+        ? enforceAdminPassword(existing, passwordCheck, `Enabling admin ${username}`, Boolean(opts.allowWeakPassword))
+        : undefined;
     if (!active && !opts.force && (await guardsLastAdmin(tx, existing))) {
       if (existing.isAdmin === null || existing.isActive === null) throw unreadableFlag(existing, 'disabling it', 'pass --force to disable it anyway');
       throw refused(
@@ -221,7 +235,7 @@ export async function setUserActive(
       if (revoked > 0) {
         await writeAudit(tx, { command: 'user disable', target: username, summary: `revoked ${revoked} session(s) of disabled user ${username}`, details: { revokedSessions: revoked } });
       }
-      return { user: summarise(existing), changed: false, revokedSessions: revoked };
+      return { user: summarise(existing), changed: false, revokedSessions: revoked, weakPasswordAllowed: false };
     }
     const now = new Date();
     await tx.run(sql`UPDATE users SET is_active = ${active}, updated_at = ${now} WHERE id = ${existing.id}`);
@@ -230,9 +244,14 @@ export async function setUserActive(
       command: active ? 'user enable' : 'user disable',
       target: username,
       summary: active ? `enabled ${username}` : `disabled ${username}, revoked ${revoked} session(s)`,
-      details: { revokedSessions: revoked, forced: opts.force && !active, ...(existing.isActive === null ? { storedActive: existing.unreadable.find((u) => u.column === 'is_active')?.value } : {}) },
+      details: {
+        revokedSessions: revoked,
+        forced: opts.force && !active,
+        ...(existing.isActive === null ? { storedActive: existing.unreadable.find((u) => u.column === 'is_active')?.value } : {}),
+        ...weakPassword,
+      },
     });
-    return { user: summarise(user), changed: true, revokedSessions: revoked };
+    return { user: summarise(user), changed: true, revokedSessions: revoked, weakPasswordAllowed: weakPassword !== undefined };
   });
 }
 

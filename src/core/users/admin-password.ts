@@ -1,0 +1,52 @@
+import { busy, refused } from '../errors/errors.js';
+import { shellWord } from '../errors/shell-word.js';
+import { findWeakPasswords, type WeakPasswordFinding } from '../passwords/weak.js';
+import type { User } from './rows.js';
+
+/**
+ * An active admin must not keep a well-known password: the policy holds new
+ * admin passwords to 12 characters, and a user made an admin (`user set
+ * --admin`) or an admin enabled again (`user enable`) keeps the password it
+ * had. A bcrypt hash cannot tell its password's length, but it can be tried
+ * against the app's documented accounts, the username and the common
+ * defaults, as doctor does. That costs a few bcrypt runs (about a second), so
+ * it runs before the write transaction, never inside it.
+ */
+export interface AdminPasswordCheck {
+  /** The hash that was tried; the transaction makes sure it is still the stored one. */
+  hash: string | null;
+  finding?: WeakPasswordFinding;
+}
+
+export async function checkAdminPassword(user: User): Promise<AdminPasswordCheck> {
+  if (!user.passwordHash) return { hash: user.passwordHash };
+  const [finding] = await findWeakPasswords([{ id: user.id, username: user.username, hash: user.passwordHash }]);
+  return { hash: user.passwordHash, ...(finding ? { finding } : {}) };
+}
+
+/**
+ * In the write transaction: refuses an admin with a weak password unless the
+ * operator allowed it, and a user changed since its password was tried (or
+ * not tried, because it was then an admin already, or disabled). Returns
+ * what the audit row records when the policy was overridden.
+ */
+export function enforceAdminPassword(
+  user: User,
+  check: AdminPasswordCheck | undefined,
+  action: string,
+  allowWeak: boolean,
+): { weakPasswordAllowed: WeakPasswordFinding['reason'] } | undefined {
+  if (check === undefined || user.passwordHash !== check.hash) {
+    throw busy(`${user.username} changed while authctl was checking its password.`, 'Run the command again.');
+  }
+  if (!check.finding) return undefined;
+  if (allowWeak) return { weakPasswordAllowed: check.finding.reason };
+  const f = check.finding;
+  const why =
+    f.reason === 'username' ? 'its password is its username' : f.reason === 'default' ? 'its password is a well-known default' : `it still has the app's default credentials ${f.account}`;
+  throw refused(
+    'WEAK_PASSWORD',
+    `${action} would leave an active admin with a well-known password: ${why}.`,
+    `Give it a strong password first (\`authctl user reset ${shellWord(user.username)}\`), or override with --allow-weak-password (recorded in the audit log).`,
+  );
+}
