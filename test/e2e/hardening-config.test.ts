@@ -403,6 +403,21 @@ describeProviders('read-only databases', ({ provider, newDb, cloneDb }) => {
       }
     });
 
+    it.skipIf(SKIP_READ_ONLY)('a read-only folder: init-db is refused (exit 5) before it asks for a password, for a new file and an empty one', async () => {
+      const dir = tempDir();
+      const empty = path.join(dir, 'empty.db');
+      fs.writeFileSync(empty, '');
+      makeReadOnly(empty, { folder: true });
+      for (const file of [path.join(dir, 'new.db'), empty]) {
+        // No password source and no terminal: asking first would have been exit 2.
+        const r = await runCliAsOtherUser(['--json', 'init-db'], { cwd: dir, env: { DATABASE_URL: `sqlite:///${file}`, ...QUICK } });
+        expectPlainDatabaseError(r, 'DATABASE_READ_ONLY');
+        expect(jsonError(r).message + jsonError(r).hint).toMatch(/folder/);
+      }
+      expect(fs.readdirSync(dir)).toEqual(['empty.db']);
+      expect(fs.statSync(empty).size).toBe(0);
+    });
+
     it.skipIf(SKIP_READ_ONLY)('a read-only folder: user add says the folder must be writable', async () => {
       const db = await cloneDb(template);
       makeReadOnly(db.url.replace(/^sqlite:\/\/\//, ''), { folder: true });

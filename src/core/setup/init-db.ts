@@ -3,6 +3,7 @@ import type { Db } from '../db/handle.js';
 import { openInspector } from '../db/inspector.js';
 import { loadMigrations, unknownSchemaError, type Migration } from '../db/migrations.js';
 import { createSqliteFile, requireParentFolder, sqliteFileExists } from '../db/sqlite.js';
+import { assertSqliteWritable } from '../db/writable.js';
 import { AuthctlError, busy, conflict, databaseError } from '../errors/errors.js';
 import { acquireJobLock } from '../locks/job-lock.js';
 import { stopIfInterrupted, withSignalsHeld } from '../signals/interrupt.js';
@@ -164,6 +165,8 @@ export async function initDatabase(db: Db, opts: InitOptions): Promise<InitResul
     const early = await preflight(db, migrations, opts.adminUsername);
     if (early) return early;
   }
+  // A file or folder this user cannot write fails now, not after the password.
+  if (target.provider === 'sqlite') assertSqliteWritable(target.file);
 
   const password = await opts.obtainPasswordHash();
   const lock = await acquireJobLock(target, MIGRATE_LOCK.job, MIGRATE_LOCK.waitMs);
