@@ -18,6 +18,32 @@ export function isSqliteBusyCode(code: unknown): boolean {
 }
 
 /**
+ * Whether `look` holds for an error or anything it wraps, however deep Prisma
+ * and the driver adapters nest it: `cause`, `meta`, `meta.driverAdapterError`
+ * and an engine failure's `driverError`, each object once, 6 levels at most.
+ * `fromDriver` tells `look` that a driver's error (a DriverAdapterError, or
+ * an object better-sqlite3 or pg made) wraps this one, so a bare 5-character
+ * `code` on it is a SQLSTATE.
+ */
+function someWrapped(err: unknown, look: (o: Record<string, unknown>, fromDriver: boolean) => boolean): boolean {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown, depth: number, fromDriver: boolean): boolean => {
+    if (!value || typeof value !== 'object' || seen.has(value) || depth > 6) return false;
+    seen.add(value);
+    const o = value as Record<string, unknown>;
+    const driver = fromDriver || o.kind === 'postgres' || o.kind === 'sqlite' || typeof o.severity === 'string' || o.name === 'DriverAdapterError';
+    if (look(o, driver)) return true;
+    return (
+      visit(o.cause, depth + 1, driver) ||
+      visit(o.meta, depth + 1, false) ||
+      visit(o.driverAdapterError, depth + 1, true) ||
+      visit(o.driverError, depth + 1, false)
+    );
+  };
+  return visit(err, 0, false);
+}
+
+/**
  * The driver's own error codes inside an error, however it is wrapped:
  * better-sqlite3 and pg put theirs on `code`; Prisma's driver adapters keep
  * them as `originalCode` (or `code`, for PostgreSQL) in a DriverAdapterError's
@@ -27,23 +53,15 @@ export function isSqliteBusyCode(code: unknown): boolean {
 function driverCodes(err: unknown): { sqlite: string[]; sqlstate: string[] } {
   const sqlite: string[] = [];
   const sqlstate: string[] = [];
-  const seen = new Set<unknown>();
-  const visit = (value: unknown, depth: number, fromDriver: boolean): void => {
-    if (!value || typeof value !== 'object' || seen.has(value) || depth > 6) return;
-    seen.add(value);
-    const o = value as Record<string, unknown>;
-    const driver = fromDriver || o.kind === 'postgres' || o.kind === 'sqlite' || typeof o.severity === 'string' || o.name === 'DriverAdapterError';
+  someWrapped(err, (o, driver) => {
     for (const field of ['originalCode', 'code']) {
       const code = o[field];
       if (typeof code !== 'string') continue;
       if (code.startsWith('SQLITE_')) sqlite.push(code);
       else if (driver && /^[0-9A-Z]{5}$/.test(code)) sqlstate.push(code);
     }
-    visit(o.cause, depth + 1, driver);
-    visit(o.meta, depth + 1, false);
-    visit(o.driverAdapterError, depth + 1, true);
-  };
-  visit(err, 0, false);
+    return false;
+  });
   const message = String((err as CodedError | undefined)?.message ?? '');
   for (const m of message.matchAll(/\b(SQLITE_[A-Z_]+)\b/g)) sqlite.push(m[1]!);
   return { sqlite, sqlstate };
@@ -61,18 +79,12 @@ const LOST_MESSAGE = /Connection terminated|connection error and is not queryabl
  * client, however deep Prisma wraps it.
  */
 function connectionLost(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  const visit = (value: unknown, depth: number): boolean => {
-    if (!value || typeof value !== 'object' || seen.has(value) || depth > 6) return false;
-    seen.add(value);
-    const o = value as Record<string, unknown>;
-    if (typeof o.code === 'string' && LOST_CODES.has(o.code) && typeof o.path !== 'string') return true;
-    for (const field of ['message', 'originalMessage']) {
-      if (typeof o[field] === 'string' && LOST_MESSAGE.test(o[field] as string)) return true;
-    }
-    return visit(o.cause, depth + 1) || visit(o.meta, depth + 1) || visit(o.driverAdapterError, depth + 1) || visit(o.driverError, depth + 1);
-  };
-  return visit(err, 0);
+  return someWrapped(
+    err,
+    (o) =>
+      (typeof o.code === 'string' && LOST_CODES.has(o.code) && typeof o.path !== 'string') ||
+      ['message', 'originalMessage'].some((field) => typeof o[field] === 'string' && LOST_MESSAGE.test(o[field] as string)),
+  );
 }
 
 /** The driver's message without Prisma's "Invalid `prisma.x()` invocation" wrapping. */
