@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkNewPassword, generatePassword, hashPassword, policyViolation, resolveRounds, verifyPassword } from '../../src/core/passwords/password.js';
+import { APP_DEFAULT_ACCOUNTS, checkNewPassword, generatePassword, hashPassword, policyViolation, resolveRounds, verifyPassword } from '../../src/core/passwords/password.js';
 import { independentBcrypt, independentVerify } from '../support/db.js';
 
 describe('password policy', () => {
@@ -13,6 +13,12 @@ describe('password policy', () => {
     expect(policyViolation({ password: 'alice-the-admin', username: 'Alice-The-Admin', isAdmin: true })).toMatch(/username/);
     expect(policyViolation({ password: 'password123', username: 'bob', isAdmin: false })).toMatch(/common/);
     expect(policyViolation({ password: 'changeme', username: 'bob', isAdmin: false })).toMatch(/common/);
+  });
+  it("refuses every password of the app's documented accounts, for any user (doctor flags them)", () => {
+    for (const { password } of APP_DEFAULT_ACCOUNTS) {
+      expect(policyViolation({ password, username: 'someone', isAdmin: false }), password).not.toBeNull();
+    }
+    expect(policyViolation({ password: 'testpass', username: 'testuser', isAdmin: false })).toMatch(/common/);
   });
   it('always refuses more than 72 bytes, even with --allow-weak-password', () => {
     const long = 'é'.repeat(37); // 74 bytes in 37 characters

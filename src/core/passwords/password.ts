@@ -17,9 +17,20 @@ const GENERATED_LENGTH = 20;
  */
 export const DEFAULT_PASSWORDS = ['admin', 'password', 'changeme', 'gpustack', '123456'];
 
-/** Refused by the policy in addition to the defaults. */
+/**
+ * The accounts the app documents with fixed passwords: the admin it seeds at
+ * every start, and the two its setup script (`database/init_db.py
+ * --test-users`) creates on request.
+ */
+export const APP_DEFAULT_ACCOUNTS = [
+  { username: 'admin', password: 'admin', origin: 'seeded by the app' },
+  { username: 'testuser', password: 'testpass', origin: "created by the app's setup script" },
+  { username: 'admin2', password: 'admin123', origin: "created by the app's setup script" },
+] as const;
+
+/** Refused by the policy in addition to the defaults and the app's documented passwords. */
 const COMMON_PASSWORDS = new Set([
-  ...DEFAULT_PASSWORDS, 'admin123', 'root', 'secret',
+  ...DEFAULT_PASSWORDS, ...APP_DEFAULT_ACCOUNTS.map((a) => a.password), 'root', 'secret',
   '12345678', '123456789', '1234567890', '123123123', '111111111', '000000000', 'password1', 'password123',
   'passw0rd', 'qwerty123', 'qwertyuiop', 'iloveyou', 'letmein1', 'welcome1', 'welcome123', 'admin1234',
   'administrator', 'changeme123', 'gpustack123', 'abc12345', 'abcd1234', 'football', 'baseball', 'sunshine',

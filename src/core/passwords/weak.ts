@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_PASSWORDS } from './password.js';
+import { APP_DEFAULT_ACCOUNTS, DEFAULT_PASSWORDS } from './password.js';
 import type { WorkerMessage } from './weak-worker.js';
 
 /** Told after each bcrypt verification: how many are done of how many in all. */
@@ -21,17 +21,6 @@ export interface WeakPasswordFinding {
   /** For `app-account`: the documented credentials, e.g. `admin/admin` (public, so safe to name). */
   account?: string;
 }
-
-/**
- * The accounts the app documents with fixed passwords: the admin it seeds at
- * every start, and the two its setup script (`database/init_db.py
- * --test-users`) creates on request.
- */
-const APP_DEFAULT_ACCOUNTS = [
-  { username: 'admin', password: 'admin', origin: 'seeded by the app' },
-  { username: 'testuser', password: 'testpass', origin: "created by the app's setup script" },
-  { username: 'admin2', password: 'admin123', origin: "created by the app's setup script" },
-] as const;
 
 /** Admins and the app's documented accounts: checked on every run, never remembered. */
 export function alwaysChecked(user: { username: string; isAdmin: boolean }): boolean {
