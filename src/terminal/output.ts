@@ -242,10 +242,24 @@ export class Output {
     const columns = this.shownColumns(allColumns);
     const cells = rows.map((row) => this.cellsOf(row, columns));
     if (cells.length === 0) {
-      this.line(this.c.dim(empty));
+      this.emptyListing(empty, columns);
       return;
     }
     for (const chunk of this.layout(cells, columns)) this.stdout.write(chunk);
+  }
+
+  /**
+   * No rows: people read `empty` in place of the table; TSV and CSV keep
+   * stdout data (the header line alone, unless --no-headers) and say it on
+   * stderr, as note() does.
+   */
+  private emptyListing<T>(empty: string, columns: Column<T>[]): void {
+    if (this.format === 'table') {
+      this.line(this.c.dim(empty));
+      return;
+    }
+    for (const chunk of this.layout([], columns)) this.stdout.write(chunk);
+    this.info(empty);
   }
 
   /**
@@ -266,7 +280,7 @@ export class Output {
     }
     if (!draw) return count;
     if (count === 0) {
-      this.line(this.c.dim(empty));
+      this.emptyListing(empty, columns);
       return 0;
     }
     for (const chunk of this.layout(cells, columns)) await this.write(chunk);

@@ -173,6 +173,22 @@ describe('output on a terminal', () => {
       expect(all.stdout).not.toContain('\x1b');
     });
 
+    it.each([
+      [['user', 'list', '--search', 'nobody-matches'], 'id\tusername\temail\tfull name\tadmin\tactive\tlogin\tsessions\n', /No users match\./],
+      [['sessions', 'list', '--ip', '203.0.113.99'], 'id\tuser\ttype\tcreated (UTC)\tlast seen\texpires\texpires (UTC)\tip\tuser agent\tjti\n', /No active sessions match\./],
+      [['audit', '--command', 'nope'], 'when (UTC)\twho\tcommand\ttarget\tsummary\n', /No audit entries match\./],
+    ])('an empty listing in TSV or CSV keeps stdout data (the header alone) and says so on stderr: %j', async (args, header, note) => {
+      const tsv = await cli(db, [...args, '--format', 'tsv']);
+      expect(tsv.code, tsv.stderr).toBe(0);
+      expect(tsv.stdout).toBe(header);
+      expect(tsv.stderr).toMatch(note);
+      const bare = await cli(db, [...args, '--format', 'csv', '--no-headers']);
+      expect(bare.stdout).toBe('');
+      expect(bare.stderr).toMatch(note);
+      // People still read the note in place of the table.
+      expect((await cli(db, args)).stdout).toMatch(note);
+    });
+
     it('refuses an unknown format with exit 2', async () => {
       const r = await cli(db, ['audit', '--format', 'xml']);
       expect(r.code).toBe(2);
