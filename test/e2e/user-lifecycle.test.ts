@@ -305,6 +305,22 @@ describeProviders('user lifecycle', ({ provider, newDb, cloneDb }) => {
     });
   });
 
+  describe('user disable and enable', () => {
+    it('act at once on a user linked to GPUStack, and warn that the next sync sets the flag from GPUStack', async () => {
+      const db = await fresh();
+      const disabled = await cli(db, ['user', 'disable', 'dana']);
+      expect(disabled.code, disabled.stderr).toBe(0);
+      expect(disabled.stderr).toMatch(/warning: "dana" is linked to GPUStack user 12.*the next sync enables it again if it is active there\. Disable it in GPUStack too\./);
+      expect((await user(db, 'dana'))!.is_active).toBe(0);
+      const enabled = await cli(db, ['user', 'enable', 'dana']);
+      expect(enabled.code, enabled.stderr).toBe(0);
+      expect(enabled.stderr).toMatch(/the next sync disables it again if it is disabled there\. Enable it in GPUStack too\./);
+      // No change, no warning; a user not linked gets none either.
+      expect((await cli(db, ['user', 'enable', 'dana'])).stderr).not.toMatch(/warning/);
+      expect((await cli(db, ['user', 'disable', 'erin'])).stderr).not.toMatch(/warning/);
+    });
+  });
+
   describe('user delete', () => {
     it('refuses a user who owns conversations (exit 7, with the counts); --delete-conversations takes everything in one go', async () => {
       const db = await fresh();

@@ -29,6 +29,12 @@ function activationCommand(name: 'disable' | 'enable') {
     render: (result, out, { username }) => {
       if (!result.changed) out.success(`"${username}" is already ${active ? 'enabled' : 'disabled'}. Nothing to do.`);
       else out.success(`${active ? 'Enabled' : 'Disabled'} "${username}".`);
+      if (result.changed && result.user.gpustackUserId !== null) {
+        out.warn(
+          `"${username}" is linked to GPUStack user ${result.user.gpustackUserId}, and \`authctl gpustack sync\` sets its active flag from GPUStack: ` +
+            `the next sync ${active ? 'disables it again if it is disabled there' : 'enables it again if it is active there'}. ${active ? 'Enable' : 'Disable'} it in GPUStack too.`,
+        );
+      }
       if (result.weakPasswordAllowed) out.warn(`This admin's password is a well-known one (--allow-weak-password); change it with \`authctl user reset\`.`);
       if (!active && (result.changed || result.revokedSessions > 0)) out.line(`Revoked ${result.revokedSessions} session(s).`);
     },
