@@ -109,6 +109,8 @@ export function outputFor(cmd: Command): Output {
   if (!out) {
     const opts = cmd.optsWithGlobals<GlobalOptions>();
     const own = cmd.opts<{ wide?: boolean; headers?: boolean; format?: TableFormat }>();
+    // The prompt library takes its colours from the environment alone, when it is first loaded (later than this).
+    if (opts.color === false) process.env.NO_COLOR = '1';
     out = new Output({ json: opts.json, quiet: opts.quiet, color: opts.color, wide: own.wide, headers: own.headers, format: own.format });
     outputs.set(cmd, out);
   }

@@ -416,6 +416,21 @@ describeProviders('hardening: terminal', ({ provider, newDb }) => {
       }
     });
 
+    it('--no-color takes the colour out of the prompts too, as NO_COLOR does', async () => {
+      const { db } = await hostileDb();
+      const runs: Array<[string[], string]> = [
+        [['user', 'reset', 'mallory', '--no-color'], 'New password for mallory'],
+        [['--no-color', 'sessions', 'revoke', '--all'], 'log everyone out'],
+      ];
+      for (const [args, waitFor] of runs) {
+        const r = await runOnPty(args, { cwd: db.cwd, env: { ...db.env, ...FAST, NO_COLOR: undefined, FORCE_COLOR: undefined }, steps: [{ waitFor, send: CTRL_C }] });
+        expect(r.timedOut, r.output).toBeNull();
+        expect(r.code, r.output).toBe(130);
+        expect(r.output, args.join(' ')).toContain(waitFor);
+        expect(r.output, args.join(' ')).not.toMatch(/\x1b\[[\d;]*m/);
+      }
+    });
+
     it('a prompt quoting a hostile username shows it escaped', async () => {
       const { db } = await hostileDb();
       const r = await runOnPty(['user', 'reset', 'eve\x1b[8m'], {
