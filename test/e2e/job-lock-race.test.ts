@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ROOT, tempDir } from '../support/cli.js';
+import { ROOT, runCli, tempDir } from '../support/cli.js';
 
 // Two processes that ask for the same job lock at the same moment, as two
 // cron entries firing together would. Each spins until a shared start time,
@@ -77,5 +77,56 @@ describe('the job lock', () => {
       await creating.release();
     }
     expect(fs.readdirSync(dir).sort()).toEqual(['app.db', 'folder-link', 'link.db']);
+  });
+
+  /** A database made by init-db, in a folder of its own. */
+  async function initialised(): Promise<{ dir: string; env: Record<string, string> }> {
+    const dir = tempDir();
+    const env = { DATABASE_URL: `sqlite:///${path.join(dir, 'app.db')}`, AUTHCTL_BCRYPT_ROUNDS: '10' };
+    const init = await runCli(['init-db', '--generate-password', '-q'], { cwd: dir, env });
+    expect(init.code, init.stderr).toBe(0);
+    return { dir, env };
+  }
+
+  it.each([
+    ['a symbolic link to a file that does not exist', (lock: string, elsewhere: string) => fs.symlinkSync(path.join(elsewhere, 'created-by-authctl'), lock), /is a symbolic link/],
+    ['a symbolic link to an existing file', (lock: string, elsewhere: string) => {
+      fs.writeFileSync(path.join(elsewhere, 'notes.txt'), 'keep me\n');
+      fs.symlinkSync(path.join(elsewhere, 'notes.txt'), lock);
+    }, /is a symbolic link/],
+    ['a FIFO', (lock: string) => spawnSync('mkfifo', [lock]), /is a FIFO/],
+    ['a folder', (lock: string) => fs.mkdirSync(lock), /is a folder/],
+    ['a symbolic link at its -journal', (lock: string, elsewhere: string) => fs.symlinkSync(path.join(elsewhere, 'journal'), `${lock}-journal`), /-journal is a symbolic link/],
+  ])('is never opened through %s planted at its path: exit 5, nothing created or changed elsewhere', async (_name, plant, message) => {
+    const { dir, env } = await initialised();
+    const elsewhere = tempDir();
+    plant(path.join(dir, 'app.db.authctl-purge.lock'), elsewhere);
+    const before = fs.readdirSync(elsewhere).map((f) => [f, fs.readFileSync(path.join(elsewhere, f), 'utf8')]);
+    const r = await runCli(['--json', 'sessions', 'purge'], { cwd: dir, env, timeoutMs: 15_000 });
+    expect(r.signal, 'the purge hung').toBeNull();
+    expect(r.code, r.stderr).toBe(5);
+    const error = JSON.parse(r.stderr.trim().split('\n').at(-1)!).error;
+    expect(error.code).toBe('LOCK_FILE_INVALID');
+    expect(error.message).toMatch(message);
+    expect(error.hint).toMatch(/remove what is there/);
+    expect(fs.readdirSync(elsewhere).map((f) => [f, fs.readFileSync(path.join(elsewhere, f), 'utf8')])).toEqual(before);
+  });
+
+  const OTHER_USER = process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'postgres', '--', 'true']).status === 0;
+  if (!OTHER_USER && process.env.CI === 'true') throw new Error('The other-user lock test cannot run: it needs root and a postgres user. CI must not skip it.');
+
+  it.skipIf(!OTHER_USER)("another user's lock file is busy (exit 75), saying whose it is, not a read-only database", async () => {
+    const { dir, env } = await initialised();
+    const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    const postgres = { uid: id('-u'), gid: id('-g') };
+    // The database and its folder belong to the other user; root's run left its lock behind.
+    spawnSync('chown', ['-R', 'postgres', dir]);
+    const lock = path.join(dir, 'app.db.authctl-purge.lock');
+    fs.writeFileSync(lock, '', { mode: 0o600 });
+    const r = await runCli(['--json', 'sessions', 'purge'], { cwd: dir, env, user: postgres });
+    expect(r.code, r.stderr).toBe(75);
+    const error = JSON.parse(r.stderr.trim().split('\n').at(-1)!).error;
+    expect(error.message).toMatch(/purge lock .* belongs to another user \(uid 0\)/);
+    expect(error.hint).toMatch(/Run authctl as the user that runs the other purges/);
   });
 });

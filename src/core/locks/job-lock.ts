@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget } from '../config/config.js';
 import { isSqliteBusy } from '../db/sqlite.js';
-import { cancelled } from '../errors/errors.js';
+import { busy, cancelled, databaseError } from '../errors/errors.js';
 import { busyError, type JobLock, type LockedJob } from './job.js';
 
 export type { JobLock, LockedJob } from './job.js';
@@ -22,6 +22,60 @@ function stillLinked(file: string, fd: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** What stands at a path, without following a link; undefined when nothing does. */
+function entryAt(file: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function notALockFile(file: string, what: string): Error {
+  return databaseError(
+    'LOCK_FILE_INVALID',
+    `${file} is ${what}, where authctl keeps a lock file of its own; it does not open it.`,
+    'authctl creates that file itself and removes it when the job ends: remove what is there (check who put it there first).',
+  );
+}
+
+/**
+ * Opens (creating it if need be) the lock file, which must be a plain file:
+ * never through a symbolic link (a job run by root would create or lock a
+ * file wherever the link points), never a FIFO (opening one waits for a
+ * writer, past SIGTERM), never a folder. Its -journal is checked the same
+ * way, since SQLite writes it beside. A lock file this user may not open
+ * belongs to another user's run, held or left behind: busy (exit 75).
+ */
+function openLockFile(file: string, job: LockedJob): number {
+  for (const side of [file, `${file}-journal`]) {
+    const entry = entryAt(side);
+    if (!entry || entry.isFile()) continue;
+    throw notALockFile(side, entry.isSymbolicLink() ? 'a symbolic link' : entry.isDirectory() ? 'a folder' : entry.isFIFO() ? 'a FIFO' : 'not a regular file');
+  }
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw notALockFile(file, 'a symbolic link');
+    if (code === 'EACCES' || code === 'EPERM') {
+      const owner = entryAt(file)?.uid;
+      throw busy(
+        `The ${job} lock ${file} belongs to another user${owner === undefined ? '' : ` (uid ${owner})`}: another authctl ${job} may be running as that user.`,
+        `Run authctl as the user that runs the other ${job}s (usually the database's owner); if none is running, that user or root may remove the file.`,
+      );
+    }
+    throw err;
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw notALockFile(file, 'not a regular file');
+  }
+  return fd;
 }
 
 /**
@@ -55,7 +109,7 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
   // wait.
   const raceDeadline = Date.now() + RACE_GRACE_MS;
   for (;;) {
-    const fd = fs.openSync(lockFile, 'a', 0o600);
+    const fd = openLockFile(lockFile, job);
     const db = new Database(lockFile, { timeout: 0 });
     const close = () => {
       db.close();
