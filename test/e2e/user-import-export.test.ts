@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { expect, it, onTestFinished } from 'vitest';
 import { hasStackTrace } from '../support/cli.js';
 import { ptyMissing, runOnPty } from '../support/pty.js';
 import { APP_DATETIME, cli, describeProviders, independentBcrypt, independentVerify, insertSession, appTimestamp, type TestDb, unparseable } from '../support/db.js';
@@ -28,6 +29,23 @@ function write(db: TestDb, name: string, text: string, mode = 0o600): string {
   fs.chmodSync(file, mode);
   return file;
 }
+
+/** A folder on a tmpfs of `kb` KiB, so that writing past it fails with ENOSPC as on a full disk; needs root. */
+function smallDisk(kb: number): string | null {
+  const dir = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? '/tmp'), 'authctl-full-'));
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${kb}k`, 'tmpfs', dir]).status !== 0) {
+    fs.rmdirSync(dir);
+    return null;
+  }
+  onTestFinished(() => {
+    spawnSync('umount', [dir]);
+    fs.rmdirSync(dir);
+  });
+  return dir;
+}
+
+const CAN_MOUNT = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
+if (!CAN_MOUNT && process.env.CI === 'true') throw new Error('The full-disk tests cannot run: they mount a small tmpfs, which needs root. CI must not skip them.');
 
 describeProviders('user import and export', ({ newDb }) => {
   async function freshDb(): Promise<TestDb> {
@@ -287,6 +305,27 @@ describeProviders('user import and export', ({ newDb }) => {
     expect(shown.stdout).toMatch(/Password for new4 \(shown once\): \S{20}/);
     // Without a password source, a new user is an error.
     await refusedUnchanged(db, ['user', 'import', '-'], 2, /line 2: new5/, 'username\nnew5\n');
+  });
+
+  it.skipIf(!CAN_MOUNT)('a --passwords-out or -o file the disk cannot hold whole is removed, with exit 2 and nothing imported', async () => {
+    const db = await freshDb();
+    const disk = smallDisk(4);
+    expect(disk, 'mount a tmpfs').not.toBeNull();
+    // 200 users' passwords take about 6 KiB, more than the disk's one page.
+    const rows = ['username', ...Array.from({ length: 200 }, (_, i) => `bulk${i}`)].join('\n');
+    const out = path.join(disk!, 'pw.csv');
+    const r = await refusedUnchanged(db, ['user', 'import', '-', '--generate-passwords', '--passwords-out', out, '--rounds', '10'], 2, /Writing the passwords file .* failed \(ENOSPC\); it was removed, and no user was imported\./, rows);
+    expect(r.stderr).toMatch(/hint: Free space/);
+    expect(fs.readdirSync(disk!)).toEqual([]);
+
+    // An export with hashes: the disk is full.
+    fs.writeFileSync(path.join(disk!, 'filler'), Buffer.alloc(1024));
+    const exported = path.join(disk!, 'users.csv');
+    const e = await cli(db, ['user', 'export', '--all', '--include-hashes', '-o', exported, '--json'], { env: FAST });
+    expect(e.code, e.stderr).toBe(2);
+    expect(JSON.parse(e.stderr.trim().split('\n').at(-1)!).error.message).toMatch(/Writing .*users\.csv failed \(ENOSPC\); the incomplete file was removed\./);
+    expect(e.stdout).toBe('');
+    expect(fs.readdirSync(disk!)).toEqual(['filler']);
   });
 
   it('--dry-run writes nothing, and the plan names what would happen', async () => {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { fillNewFile } from './new-file.js';
 import { stringify } from 'csv-stringify/sync';
 import type { Db } from '../db/handle.js';
 import { sql } from '../db/query.js';
@@ -75,12 +76,12 @@ export function writeExportFile(file: string, text: string, includeHashes: boole
     if (e.code === 'EEXIST') throw refused('EXPORT_FILE_EXISTS', `${file} already exists; authctl never overwrites an export.`, 'Choose a new path, or move the old file away first.');
     throw usageError(`Cannot create ${file}: ${e.code ?? e.message}.`, 'Choose a path in a folder you can write to.');
   }
-  try {
-    // The umask may have taken bits away from a 0644 file; a hashes file stays 0600 whatever it is.
-    if (includeHashes) fs.fchmodSync(fd, 0o600);
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  fillNewFile(
+    file,
+    fd,
+    text,
+    (err) => usageError(`Writing ${file} failed (${err.code ?? err.message}); the incomplete file was removed.`, 'Free space on that disk or choose another path for -o, then export again.'),
+    // A hashes file stays 0600 whatever the umask; another keeps what the umask left of 0644.
+    includeHashes ? 0o600 : undefined,
+  );
 }

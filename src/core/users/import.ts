@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { fillNewFile } from './new-file.js';
 import { writeAudit } from '../audit/write.js';
 import type { Db } from '../db/handle.js';
 import { asBool, asNumber, join, sql, type Queryable, type Sql } from '../db/query.js';
@@ -215,13 +216,14 @@ function writePasswordsFile(file: string, passwords: GeneratedPassword[]): void 
   } catch (err) {
     throw passwordsFileError(file, err as NodeJS.ErrnoException);
   }
-  try {
-    fs.fchmodSync(fd, 0o600);
-    fs.writeSync(fd, ['username,password', ...passwords.map((p) => `${csvField(p.username)},${p.password}`)].join('\n') + '\n');
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  const text = ['username,password', ...passwords.map((p) => `${csvField(p.username)},${p.password}`)].join('\n') + '\n';
+  fillNewFile(file, fd, text, (err) =>
+    usageError(
+      `Writing the passwords file ${file} failed (${err.code ?? err.message}); it was removed, and no user was imported.`,
+      'Free space on that disk or choose another path for --passwords-out, then run the import again.',
+    ),
+    0o600,
+  );
 }
 
 function csvField(text: string): string {
