@@ -4,6 +4,7 @@ import { toAuthctlError } from './core/errors/map.js';
 import { scrubSecrets } from './core/config/secrets.js';
 import { deliverPendingSignals, endByHangupWhenTerminalGone, routeSignal, STOP_SIGNALS } from './core/signals/interrupt.js';
 import { terminalSafe } from './terminal/output.js';
+import { watchOutputs } from './terminal/output-loss.js';
 import { outputFor, type GlobalOptions } from './commands/define.js';
 import { initDbCommand } from './commands/init-db.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -102,48 +103,53 @@ export async function main(argv: string[]): Promise<number> {
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   endByHangupWhenTerminalGone();
-  try {
-    if (argv.length <= 2) {
-      program.outputHelp({ error: true });
-      return ExitCode.usage;
-    }
-    await program.parseAsync(argv);
-    return ExitCode.ok;
-  } catch (err) {
-    // A Ctrl+C or SIGTERM that came while Node was busy (SQLite waiting out
-    // another writer's lock blocks the event loop) is a cancel, not this
-    // failure: nothing was changed either way, and the operator asked to stop.
-    await deliverPendingSignals();
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
-      // A group named without a command (`authctl user`) printed its help on
-      // stderr, as bare `authctl` does: both are usage errors.
-      if (err.code === 'commander.help') {
-        if (err.exitCode === 0) return ExitCode.ok;
-        if (out().json) out().error(new AuthctlError('USAGE', `No command given to ${commandPath(reached)}.`, ExitCode.usage, `Run \`${commandPath(reached)} --help\` for its commands.`));
+  const outputs = watchOutputs();
+  return outputs.settle(await run(), out());
+
+  async function run(): Promise<number> {
+    try {
+      if (argv.length <= 2) {
+        program.outputHelp({ error: true });
         return ExitCode.usage;
       }
-      // `migrate stauts`: a word that names no subcommand of a command that also runs on its own.
-      if (err.code === 'commander.excessArguments' && reached.commands.length > 0 && reached.registeredArguments.length === 0) {
-        out().error(unknownSubcommand(reached, String(reached.args[0])));
+      await program.parseAsync(argv);
+      return ExitCode.ok;
+    } catch (err) {
+      // A Ctrl+C or SIGTERM that came while Node was busy (SQLite waiting out
+      // another writer's lock blocks the event loop) is a cancel, not this
+      // failure: nothing was changed either way, and the operator asked to stop.
+      await deliverPendingSignals();
+      if (err instanceof CommanderError) {
+        if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
+        // A group named without a command (`authctl user`) printed its help on
+        // stderr, as bare `authctl` does: both are usage errors.
+        if (err.code === 'commander.help') {
+          if (err.exitCode === 0) return ExitCode.ok;
+          if (out().json) out().error(new AuthctlError('USAGE', `No command given to ${commandPath(reached)}.`, ExitCode.usage, `Run \`${commandPath(reached)} --help\` for its commands.`));
+          return ExitCode.usage;
+        }
+        // `migrate stauts`: a word that names no subcommand of a command that also runs on its own.
+        if (err.code === 'commander.excessArguments' && reached.commands.length > 0 && reached.registeredArguments.length === 0) {
+          out().error(unknownSubcommand(reached, String(reached.args[0])));
+          return ExitCode.usage;
+        }
+        let message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+        if (err.code === 'commander.unknownOption') message = withoutOptionValue(message, reached);
+        out().error(new AuthctlError('USAGE', message, ExitCode.usage, `Run \`${commandPath(reached)} --help\` for usage.`));
         return ExitCode.usage;
       }
-      let message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      if (err.code === 'commander.unknownOption') message = withoutOptionValue(message, reached);
-      out().error(new AuthctlError('USAGE', message, ExitCode.usage, `Run \`${commandPath(reached)} --help\` for usage.`));
-      return ExitCode.usage;
+      let mapped = toAuthctlError(err);
+      if (mapped.exitCode === ExitCode.internal && !mapped.hint && !debug()) {
+        // Part of the error itself, so --json keeps stderr to the one JSON document.
+        mapped = new AuthctlError(mapped.code, mapped.message, mapped.exitCode, 'This is a bug in authctl. Run again with --debug (or AUTHCTL_DEBUG=1) for details.');
+      }
+      out().error(mapped);
+      if (debug() && mapped !== err) {
+        const trace = (err as Error)?.stack ?? String(err);
+        process.stderr.write(`${trace.split('\n').map((line) => terminalSafe(scrubSecrets(line))).join('\n')}\n`);
+      }
+      return mapped.exitCode;
     }
-    let mapped = toAuthctlError(err);
-    if (mapped.exitCode === ExitCode.internal && !mapped.hint && !debug()) {
-      // Part of the error itself, so --json keeps stderr to the one JSON document.
-      mapped = new AuthctlError(mapped.code, mapped.message, mapped.exitCode, 'This is a bug in authctl. Run again with --debug (or AUTHCTL_DEBUG=1) for details.');
-    }
-    out().error(mapped);
-    if (debug() && mapped !== err) {
-      const trace = (err as Error)?.stack ?? String(err);
-      process.stderr.write(`${trace.split('\n').map((line) => terminalSafe(scrubSecrets(line))).join('\n')}\n`);
-    }
-    return mapped.exitCode;
   }
 }
 

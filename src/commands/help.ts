@@ -11,7 +11,7 @@ const STACKED_INDENT = 6;
 
 const EXIT_CODES: Record<keyof typeof ExitCode, string> = {
   ok: 'success (also: nothing to do)',
-  internal: 'internal error, a bug (details with --debug or AUTHCTL_DEBUG=1)',
+  internal: 'internal error, a bug (details with --debug or AUTHCTL_DEBUG=1); or output lost (stdout could not be written)',
   usage: 'usage error: unknown command or option, bad value, no password source without a terminal',
   notFound: 'not found: user, session, preference key',
   conflict: 'conflict: username or email taken, migration history diverged',

@@ -399,11 +399,25 @@ export class Output {
     await this.write(this.stdout.isTTY ? text.split('\n').map(terminalSafe).join('\n') : text);
   }
 
-  /** Writes to stdout, waiting when the pipe is full rather than buffering without bound. */
+  /**
+   * Writes to stdout, waiting when the pipe is full rather than buffering
+   * without bound. Output with nowhere to go (the reader left, the disk is
+   * full: the stream is destroyed and never drains) is dropped, so that the
+   * command still finishes; cli.ts reports the loss.
+   */
   private write(text: string): Promise<void> {
     return new Promise((resolve) => {
-      if (this.stdout.write(text)) resolve();
-      else this.stdout.once('drain', () => resolve());
+      if (this.stdout.destroyed || this.stdout.write(text)) {
+        resolve();
+        return;
+      }
+      const done = () => {
+        this.stdout.off('drain', done);
+        this.stdout.off('close', done);
+        resolve();
+      };
+      this.stdout.once('drain', done);
+      this.stdout.once('close', done);
     });
   }
 

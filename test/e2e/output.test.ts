@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import stringWidth from 'string-width';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appTimestamp, cli, describeProviders, insertSession, isoTimestamp, newSqliteDb, type TestDb } from '../support/db.js';
 import { ptyMissing, runOnPty } from '../support/pty.js';
+import { BIN, hasStackTrace } from '../support/cli.js';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
 const ANSI = /\x1b\[[0-9;]*[mK]/g;
@@ -228,5 +230,50 @@ describeProviders('sessions stats', ({ newDb }) => {
     expect(parsed.oldestActive.jti).toBe('oldest');
     expect(parsed.perDay).toHaveLength(14);
     expect(parsed.perDay.reduce((a, d) => a + d.total, 0)).toBe(db.provider === 'sqlite' ? 4 : 3);
+  });
+});
+
+describe('output that has nowhere to go', () => {
+  /** Runs authctl through bash, for its redirections; the exit code is authctl's, not the pipe's. */
+  function viaShell(db: TestDb, line: string): { code: number; stderr: string } {
+    const r = spawnSync('bash', ['-c', `${line}; exit \${PIPESTATUS[0]}`], {
+      cwd: db.cwd,
+      env: { ...process.env, ...db.env, AUTHCTL: `${process.execPath} ${BIN}`, AUTHCTL_BCRYPT_ROUNDS: '10', NO_COLOR: '1' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    return { code: r.status ?? -1, stderr: r.stderr };
+  }
+  /** A reader that has already gone when authctl first writes: every write is EPIPE. */
+  const GONE = '| { exec 0<&-; }';
+
+  it('a reader that went away keeps the command running to its end, with its own exit code', async () => {
+    const db = await newSqliteDb();
+    expect((await cli(db, ['init-db', '--generate-password', '-q'], { env: { AUTHCTL_BCRYPT_ROUNDS: '10' } })).code).toBe(0);
+    for (let i = 0; i < 5; i++) await insertSession(db, { userId: 1, expiresAt: appTimestamp(new Date(Date.now() - 3_600_000)) });
+    expect(viaShell(db, `$AUTHCTL user show nobody 2>&1 ${GONE}`).code).toBe(3);
+    // The purge's first line goes to the closed pipe; the purge still runs.
+    expect(viaShell(db, `$AUTHCTL sessions purge 2>&1 ${GONE}`).code).toBe(0);
+    expect((await db.query<{ n: number }>('SELECT count(*) AS n FROM user_sessions'))[0]!.n).toBe(0);
+    expect(viaShell(db, `$AUTHCTL user list ${GONE}`).code).toBe(0);
+  });
+
+  it('a command whose stdout cannot be written (a full disk) exits 1 saying so, without a stack trace', async () => {
+    const db = await newSqliteDb();
+    expect((await cli(db, ['init-db', '--generate-password', '-q'], { env: { AUTHCTL_BCRYPT_ROUNDS: '10' } })).code).toBe(0);
+    const added = viaShell(db, '$AUTHCTL user add lost --generate-password --json > /dev/full');
+    expect(added.code, added.stderr).toBe(1);
+    const error = JSON.parse(added.stderr.trim().split('\n').at(-1)!).error;
+    expect(error).toMatchObject({ code: 'OUTPUT_LOST', exitCode: 1 });
+    expect(error.message).toMatch(/Writing to standard output failed \(ENOSPC\)/);
+    expect(error.hint).toMatch(/authctl user reset <name> --generate-password/);
+    // The user was made: only its password is lost, and the message says what to do.
+    expect(await db.query("SELECT username FROM users WHERE username = 'lost'")).toHaveLength(1);
+    const exported = viaShell(db, '$AUTHCTL user export --all --include-hashes > /dev/full');
+    expect(exported.code, exported.stderr).toBe(1);
+    expect(exported.stderr).toMatch(/error: Writing to standard output failed/);
+    expect(hasStackTrace(exported.stderr)).toBe(false);
+    // A command that failed anyway keeps its own code.
+    expect(viaShell(db, '$AUTHCTL user show nobody > /dev/full').code).toBe(3);
   });
 });
