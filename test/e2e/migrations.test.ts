@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -84,6 +85,27 @@ describeProviders('migrations', ({ provider, newDb }) => {
     expect(again.stdout).toMatch(/Nothing to do/);
     expect(await db.query('SELECT count(*) AS n FROM authctl_audit')).toEqual([{ n: 1 }]);
   });
+
+  if (provider === 'sqlite') {
+    it('makes its backup 0600 from the start, never through a link planted at its predictable name', async () => {
+      const db = await appMadeDb();
+      const file = db.url.replace(/^sqlite:\/\/\//, '');
+      const elsewhere = tempDir();
+      // The backup is named after the second it is taken: links for the next half minute, and one at a -journal.
+      for (let s = 0; s < 30; s++) {
+        const stamp = new Date(Date.now() + s * 1000).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+        fs.symlinkSync(path.join(elsewhere, `planted-${stamp}`), `${file}.bak-${stamp}`);
+        fs.symlinkSync(path.join(elsewhere, `journal-${stamp}`), `${file}.bak-${stamp}-1-journal`);
+      }
+      const r = await cli(db, ['migrate', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const { backup } = JSON.parse(r.stdout);
+      expect(backup).toMatch(/\.bak-\d{8}-\d{6}-2$/);
+      expect(fs.lstatSync(backup).isFile()).toBe(true);
+      expect(fs.statSync(backup).mode & 0o777).toBe(0o600);
+      expect(fs.readdirSync(elsewhere)).toEqual([]);
+    });
+  }
 
   it('after adoption the app can store its 280-character JWTs', async () => {
     const db = await appMadeDb();

@@ -280,9 +280,36 @@ export function createSqliteFile(file: string): void {
  */
 export async function backupSqlite(db: SqliteDb, file: string, now = new Date()): Promise<string> {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  let target = `${file}.bak-${stamp}`;
-  for (let i = 1; fs.existsSync(target); i++) target = `${file}.bak-${stamp}-${i}`;
-  await db.backup(target);
-  fs.chmodSync(target, 0o600);
-  return target;
+  // The copy holds every password hash and live session token. Its file is
+  // created here, 0600 and exclusively (never through a link planted at the
+  // predictable name, never over anything), before SQLite writes a page into
+  // it; a name taken by anything, its -journal's included, is skipped.
+  for (let i = 0; ; i++) {
+    const target = i === 0 ? `${file}.bak-${stamp}` : `${file}.bak-${stamp}-${i}`;
+    if (present(`${target}-journal`)) continue;
+    let fd: number;
+    try {
+      fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw err;
+    }
+    try {
+      fs.fchmodSync(fd, 0o600);
+    } finally {
+      fs.closeSync(fd);
+    }
+    await db.backup(target);
+    return target;
+  }
+}
+
+/** Whether anything is at the path, a dangling link included. */
+export function present(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Db } from '../db/handle.js';
 import { openInspector } from '../db/inspector.js';
 import { loadMigrations, unknownSchemaError, type Migration } from '../db/migrations.js';
-import { createSqliteFile, requireParentFolder, sqliteFileExists } from '../db/sqlite.js';
+import { createSqliteFile, present, requireParentFolder, sqliteFileExists } from '../db/sqlite.js';
 import { assertSqliteWritable } from '../db/writable.js';
 import { AuthctlError, busy, conflict, databaseError } from '../errors/errors.js';
 import { acquireJobLock } from '../locks/job-lock.js';
@@ -80,16 +80,6 @@ function initialisedMeanwhile(admin: string): AuthctlError {
     `Another run initialised the database while this init-db was waiting for it (active admin "${admin}"); nothing was changed by this run.`,
     'Run `authctl init-db` again to see what the other run made, or `authctl user list` to check the admins.',
   );
-}
-
-/** Whether anything is at the path, a dangling link included. */
-function present(file: string): boolean {
-  try {
-    fs.lstatSync(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Creates the SQLite file; one that appeared since the first look is another run's. */
