@@ -20,9 +20,18 @@ function stripOneNewline(text: string): string {
 }
 
 async function readStdin(): Promise<string> {
+  const { decodePassword, SECRET_MAX_BYTES } = await import('../core/passwords/source.js');
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const { decodePassword } = await import('../core/passwords/source.js');
+  let total = 0;
+  for await (const chunk of process.stdin) {
+    total += (chunk as Buffer).length;
+    // Stops reading an endless stream (`< /dev/zero`) rather than holding it all.
+    if (total > SECRET_MAX_BYTES) {
+      process.stdin.destroy();
+      throw usageError(`Standard input holds more than ${SECRET_MAX_BYTES / 1024} KiB, far more than a password.`, 'Pipe in the password alone, on one line.');
+    }
+    chunks.push(chunk as Buffer);
+  }
   return decodePassword(Buffer.concat(chunks), 'standard input');
 }
 
@@ -62,8 +71,8 @@ async function readNewPassword(
     return { password, generated: false };
   }
   if (opts.passwordFile !== undefined) {
-    const { decodePassword, readableByOthersWarning, readSourceFile } = await import('../core/passwords/source.js');
-    const file = readSourceFile(opts.passwordFile, 'password file', { regularOnly: false });
+    const { decodePassword, readableByOthersWarning, readSourceFile, SECRET_MAX_BYTES } = await import('../core/passwords/source.js');
+    const file = readSourceFile(opts.passwordFile, 'password file', { regularOnly: false, maxBytes: SECRET_MAX_BYTES });
     const text = decodePassword(file.bytes, `the password file ${opts.passwordFile}`);
     const warning = readableByOthersWarning('password file', opts.passwordFile, file);
     if (warning) out.warn(warning);

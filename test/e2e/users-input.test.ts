@@ -1,7 +1,8 @@
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace } from '../support/cli.js';
+import { BIN, hasStackTrace } from '../support/cli.js';
 import { cli, describeProviders, independentVerify, type TestDb } from '../support/db.js';
 import { ptyMissing, runOnPty } from '../support/pty.js';
 
@@ -134,6 +135,49 @@ describeProviders('user input', ({ provider, newDb, cloneDb }) => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/A session id must be a whole number from 1 to 9007199254740991, not "9007199254740993"/);
     expect(r.stderr).toMatch(/^hint: Session ids are the numbers in the id column/m);
+  });
+
+  // Once is enough: files and stdin are read the same way for either database.
+  if (provider === 'sqlite') describe('secrets from pipes and oversized sources', () => {
+    it('a FIFO is read once its writer comes; one nobody writes fails after 30 s instead of hanging (exit 2)', async () => {
+      const db = await fresh();
+      const fifo = path.join(db.cwd, 'pw.fifo');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      const writer = spawn('sh', ['-c', `sleep 1; printf 'A fine pipe password\\n' > '${fifo}'`]);
+      const written = new Promise((resolve) => writer.once('close', resolve));
+      const r = await cli(db, ['user', 'add', 'piped', '--password-file', fifo], { env: FAST });
+      expect(r.code, r.stderr).toBe(0);
+      expect(await written).toBe(0);
+      expect(independentVerify('A fine pipe password', await hashOf(db, 'piped'))).toBe(true);
+
+      const started = Date.now();
+      const none = await cli(db, ['gpustack', 'check', '--token-file', fifo, '--url', 'http://127.0.0.1:9'], { timeoutMs: 45_000 });
+      expect(none.signal, 'hung on the FIFO').toBeNull();
+      expect(none.code, none.stderr).toBe(2);
+      expect(none.stderr).toMatch(/Nothing came through the token file .*pw\.fifo \(a pipe\) within 30 s\./);
+      expect(Date.now() - started).toBeLessThan(40_000);
+    }, 60_000);
+
+    it('refuses more than 64 KiB on stdin or in a secret\'s file without reading it all (exit 2)', async () => {
+      const db = await fresh();
+      const before = await users(db);
+      const endless = spawn('sh', ['-c', `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} user add zero --password-stdin < /dev/zero`], {
+        cwd: db.cwd,
+        env: { ...process.env, ...db.env, ...FAST },
+      });
+      let stderr = '';
+      endless.stderr.on('data', (d) => (stderr += d));
+      const code = await new Promise((resolve) => endless.once('close', resolve));
+      expect(code, stderr).toBe(2);
+      expect(stderr).toMatch(/Standard input holds more than 64 KiB, far more than a password\./);
+      fs.writeFileSync(path.join(db.cwd, 'big.txt'), Buffer.alloc(100_000, 0x61), { mode: 0o600 });
+      for (const args of [['user', 'add', 'big', '--password-file', 'big.txt'], ['gpustack', 'check', '--token-file', 'big.txt', '--url', 'http://127.0.0.1:9']]) {
+        const r = await cli(db, args, { env: FAST });
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(/big\.txt holds more than 64 KiB, far more than a secret\./);
+      }
+      expect(await users(db)).toBe(before);
+    });
   });
 
   describe('--password-file that cannot be read', () => {

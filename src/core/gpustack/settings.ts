@@ -1,7 +1,7 @@
 import { resolveSetting } from '../config/config.js';
 import { AuthctlError, ExitCode, usageError } from '../errors/errors.js';
 import { rememberSecret } from '../config/secrets.js';
-import { decodeUtf8, readableByOthersWarning, readSourceFile } from '../passwords/source.js';
+import { decodeUtf8, readableByOthersWarning, readSourceFile, SECRET_MAX_BYTES } from '../passwords/source.js';
 import { validateBaseUrl } from './base-url.js';
 
 /** Where GPUStack is and the key to use; the key is never printed or logged. */
@@ -63,7 +63,7 @@ export interface TokenFile {
 
 /** The key in a --token-file, or exit 2 saying what is wrong with the file. */
 export function readTokenFile(file: string): TokenFile {
-  const source = readSourceFile(file, 'token file', { regularOnly: false });
+  const source = readSourceFile(file, 'token file', { regularOnly: false, maxBytes: SECRET_MAX_BYTES });
   const text = decodeUtf8(source.bytes, `The token file ${file}`, 'Write the GPUStack API key into it, as GPUStack showed it.', { line: false });
   const token = text.trim();
   if (!token) throw usageError(`The token file ${file} is empty.`, 'Write the GPUStack API key into it.');

@@ -59,15 +59,77 @@ function fileReadError(err: unknown, file: string, what: string): Error {
   }
 }
 
+/** The most a secret's file or standard input may hold: a password is at most 72 bytes, a GPUStack key a few dozen. */
+export const SECRET_MAX_BYTES = 64 * 1024;
+
+/**
+ * How long a pipe (a FIFO, or `<(...)`) may keep authctl waiting for its
+ * writer. The reads never block, so this is also the longest a SIGTERM waits
+ * to be acted on meanwhile: a FIFO nobody writes cannot hang a cron job.
+ */
+const PIPE_WAIT_MS = 30_000;
+const PIPE_POLL_MS = 10;
+
+function pauseSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Everything `fd` holds, up to `maxBytes`. A regular file is read as usual.
+ * A pipe was opened without blocking: it is polled until its writer has
+ * written and closed it, for at most PIPE_WAIT_MS (an end of file before any
+ * byte may only mean that no writer has opened it yet).
+ */
+function readAll(fd: number, pipe: boolean, maxBytes: number | undefined, tooLarge: () => Error, file: string, what: string): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buffer = Buffer.alloc(64 * 1024);
+  const deadline = Date.now() + PIPE_WAIT_MS;
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buffer, 0, buffer.length, null);
+    } catch (err) {
+      if (!pipe || (err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      n = -1;
+    }
+    if (n > 0) {
+      total += n;
+      if (maxBytes !== undefined && total > maxBytes) throw tooLarge();
+      chunks.push(Buffer.from(buffer.subarray(0, n)));
+      continue;
+    }
+    // Nothing yet (EAGAIN), or an end of file before any byte from a pipe: its writer may still come.
+    if (n === -1 || (pipe && total === 0)) {
+      if (Date.now() >= deadline) {
+        throw usageError(
+          `${total === 0 ? 'Nothing came' : 'Not all of it came'} through the ${what} ${file} (a pipe) within ${PIPE_WAIT_MS / 1000} s.`,
+          'Whatever writes into that pipe must write all of it and close it; or give a regular file.',
+        );
+      }
+      pauseSync(PIPE_POLL_MS);
+      continue;
+    }
+    break;
+  }
+  return Buffer.concat(chunks);
+}
+
 /**
  * The bytes of a file and its permission bits; a folder, a missing or
  * unreadable file fail in words (exit 2), and so does anything but a regular
  * file with `regularOnly` (a password file may be a pipe, as `<(...)` gives).
+ * The file is opened without blocking, so a FIFO nobody writes cannot hang
+ * the command (see readAll); more than `maxBytes` is refused.
  */
-export function readSourceFile(file: string, what: string, opts: { regularOnly: boolean }): { bytes: Buffer; mode: number; isFile: boolean } {
+export function readSourceFile(
+  file: string,
+  what: string,
+  opts: { regularOnly: boolean; maxBytes?: number },
+): { bytes: Buffer; mode: number; isFile: boolean } {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     throw fileReadError(err, file, what);
   }
@@ -75,7 +137,10 @@ export function readSourceFile(file: string, what: string, opts: { regularOnly: 
     const stat = fs.fstatSync(fd);
     if (stat.isDirectory()) throw fileReadError(Object.assign(new Error('EISDIR'), { code: 'EISDIR' }), file, what);
     if (opts.regularOnly && !stat.isFile()) throw usageError(`The ${what} ${file} is not a regular file.`, 'Give the path of a file, or - to read standard input.');
-    return { bytes: fs.readFileSync(fd), mode: stat.mode & 0o777, isFile: stat.isFile() };
+    const tooLarge = () =>
+      usageError(`The ${what} ${file} holds more than ${(opts.maxBytes ?? 0) / 1024} KiB, far more than a secret.`, `Check the path: it must name the ${what} itself.`);
+    if (opts.maxBytes !== undefined && stat.isFile() && stat.size > opts.maxBytes) throw tooLarge();
+    return { bytes: readAll(fd, !stat.isFile(), opts.maxBytes, tooLarge, file, what), mode: stat.mode & 0o777, isFile: stat.isFile() };
   } catch (err) {
     if (err instanceof Error && 'exitCode' in err) throw err;
     throw fileReadError(err, file, what);
