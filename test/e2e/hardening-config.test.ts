@@ -418,6 +418,25 @@ describeProviders('read-only databases', ({ provider, newDb, cloneDb }) => {
       expect(fs.statSync(empty).size).toBe(0);
     });
 
+    it.skipIf(READ_ONLY_BY !== 'other-user')("init-db refuses (exit 7), before the password, an empty file others may read that it cannot make private", async () => {
+      const dir = tempDir();
+      fs.chmodSync(dir, 0o777);
+      const file = path.join(dir, 'shared.db');
+      fs.writeFileSync(file, '');
+      fs.chmodSync(file, 0o666);
+      // No password source and no terminal: asking first would have been exit 2.
+      const r = await runCliAsOtherUser(['--json', 'init-db'], { cwd: dir, env: { DATABASE_URL: `sqlite:///${file}`, ...QUICK } });
+      expect(r.code, output(r)).toBe(7);
+      expect(jsonError(r)).toMatchObject({ code: 'DATABASE_FILE_EXPOSED' });
+      expect(jsonError(r).message).toMatch(/mode 0666\) and belongs to uid 0, so authctl cannot make it private/);
+      expect(fs.statSync(file).size).toBe(0);
+      // Its owner makes it private: then the other user may initialise it.
+      fs.chmodSync(file, 0o600);
+      spawnSync('chown', ['postgres', file]);
+      const ok = await runCliAsOtherUser(['init-db', '--generate-password', '-q'], { cwd: dir, env: { DATABASE_URL: `sqlite:///${file}`, ...QUICK } });
+      expect(ok.code, output(ok)).toBe(0);
+    });
+
     it.skipIf(SKIP_READ_ONLY)('a read-only folder: user add says the folder must be writable', async () => {
       const db = await cloneDb(template);
       makeReadOnly(db.url.replace(/^sqlite:\/\/\//, ''), { folder: true });

@@ -4,7 +4,7 @@ import { openInspector } from '../db/inspector.js';
 import { loadMigrations, unknownSchemaError, type Migration } from '../db/migrations.js';
 import { createSqliteFile, present, requireParentFolder, sqliteFileExists } from '../db/sqlite.js';
 import { assertSqliteWritable } from '../db/writable.js';
-import { AuthctlError, busy, conflict, databaseError } from '../errors/errors.js';
+import { AuthctlError, busy, conflict, databaseError, refused } from '../errors/errors.js';
 import { acquireJobLock } from '../locks/job-lock.js';
 import { stopIfInterrupted, withSignalsHeld } from '../signals/interrupt.js';
 import { createUser } from '../users/create.js';
@@ -107,6 +107,22 @@ function restrictEmptyFile(file: string): void {
   }
 }
 
+/**
+ * An empty file that others may read or write, and that this user cannot
+ * make private (it belongs to someone else): the admin's hash would go into
+ * it for anyone to read, or to replace. Refused before the password.
+ */
+function refuseExposedEmptyFile(file: string): void {
+  const stat = fs.statSync(file);
+  const uid = process.getuid?.();
+  if (stat.size !== 0 || (stat.mode & 0o077) === 0 || uid === undefined || uid === 0 || stat.uid === uid) return;
+  throw refused(
+    'DATABASE_FILE_EXPOSED',
+    `${file} is readable or writable by other users (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}) and belongs to uid ${stat.uid}, so authctl cannot make it private; the admin's password hash would be stored in it.`,
+    'Ask its owner (or root) to `chmod 600` it, or run init-db as its owner, or remove it and let init-db create the file.',
+  );
+}
+
 function removeSqliteFiles(file: string): void {
   for (const suffix of ['', '-journal', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
 }
@@ -156,7 +172,10 @@ export async function initDatabase(db: Db, opts: InitOptions): Promise<InitResul
     if (early) return early;
   }
   // A file or folder this user cannot write fails now, not after the password.
-  if (target.provider === 'sqlite') assertSqliteWritable(target.file);
+  if (target.provider === 'sqlite') {
+    assertSqliteWritable(target.file);
+    if (existed) refuseExposedEmptyFile(target.file);
+  }
 
   const password = await opts.obtainPasswordHash();
   const lock = await acquireJobLock(target, MIGRATE_LOCK.job, MIGRATE_LOCK.waitMs);
