@@ -62,10 +62,11 @@ function openLockFile(file: string, job: LockedJob): number {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') throw notALockFile(file, 'a symbolic link');
-    if (code === 'EACCES' || code === 'EPERM') {
-      const owner = entryAt(file)?.uid;
+    // A lock file another user made (not a folder this user cannot create it in, which is mapped as read-only).
+    const owner = entryAt(file)?.uid;
+    if ((code === 'EACCES' || code === 'EPERM') && owner !== undefined && owner !== process.getuid?.()) {
       throw busy(
-        `The ${job} lock ${file} belongs to another user${owner === undefined ? '' : ` (uid ${owner})`}: another authctl ${job} may be running as that user.`,
+        `The ${job} lock ${file} belongs to another user (uid ${owner}): another authctl ${job} may be running as that user.`,
         `Run authctl as the user that runs the other ${job}s (usually the database's owner); if none is running, that user or root may remove the file.`,
       );
     }
