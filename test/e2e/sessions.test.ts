@@ -252,12 +252,16 @@ describe('sessions purge', () => {
     expect(await auditRows(db)).toHaveLength(2);
   });
 
-  it('--grace keeps sessions that expired more recently than the grace period', async () => {
-    const r = await cli(db, ['sessions', 'purge', '--grace', '10m', '--json']);
+  it('--grace keeps sessions that expired more recently than the grace period, and says which ones it counted', async () => {
+    const r = await cli(db, ['sessions', 'purge', '--grace', '10m']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ deleted: 1, remaining: 0 });
+    // The expired sessions it kept are not "0 expired remain": the count is of those before the cutoff.
+    expect(r.stdout).toMatch(/Purged 1 expired session\(s\) in 1 batch\(es\), [\d.]+ s; 0 expired before \d{4}-\d\d-\d\d \d\d:\d\d.* remain\./);
     expect(await sessionIds(db)).not.toContain(f.id['alice-app-past']);
     expect(await sessionIds(db)).toEqual(sorted([...f.active, ...f.expired.filter((id) => id !== f.id['alice-app-past'])]));
+    const again = await cli(db, ['sessions', 'purge', '--grace', '10m']);
+    expect(again.stdout).toMatch(/No sessions expired before \d{4}-.*\. Nothing to do\./);
+    expect(JSON.parse((await cli(db, ['sessions', 'purge', '--grace', '10m', '--json'])).stdout)).toMatchObject({ deleted: 0, remaining: 0 });
   });
 
   it('prints one human line, and nothing at all with --quiet', async () => {

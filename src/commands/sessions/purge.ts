@@ -69,8 +69,11 @@ function graceFrom(value: string | undefined): number {
 const skippedNote = (skipped: number) =>
   `${skipped} session(s) with an expires_at in no timestamp form authctl can read were left alone; \`authctl doctor\` counts them.`;
 
-const summaryLine = ({ deleted, batches, ms, remaining }: PurgeRunResult) =>
-  `Purged ${deleted} expired session(s) in ${batches} batch(es), ${(ms / 1000).toFixed(1)} s; ${remaining ?? 'an unknown number of'} expired remain.`;
+/** Which sessions the run was about: all expired ones, or with --grace those expired before its cutoff. */
+const scope = (cutoff: string, graceMs: number) => (graceMs > 0 ? `expired before ${when(cutoff)}` : 'expired');
+
+const summaryLine = ({ deleted, batches, ms, remaining, cutoff }: PurgeRunResult, graceMs: number) =>
+  `Purged ${deleted} expired session(s) in ${batches} batch(es), ${(ms / 1000).toFixed(1)} s; ${remaining ?? 'an unknown number of'} ${scope(cutoff, graceMs)} remain.`;
 
 /**
  * A SQLite purge stopped because this user cannot write the database, a side
@@ -139,7 +142,7 @@ export const purgeCommand = () =>
         if (showProgress) out.progressDone();
       }
     },
-    render: (result, out) => {
+    render: (result, out, { graceMs }) => {
       if ('wouldDelete' in result) {
         out.line(`Would purge ${result.wouldDelete} session(s), expired before ${when(result.cutoff)}.`);
         out.line('Nothing changed.');
@@ -153,15 +156,16 @@ export const purgeCommand = () =>
       if (result.error) {
         // A run that deleted nothing has nothing to sum up: the error says so.
         if (result.deleted > 0) {
-          out.line(summaryLine(result));
+          out.line(summaryLine(result, graceMs));
           if (!result.audited) out.warn('The audit row for this run could not be written.');
         }
       } else if (result.interrupted) {
-        out.line(summaryLine(result));
+        out.line(summaryLine(result, graceMs));
       } else if (result.deleted === 0) {
-        out.success(`No expired sessions. Nothing to do (${result.remaining} remain).`);
+        const left = result.remaining ? ` (${result.remaining} appeared meanwhile)` : '';
+        out.success(`No sessions ${scope(result.cutoff, graceMs)}. Nothing to do${left}.`);
       } else {
-        out.success(summaryLine(result));
+        out.success(summaryLine(result, graceMs));
       }
     },
     failure: (result) => {
