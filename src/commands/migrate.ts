@@ -91,6 +91,11 @@ export function migrateCommand() {
       }
       if (!schema && fullNamesSet === 0 && !reservedAdmin) out.success('Already up to date. Nothing to do.');
       else if (!result.dryRun) out.success(schema ? 'Migrated.' : 'Repaired.');
+      if (result.noUsers) {
+        out.warn(
+          `The database has no users: the app seeds admin/admin, an active admin, at its next start. Run \`authctl init-db\` now to create the first admin${result.dryRun ? ' (it migrates too)' : ''}.`,
+        );
+      }
     },
   }).addCommand(statusCommand());
 }

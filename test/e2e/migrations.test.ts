@@ -44,6 +44,24 @@ describeProviders('migrations', ({ provider, newDb }) => {
     return db;
   }
 
+  it('an empty database: doctor and migrate point at init-db, since migrate alone leaves the app to seed admin/admin', async () => {
+    const db = await newDb();
+    if (provider === 'sqlite') fs.writeFileSync(db.url.replace(/^sqlite:\/\/\//, ''), '', { mode: 0o600 });
+    const doctor = await cli(db, ['doctor', '--json']);
+    expect(doctor.code, doctor.stderr).toBe(8);
+    const migrations = JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'migrations');
+    expect(migrations).toMatchObject({ status: 'fail', hint: 'Run `authctl init-db`: it creates the tables and the first admin.' });
+    const dry = await cli(db, ['migrate', '--dry-run', '--json']);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, noUsers: true });
+    const r = await cli(db, ['migrate']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning: The database has no users: the app seeds admin\/admin, an active admin, at its next start\. Run `authctl init-db` now to create the first admin\./);
+    expect((await cli(db, ['init-db', '--generate-password', '-q'], { env: FAST })).code).toBe(0);
+    const after = await cli(db, ['migrate', '--json']);
+    expect(JSON.parse(after.stdout)).toMatchObject({ noUsers: false });
+    expect(after.stderr).not.toMatch(/warning/);
+  });
+
   it('init-db creates a database that does not exist yet, then reports it up to date', async () => {
     const db = await newDb();
     const url = provider === 'sqlite' ? db.url : db.url.replace(/\/([^/]+)$/, '/$1_created');

@@ -120,7 +120,8 @@ async function runDatabaseChecks(
             name: 'migrations up to date',
             status: 'fail',
             detail: status.state === 'app-unmanaged' ? 'created by the app, not yet adopted' : problems.join(', ') || 'not initialised',
-            hint: 'Run `authctl migrate status`, then `authctl migrate`.',
+            // An empty database needs its first admin too: migrate alone would leave the app to seed admin/admin.
+            hint: status.state === 'empty' ? 'Run `authctl init-db`: it creates the tables and the first admin.' : 'Run `authctl migrate status`, then `authctl migrate`.',
           },
     );
   } catch (err) {

@@ -1,6 +1,7 @@
 import { writeAudit } from '../audit/write.js';
 import type { Db } from '../db/handle.js';
 import { openInspector } from '../db/inspector.js';
+import { sql, type Queryable } from '../db/query.js';
 import { loadMigrations } from '../db/migrations.js';
 import { withSignalsHeld } from '../signals/interrupt.js';
 import { findAppRowProblems, repairAppRows, type AppRowRepairs } from '../users/repairs.js';
@@ -15,6 +16,8 @@ export interface MigrateResult {
   backup: string | null;
   /** Rows the app could not serve, repaired in the transaction that writes the audit row (counted only in a dry run). */
   repairs: AppRowRepairs;
+  /** No user at all (an empty database migrated, or would be): the app seeds admin/admin at its next start. */
+  noUsers: boolean;
 }
 
 const NO_REPAIRS: AppRowRepairs = { fullNamesSet: 0, reservedAdmin: false };
@@ -37,13 +40,13 @@ async function migrateHeld(db: Db, opts: { dryRun: boolean; onBackup: (file: str
   if (opts.dryRun || !changesSchema) await inspector.close();
   else backup = await applyPlan(db, inspector, plan, migrations, state.kind !== 'empty', opts.onBackup);
   // A dry run on an empty database has no app rows to look at yet.
-  if (opts.dryRun && state.kind === 'empty') return { dryRun: true, ...plan, backup: null, repairs: NO_REPAIRS };
+  if (opts.dryRun && state.kind === 'empty') return { dryRun: true, ...plan, backup: null, repairs: NO_REPAIRS, noUsers: true };
 
   // Opened after the schema engine has finished, so it sees the migrated schema.
   const conn = await db.sql();
   if (opts.dryRun) {
     const found = await findAppRowProblems(conn);
-    return { dryRun: true, ...plan, backup: null, repairs: { fullNamesSet: found.nullFullNames.length, reservedAdmin: found.adminNameFree } };
+    return { dryRun: true, ...plan, backup: null, repairs: { fullNamesSet: found.nullFullNames.length, reservedAdmin: found.adminNameFree }, noUsers: await noUsers(conn) };
   }
   // Not a stopping point: this transaction records the schema steps just taken.
   const repairs = await conn.transaction(async (tx) => {
@@ -61,5 +64,9 @@ async function migrateHeld(db: Db, opts: { dryRun: boolean; onBackup: (file: str
     }
     return done;
   });
-  return { dryRun: false, ...plan, backup, repairs };
+  return { dryRun: false, ...plan, backup, repairs, noUsers: await noUsers(conn) };
+}
+
+async function noUsers(conn: Queryable): Promise<boolean> {
+  return (await conn.get(sql`SELECT id FROM users LIMIT 1`)) === undefined;
 }
