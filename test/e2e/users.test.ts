@@ -261,6 +261,11 @@ describe('user prefs', () => {
     expect(await unparseable(db)).toEqual([]);
 
     expect((await run('get', 'theme')).stdout.trim()).toBe('dark');
+    // The value is data: a script's `-q` still gets it, whole.
+    expect((await cli(db, ['-q', 'user', 'prefs', 'admin', 'get', 'theme'])).stdout).toBe('dark\n');
+    const fraction = await run('set', 'max_file_size_mb', '1.5');
+    expect(fraction.code).toBe(2);
+    expect(fraction.stderr).toMatch(/hint: Give a whole number/);
     expect(JSON.parse((await run('list', '--json')).stdout).preferences).toHaveLength(5);
 
     const before = await snapshot(db);

@@ -77,7 +77,7 @@ export const prefsCommand = () =>
       const { previous } = await prefs.unsetPreference(db, username, key);
       return { username, key, previous };
     },
-    render: (result, out, input) => {
+    render: async (result, out, input) => {
       switch (input.action) {
         case 'list': {
           const { username, preferences } = result as PrefsListResult;
@@ -89,7 +89,8 @@ export const prefsCommand = () =>
           return;
         }
         case 'get':
-          out.line((result as PrefsGetResult).value ?? '');
+          // The value is the command's data: printed with --quiet too, as is into a pipe, made visible on a terminal.
+          await out.data(`${(result as PrefsGetResult).value ?? ''}\n`);
           return;
         case 'set': {
           const { username, key, value, changed } = result as PrefsSetResult;

@@ -55,7 +55,7 @@ export function encodePreference(key: string, raw: string): string {
     }
     case 'int': {
       const text = raw.trim();
-      if (!/^[+-]?\d+$/.test(text)) throw usageError(`${key} takes a whole number, not ${JSON.stringify(raw)}.`);
+      if (!/^[+-]?\d+$/.test(text)) throw usageError(`${key} takes a whole number, not ${JSON.stringify(raw)}.`, 'Give a whole number, such as 50, without a decimal point or unit.');
       // Exact digits, as Python's str() writes them: a float would round 99999999999999999999 and write 1e+22.
       const digits = BigInt(text).toString();
       if (digits.replace('-', '').length > MAX_INT_DIGITS) {
