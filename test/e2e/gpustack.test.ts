@@ -244,7 +244,9 @@ describe('gpustack sync', () => {
       // A run with nothing to do says what it did, not what it "would" do.
       expect(again.stdout).toMatch(/0 created, 0 updated, 0 disabled/);
       expect(again.stdout).not.toMatch(/would be/);
-      expect(again.stderr).toMatch(/1 GPUStack user\(s\) were left alone or only partly mirrored/);
+      // The heading stays with its rows, on stdout; each row says why.
+      expect(again.stdout).toMatch(/1 GPUStack user\(s\) left alone or only partly mirrored:\n.*gpustack id.*why/);
+      expect(again.stderr).not.toMatch(/left alone/);
       expect(await snapshot(db)).toBe(afterFirst);
       expect((await users(db)).find((u) => u.id === localOnly)).toMatchObject({ username: 'carol-local', full_name: 'Carol Local', is_active: 1 });
       expect(await sessionsOf(db, localOnly)).toBe(2);
@@ -364,7 +366,7 @@ describe('gpustack sync', () => {
       expect(again.code, again.stderr).toBe(0);
       expect(await byGid(db, 7)).toMatchObject({ username: 'user00007', full_name: 'Seven Renamed' });
       const human = await sync(server, db);
-      expect(human.stderr).toMatch(/left alone/);
+      expect(human.stdout).toMatch(/left alone or only partly mirrored:/);
       expect(human.stdout + human.stderr).not.toContain('\x1b[2J');
     } finally {
       await server.close();
@@ -407,7 +409,12 @@ describe('gpustack sync', () => {
       expect(empty.code).toBe(7);
       expect(empty.stderr).toMatch(/GPUStack returned no users while 20 local user\(s\) are linked/);
       expect(empty.stderr).toMatch(/--force/);
+      // No --max-disable lets an empty list through, so the hint does not offer one.
+      expect(empty.stderr).not.toMatch(/higher --max-disable/);
       expect(empty.stdout).toMatch(/20 would be disabled/);
+      // Nothing was applied: the plan's rows say what would happen, not what did.
+      expect(empty.stdout).toMatch(/gone upstream; \d+ session\(s\) would be revoked/);
+      expect(empty.stdout).not.toMatch(/session\(s\) revoked/);
       expect(await snapshot(db)).toBe(before);
       // Even a generous --max-disable does not accept an empty list.
       expect((await sync(server, db, ['--max-disable', '100%'])).code).toBe(7);

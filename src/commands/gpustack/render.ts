@@ -58,7 +58,7 @@ interface PlanRow {
 
 const show = (v: unknown) => (v === null || v === undefined ? '(none)' : typeof v === 'string' ? `"${v}"` : String(v));
 
-function planRows(plan: SyncReport['plan']): PlanRow[] {
+function planRows(plan: SyncReport['plan'], revoked: string): PlanRow[] {
   const rows: PlanRow[] = [];
   for (const c of plan.create) {
     rows.push({ action: 'create', gpustackId: c.gpustackId, username: c.username, detail: `${c.isAdmin ? 'admin' : 'user'}${c.isActive ? '' : ', inactive'}` });
@@ -66,20 +66,21 @@ function planRows(plan: SyncReport['plan']): PlanRow[] {
   for (const u of plan.update) {
     const parts = Object.entries(u.changes).map(([field, ch]) => `${field} ${show(ch!.from)} → ${show(ch!.to)}`);
     if (u.link) parts.unshift('link by username');
-    if (u.sessionsRevoked) parts.push(`${u.sessionsRevoked} session(s) revoked`);
+    if (u.sessionsRevoked) parts.push(`${u.sessionsRevoked} session(s) ${revoked}`);
     rows.push({ action: u.link ? 'link' : 'update', gpustackId: u.gpustackId, username: u.username, detail: parts.join('; ') });
   }
   for (const d of plan.disable) {
-    rows.push({ action: 'disable', gpustackId: d.gpustackId, username: d.username, detail: `gone upstream; ${d.sessionsRevoked} session(s) revoked` });
+    rows.push({ action: 'disable', gpustackId: d.gpustackId, username: d.username, detail: `gone upstream; ${d.sessionsRevoked} session(s) ${revoked}` });
   }
   return rows;
 }
 
 /** What to do about a plan the guard refuses, by the rule that refused it. */
 export function guardHint(rule: SyncReport['guard']['rule']): string {
-  return rule === 'no-admin'
-    ? 'Check the admins in GPUStack; if the app should really have no active admin, run again with --force.'
-    : 'Check GPUStack and the plan above; if it is right, run again with --force or a higher --max-disable.';
+  if (rule === 'no-admin') return 'Check the admins in GPUStack; if the app should really have no active admin, run again with --force.';
+  // No --max-disable lets an empty list through: only --force does.
+  if (rule === 'empty-list') return 'Check the URL, the key (may it list users?) and GPUStack itself; if GPUStack really has no users now, run again with --force.';
+  return 'Check GPUStack and the plan above; if it is right, run again with --force or a higher --max-disable.';
 }
 
 export function renderSync(report: SyncReport, out: Output, input?: { force: boolean }): void {
@@ -97,7 +98,7 @@ export function renderSync(report: SyncReport, out: Output, input?: { force: boo
     if (report.applied) out.warn(PLACEHOLDER_NOTICE);
     else out.line('No user would be named "admin" afterwards: a disabled placeholder with that name would be kept, so the app cannot seed admin/admin.');
   }
-  const rows = planRows(plan);
+  const rows = planRows(plan, `${verb}revoked`);
   if (rows.length > 0) {
     out.table(rows.slice(0, SHOWN_ROWS), [
       { header: 'action', value: (r) => r.action },
@@ -108,7 +109,8 @@ export function renderSync(report: SyncReport, out: Output, input?: { force: boo
     if (rows.length > SHOWN_ROWS) out.line(out.c.dim(`… and ${rows.length - SHOWN_ROWS} more; --json lists them all.`));
   }
   if (plan.conflicts.length > 0) {
-    out.warn(`${plan.conflicts.length} GPUStack user(s) were left alone or only partly mirrored (a name or value the app cannot take):`);
+    // Heading and rows together on stdout; each row says why (a namesake, a duplicate, a value the app cannot take).
+    out.line(`${plan.conflicts.length} GPUStack user(s) left alone or only partly mirrored:`);
     out.table(plan.conflicts.slice(0, SHOWN_ROWS), [
       { header: 'gpustack id', value: (c) => c.gpustackId },
       { header: 'username', value: (c) => c.username },
