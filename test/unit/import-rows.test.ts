@@ -26,6 +26,14 @@ describe('import rows: reading', () => {
     expect(records[1]!.fields.full_name).toBe('two\nlines');
   });
 
+  it('refuses an empty NDJSON text as an empty CSV is refused (exit 2), but takes an explicit empty JSON array', () => {
+    for (const text of ['', '\n\n', '\uFEFF']) {
+      expect(failure(() => readRecords(text, 'ndjson', 'stdin')).message).toBe('stdin is empty: no JSON lines.');
+    }
+    expect(failure(() => readRecords('', 'csv', 'stdin')).exitCode).toBe(2);
+    expect(readRecords('[]', 'json', 'stdin')).toEqual([]);
+  });
+
   it('reports an unclosed quote with its line, and an unknown header column', () => {
     expect(failure(() => readRecords('username\nalice\n"bob\n', 'csv', 'f.csv')).message).toMatch(/not valid CSV at line 3/);
     expect(failure(() => readRecords('username,role\nalice,x\n', 'csv', 'f.csv')).message).toMatch(/unknown column\(s\) "role"/);

@@ -56,6 +56,8 @@ export function readRecords(text: string, format: ImportFormat, what: string): R
     if (!Array.isArray(data)) throw usageError(`${what} is not a JSON array.`, 'Give a JSON array of objects, one per user.');
     return data.map((item, i) => objectRecord(item, i + 1));
   }
+  // As an empty CSV has no header line: a producer that failed upstream must not pass for "nobody to import".
+  if (body.trim() === '') throw usageError(`${what} is empty: no JSON lines.`, 'Give one JSON object per line, one per user.');
   const records: RawRecord[] = [];
   body.split(/\r?\n/).forEach((lineText, i) => {
     if (lineText.trim() === '') return;
