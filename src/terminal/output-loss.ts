@@ -3,6 +3,10 @@ import type { Output } from './output.js';
 
 type StreamName = 'stdout' | 'stderr';
 
+/** The first error of each stream: a stream that failed stays failed for the rest of the process. */
+const failed: Partial<Record<StreamName, NodeJS.ErrnoException>> = {};
+let listening = false;
+
 /** Resolves once everything written to `stream` so far has gone out, or failed to. */
 function flushed(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => {
@@ -26,12 +30,11 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
  *   generated password above all, that nobody received.
  */
 export function watchOutputs(): { settle(code: number, out: Output): Promise<number> } {
-  const failed: Partial<Record<StreamName, NodeJS.ErrnoException>> = {};
-  const streams: Record<StreamName, NodeJS.WriteStream> = { stdout: process.stdout, stderr: process.stderr };
-  for (const name of ['stdout', 'stderr'] as const) {
-    streams[name].on('error', (err: NodeJS.ErrnoException) => {
-      failed[name] ??= err;
-    });
+  // Listened to once per process, however many times main() runs in it (tests run it often).
+  if (!listening) {
+    listening = true;
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => void (failed.stdout ??= err));
+    process.stderr.on('error', (err: NodeJS.ErrnoException) => void (failed.stderr ??= err));
   }
   return {
     async settle(code, out) {
