@@ -3,6 +3,7 @@ import type { PreferenceRow } from '../../core/users/preferences.js';
 import { KNOWN_PREFERENCES, type PrefKind } from '../../core/users/preference-keys.js';
 import { defineCommand } from '../define.js';
 import { usernameArg } from '../options.js';
+import { terminalSafe } from '../../terminal/output.js';
 
 type PrefsInput =
   | { username: string; action: 'list' }
@@ -89,8 +90,8 @@ export const prefsCommand = () =>
           return;
         }
         case 'get':
-          // The value is the command's data: printed with --quiet too, as is into a pipe, made visible on a terminal.
-          await out.data(`${(result as PrefsGetResult).value ?? ''}\n`);
+          // The value is the command's data, printed with --quiet too; a user chose it, so it is escaped even into a pipe, as before.
+          await out.data(`${terminalSafe((result as PrefsGetResult).value ?? '')}\n`);
           return;
         case 'set': {
           const { username, key, value, changed } = result as PrefsSetResult;
