@@ -1,5 +1,6 @@
 import type { ActivationResult } from '../../core/users/users.js';
 import { usernameArg } from '../options.js';
+import { WEAK_ADMIN_ALLOWED } from './password.js';
 import { defineCommand } from '../define.js';
 
 interface ActivationInput {
@@ -35,7 +36,7 @@ function activationCommand(name: 'disable' | 'enable') {
             `the next sync ${active ? 'disables it again if it is disabled there' : 'enables it again if it is active there'}. ${active ? 'Enable' : 'Disable'} it in GPUStack too.`,
         );
       }
-      if (result.weakPasswordAllowed) out.warn(`This admin's password is a well-known one (--allow-weak-password); change it with \`authctl user reset\`.`);
+      if (result.weakPasswordAllowed) out.warn(WEAK_ADMIN_ALLOWED);
       if (!active && (result.changed || result.revokedSessions > 0)) out.line(`Revoked ${result.revokedSessions} session(s).`);
     },
   });

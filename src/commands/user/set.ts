@@ -5,6 +5,7 @@ import { validateEmail, validateFullName, validateNewUsername } from '../../core
 import type { Output } from '../../terminal/output.js';
 import { defineCommand, type RawInput } from '../define.js';
 import { usernameArg } from '../options.js';
+import { WEAK_ADMIN_ALLOWED } from './password.js';
 
 interface SetInput {
   username: string;
@@ -104,7 +105,7 @@ export const setCommand = () =>
       }
       if (result.forced.includes('gpustack-linked')) out.warn('This user is linked to GPUStack: the next `authctl gpustack sync` may undo the change.');
       if (result.forced.includes('last-admin')) out.warn('This was the last active admin (--force).');
-      if (result.weakPasswordAllowed) out.warn(`This admin's password is a well-known one (--allow-weak-password); change it with \`authctl user reset\`.`);
+      if (result.weakPasswordAllowed) out.warn(WEAK_ADMIN_ALLOWED);
       if (!result.dryRun) out.success(`Updated "${result.user.username}".`);
     },
   });

@@ -1,4 +1,4 @@
-import { busy, refused } from '../errors/errors.js';
+import { conflict, refused } from '../errors/errors.js';
 import { shellWord } from '../errors/shell-word.js';
 import { findWeakPasswords, type WeakPasswordFinding } from '../passwords/weak.js';
 import type { User } from './rows.js';
@@ -35,12 +35,13 @@ export function enforceAdminPassword(
   check: AdminPasswordCheck | undefined,
   action: string,
   allowWeak: boolean,
-): { weakPasswordAllowed: WeakPasswordFinding['reason'] } | undefined {
+): { weakPasswordAllowed: true } | undefined {
   if (check === undefined || user.passwordHash !== check.hash) {
-    throw busy(`${user.username} changed while authctl was checking its password.`, 'Run the command again.');
+    throw conflict('CHANGED_MEANWHILE', `${user.username} changed while authctl was checking its password; nothing was changed.`, 'Run the command again.');
   }
   if (!check.finding) return undefined;
-  if (allowWeak) return { weakPasswordAllowed: check.finding.reason };
+  // Only that the rule was overridden: which well-known password it is would tell every reader of the audit log.
+  if (allowWeak) return { weakPasswordAllowed: true };
   const f = check.finding;
   const why =
     f.reason === 'username' ? 'its password is its username' : f.reason === 'default' ? 'its password is a well-known default' : `it still has the app's default credentials ${f.account}`;
