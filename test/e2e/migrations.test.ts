@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, runCli, tempDir } from '../support/cli.js';
+import { CAN_MOUNT, hasStackTrace, runCli, smallDisk, tempDir } from '../support/cli.js';
 import { appTimestamp, cli, describeProviders, fillAppDatabase, independentBcrypt, isoTimestamp, type TestDb } from '../support/db.js';
 
 const FAST = { AUTHCTL_BCRYPT_ROUNDS: '10' };
@@ -122,6 +123,21 @@ describeProviders('migrations', ({ provider, newDb }) => {
       expect(fs.lstatSync(backup).isFile()).toBe(true);
       expect(fs.statSync(backup).mode & 0o777).toBe(0o600);
       expect(fs.readdirSync(elsewhere)).toEqual([]);
+    });
+
+    it.skipIf(!CAN_MOUNT)('a backup the disk cannot hold is removed: exit 5, and no empty .bak file is left to be taken for one', async () => {
+      const source = await appMadeDb();
+      const disk = smallDisk(512);
+      expect(disk, 'mount a tmpfs').not.toBeNull();
+      const file = path.join(disk!, 'gpustack_ui.db');
+      fs.copyFileSync(source.url.replace(/^sqlite:\/\/\//, ''), file);
+      // Less room left than the database takes, so its copy cannot be made.
+      const free = () => Number(spawnSync('df', ['--output=avail', '-B1', disk!], { encoding: 'utf8' }).stdout.split('\n')[1]);
+      fs.writeFileSync(path.join(disk!, 'filler'), Buffer.alloc(Math.max(0, free() - fs.statSync(file).size / 2)));
+      const before = fs.readdirSync(disk!).sort();
+      const r = await runCli(['--json', 'migrate'], { cwd: disk!, env: { DATABASE_URL: `sqlite:///${file}` } });
+      expect(r.code, r.stderr).toBe(5);
+      expect(fs.readdirSync(disk!).sort()).toEqual(before);
     });
   }
 

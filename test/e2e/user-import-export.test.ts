@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { spawnSync } from 'node:child_process';
-import { expect, it, onTestFinished } from 'vitest';
-import { hasStackTrace } from '../support/cli.js';
+import { expect, it } from 'vitest';
+import { CAN_MOUNT, hasStackTrace, smallDisk } from '../support/cli.js';
 import { ptyMissing, runOnPty } from '../support/pty.js';
 import { APP_DATETIME, cli, describeProviders, independentBcrypt, independentVerify, insertSession, appTimestamp, type TestDb, unparseable } from '../support/db.js';
 
@@ -29,23 +28,6 @@ function write(db: TestDb, name: string, text: string, mode = 0o600): string {
   fs.chmodSync(file, mode);
   return file;
 }
-
-/** A folder on a tmpfs of `kb` KiB, so that writing past it fails with ENOSPC as on a full disk; needs root. */
-function smallDisk(kb: number): string | null {
-  const dir = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? '/tmp'), 'authctl-full-'));
-  if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${kb}k`, 'tmpfs', dir]).status !== 0) {
-    fs.rmdirSync(dir);
-    return null;
-  }
-  onTestFinished(() => {
-    spawnSync('umount', [dir]);
-    fs.rmdirSync(dir);
-  });
-  return dir;
-}
-
-const CAN_MOUNT = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
-if (!CAN_MOUNT && process.env.CI === 'true') throw new Error('The full-disk tests cannot run: they mount a small tmpfs, which needs root. CI must not skip them.');
 
 describeProviders('user import and export', ({ newDb }) => {
   async function freshDb(): Promise<TestDb> {

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { onTestFinished } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,4 +79,22 @@ export function removeTempDirs(): void {
 /** No stack frames and no internal paths in what an operator sees. */
 export function hasStackTrace(text: string): boolean {
   return /\n\s+at .+\(.+:\d+:\d+\)|node:internal|\.js:\d+:\d+/.test(text);
+}
+
+/** Whether this process may mount a small tmpfs (root): the full-disk tests need it, and CI must not skip them. */
+export const CAN_MOUNT = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
+if (!CAN_MOUNT && process.env.CI === 'true') throw new Error('The full-disk tests cannot run: they mount a small tmpfs, which needs root. CI must not skip them.');
+
+/** A folder on a tmpfs of `kb` KiB, so that writing past it fails with ENOSPC as on a full disk; unmounted when the test ends. */
+export function smallDisk(kb: number): string | null {
+  const dir = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? os.tmpdir()), 'authctl-full-'));
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${kb}k`, 'tmpfs', dir]).status !== 0) {
+    fs.rmdirSync(dir);
+    return null;
+  }
+  onTestFinished(() => {
+    spawnSync('umount', [dir]);
+    fs.rmdirSync(dir);
+  });
+  return dir;
 }

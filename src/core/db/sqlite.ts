@@ -299,7 +299,13 @@ export async function backupSqlite(db: SqliteDb, file: string, now = new Date())
     } finally {
       fs.closeSync(fd);
     }
-    await db.backup(target);
+    try {
+      await db.backup(target);
+    } catch (err) {
+      // SQLite removes a failed copy only from a file it created itself: this one is authctl's, so it goes here.
+      for (const side of [target, `${target}-journal`]) fs.rmSync(side, { force: true });
+      throw err;
+    }
     return target;
   }
 }
