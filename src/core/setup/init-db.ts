@@ -108,18 +108,20 @@ function restrictEmptyFile(file: string): void {
 }
 
 /**
- * An empty file that others may read or write, and that this user cannot
+ * An empty file that every user may read or write, and that this user cannot
  * make private (it belongs to someone else): the admin's hash would go into
- * it for anyone to read, or to replace. Refused before the password.
+ * it for anyone to read, or to replace. Refused before the password. A file
+ * shared with a group (0660, a group the database's users share) is a
+ * deliberate set-up and passes.
  */
 function refuseExposedEmptyFile(file: string): void {
   const stat = fs.statSync(file);
   const uid = process.getuid?.();
-  if (stat.size !== 0 || (stat.mode & 0o077) === 0 || uid === undefined || uid === 0 || stat.uid === uid) return;
+  if (stat.size !== 0 || (stat.mode & 0o007) === 0 || uid === undefined || uid === 0 || stat.uid === uid) return;
   throw refused(
     'DATABASE_FILE_EXPOSED',
-    `${file} is readable or writable by other users (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}) and belongs to uid ${stat.uid}, so authctl cannot make it private; the admin's password hash would be stored in it.`,
-    'Ask its owner (or root) to `chmod 600` it, or run init-db as its owner, or remove it and let init-db create the file.',
+    `${file} is readable or writable by every user (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}) and belongs to uid ${stat.uid}, so authctl cannot make it private; the admin's password hash would be stored in it.`,
+    "Ask its owner (or root) to take away other users' access (`chmod o-rwx`), or run init-db as its owner, or remove it and let init-db create the file.",
   );
 }
 
