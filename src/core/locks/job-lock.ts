@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget } from '../config/config.js';
 import { isSqliteBusy } from '../db/sqlite.js';
-import { busy, cancelled, databaseError } from '../errors/errors.js';
+import { cancelled, databaseError } from '../errors/errors.js';
 import { busyError, type JobLock, type LockedJob } from './job.js';
 
 export type { JobLock, LockedJob } from './job.js';
@@ -62,21 +62,43 @@ function openLockFile(file: string, job: LockedJob): number {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') throw notALockFile(file, 'a symbolic link');
+    // A FIFO put there after the check: opening it for writing without a reader fails at once.
+    if (code === 'ENXIO') throw notALockFile(file, 'a FIFO');
     // A lock file another user made (not a folder this user cannot create it in, which is mapped as read-only).
+    // Whether that user's run holds it cannot be told from here, so it is not "busy": exit 75 would let a
+    // cron wrapper skip every run behind a file a killed run left.
     const owner = entryAt(file)?.uid;
     if ((code === 'EACCES' || code === 'EPERM') && owner !== undefined && owner !== process.getuid?.()) {
-      throw busy(
-        `The ${job} lock ${file} belongs to another user (uid ${owner}): another authctl ${job} may be running as that user.`,
-        `Run authctl as the user that runs the other ${job}s (usually the database's owner); if none is running, that user or root may remove the file.`,
+      throw databaseError(
+        'LOCK_FILE_FOREIGN',
+        `The ${job} lock ${file} belongs to another user (uid ${owner}), and this user cannot open it: a ${job} running as that user holds it, or one it ran was killed and left it.`,
+        `Run authctl as the user that runs the other ${job}s (usually the database's owner); if no ${job} is running, that user or root may remove the file.`,
       );
     }
     throw err;
   }
-  if (!fs.fstatSync(fd).isFile()) {
+  const stat = fs.fstatSync(fd);
+  if (!stat.isFile()) {
     fs.closeSync(fd);
     throw notALockFile(file, 'not a regular file');
   }
+  giveToDatabaseOwner(fd, file, stat);
   return fd;
+}
+
+/**
+ * Root's run (cron's, typically) hands a lock file it made to the owner of
+ * the database beside it, so that a file a killed root run leaves does not
+ * lock the database's owner out of the job afterwards.
+ */
+function giveToDatabaseOwner(fd: number, lockFile: string, stat: fs.Stats): void {
+  if (process.getuid?.() !== 0 || stat.uid !== 0) return;
+  try {
+    const database = fs.statSync(lockFile.replace(/\.authctl-[a-z]+\.lock$/, ''));
+    if (database.uid !== 0) fs.fchownSync(fd, database.uid, database.gid);
+  } catch {
+    // No database file yet (init-db), or it cannot be read: the file stays root's.
+  }
 }
 
 /**
