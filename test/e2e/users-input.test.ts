@@ -154,8 +154,23 @@ describeProviders('user input', ({ provider, newDb, cloneDb }) => {
       const none = await cli(db, ['gpustack', 'check', '--token-file', fifo, '--url', 'http://127.0.0.1:9'], { timeoutMs: 45_000 });
       expect(none.signal, 'hung on the FIFO').toBeNull();
       expect(none.code, none.stderr).toBe(2);
-      expect(none.stderr).toMatch(/Nothing came through the token file .*pw\.fifo \(a pipe\) within 30 s\./);
+      expect(none.stderr).toMatch(/Nobody wrote into the token file .*pw\.fifo \(a FIFO\) within 30 s\./);
       expect(Date.now() - started).toBeLessThan(40_000);
+
+      // `<(...)`: an anonymous pipe, whose writer is there from the start. A slow one is waited for; an empty one is empty at once.
+      const viaBash = (substitution: string) =>
+        spawnSync('bash', ['-c', `"$NODE" "$BIN" user add "$NAME" --password-file ${substitution}`], {
+          cwd: db.cwd,
+          env: { ...process.env, ...db.env, ...FAST, NODE: process.execPath, BIN, NAME: 'subst' },
+          encoding: 'utf8',
+          timeout: 20_000,
+        });
+      const empty = viaBash('<(true)');
+      expect(empty.status, empty.stderr).toBe(2);
+      expect(empty.stderr).toMatch(/The password file \/dev\/fd\/\d+ is empty\./);
+      const slow = viaBash("<(sleep 2; printf 'A slow pipe password')");
+      expect(slow.status, slow.stderr).toBe(0);
+      expect(independentVerify('A slow pipe password', await hashOf(db, 'subst'))).toBe(true);
     }, 60_000);
 
     it('refuses more than 64 KiB on stdin or in a secret\'s file without reading it all (exit 2)', async () => {

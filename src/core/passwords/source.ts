@@ -63,48 +63,66 @@ function fileReadError(err: unknown, file: string, what: string): Error {
 export const SECRET_MAX_BYTES = 64 * 1024;
 
 /**
- * How long a pipe (a FIFO, or `<(...)`) may keep authctl waiting for its
- * writer. The reads never block, so this is also the longest a SIGTERM waits
- * to be acted on meanwhile: a FIFO nobody writes cannot hang a cron job.
+ * How long a named FIFO may keep authctl waiting for a writer to open it.
+ * The reads never block, so a FIFO nobody opens cannot hang a cron job.
  */
-const PIPE_WAIT_MS = 30_000;
+const FIFO_WAIT_MS = 30_000;
 const PIPE_POLL_MS = 10;
 
 function pauseSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** How a source is read: a regular file; a named FIFO, whose writer may come later; anything else, a stream with its writer there. */
+type SourceKind = 'file' | 'fifo' | 'stream';
+
+function kindOf(fd: number, stat: fs.Stats): SourceKind {
+  if (stat.isFile()) return 'file';
+  if (!stat.isFIFO()) return 'stream';
+  // `<(...)` gives an anonymous pipe, whose writer exists from the start: an end of file there is the end.
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('pipe:') ? 'stream' : 'fifo';
+  } catch {
+    return 'fifo';
+  }
+}
+
 /**
- * Everything `fd` holds, up to `maxBytes`. A regular file is read as usual.
- * A pipe was opened without blocking: it is polled until its writer has
- * written and closed it, for at most PIPE_WAIT_MS (an end of file before any
- * byte may only mean that no writer has opened it yet).
+ * Everything `fd` holds, up to `maxBytes`, as a blocking read would give it.
+ * Nothing is opened or read in a way that blocks: while a writer is there
+ * but has not written (EAGAIN), it is waited for, as long as it takes (a
+ * password manager may be asking for a passphrase); a named FIFO whose
+ * writer has not opened it yet reads as an end of file before any byte, and
+ * is waited for up to FIFO_WAIT_MS.
  */
-function readAll(fd: number, pipe: boolean, maxBytes: number | undefined, tooLarge: () => Error, file: string, what: string): Buffer {
+function readAll(fd: number, kind: SourceKind, maxBytes: number | undefined, tooLarge: () => Error, file: string, what: string): Buffer {
   const chunks: Buffer[] = [];
   let total = 0;
+  let writerSeen = false;
   const buffer = Buffer.alloc(64 * 1024);
-  const deadline = Date.now() + PIPE_WAIT_MS;
+  const deadline = Date.now() + FIFO_WAIT_MS;
   for (;;) {
     let n: number;
     try {
       n = fs.readSync(fd, buffer, 0, buffer.length, null);
     } catch (err) {
-      if (!pipe || (err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      n = -1;
+      if (kind === 'file' || (err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      writerSeen = true;
+      pauseSync(PIPE_POLL_MS);
+      continue;
     }
     if (n > 0) {
+      writerSeen = true;
       total += n;
       if (maxBytes !== undefined && total > maxBytes) throw tooLarge();
       chunks.push(Buffer.from(buffer.subarray(0, n)));
       continue;
     }
-    // Nothing yet (EAGAIN), or an end of file before any byte from a pipe: its writer may still come.
-    if (n === -1 || (pipe && total === 0)) {
+    if (kind === 'fifo' && !writerSeen) {
       if (Date.now() >= deadline) {
         throw usageError(
-          `${total === 0 ? 'Nothing came' : 'Not all of it came'} through the ${what} ${file} (a pipe) within ${PIPE_WAIT_MS / 1000} s.`,
-          'Whatever writes into that pipe must write all of it and close it; or give a regular file.',
+          `Nobody wrote into the ${what} ${file} (a FIFO) within ${FIFO_WAIT_MS / 1000} s.`,
+          'Start whatever writes the secret into that FIFO, or give a regular file.',
         );
       }
       pauseSync(PIPE_POLL_MS);
@@ -119,7 +137,7 @@ function readAll(fd: number, pipe: boolean, maxBytes: number | undefined, tooLar
  * The bytes of a file and its permission bits; a folder, a missing or
  * unreadable file fail in words (exit 2), and so does anything but a regular
  * file with `regularOnly` (a password file may be a pipe, as `<(...)` gives).
- * The file is opened without blocking, so a FIFO nobody writes cannot hang
+ * The file is opened without blocking, so a FIFO nobody opens cannot hang
  * the command (see readAll); more than `maxBytes` is refused.
  */
 export function readSourceFile(
@@ -140,7 +158,7 @@ export function readSourceFile(
     const tooLarge = () =>
       usageError(`The ${what} ${file} holds more than ${(opts.maxBytes ?? 0) / 1024} KiB, far more than a secret.`, `Check the path: it must name the ${what} itself.`);
     if (opts.maxBytes !== undefined && stat.isFile() && stat.size > opts.maxBytes) throw tooLarge();
-    return { bytes: readAll(fd, !stat.isFile(), opts.maxBytes, tooLarge, file, what), mode: stat.mode & 0o777, isFile: stat.isFile() };
+    return { bytes: readAll(fd, kindOf(fd, stat), opts.maxBytes, tooLarge, file, what), mode: stat.mode & 0o777, isFile: stat.isFile() };
   } catch (err) {
     if (err instanceof Error && 'exitCode' in err) throw err;
     throw fileReadError(err, file, what);
