@@ -437,6 +437,24 @@ describeProviders('read-only databases', ({ provider, newDb, cloneDb }) => {
       expect(ok.code, output(ok)).toBe(0);
     });
 
+    it.skipIf(READ_ONLY_BY !== 'other-user')('a link from a read-only folder to a database in a writable one is writable: init-db and user add go through it', async () => {
+      const readOnly = tempDir();
+      const writable = tempDir();
+      fs.chmodSync(readOnly, 0o755);
+      fs.chmodSync(writable, 0o777);
+      const real = path.join(writable, 'real.db');
+      fs.writeFileSync(real, '', { mode: 0o600 });
+      spawnSync('chown', ['postgres', real]);
+      const link = path.join(readOnly, 'linked.db');
+      fs.symlinkSync(real, link);
+      const env = { DATABASE_URL: `sqlite:///${link}`, ...QUICK };
+      // SQLite writes its side files beside the real file, so the link's own folder does not matter.
+      const init = await runCliAsOtherUser(['init-db', '--generate-password', '-q'], { cwd: readOnly, env });
+      expect(init.code, output(init)).toBe(0);
+      const add = await runCliAsOtherUser(['user', 'add', 'bob', '--password-stdin'], { cwd: readOnly, env, input: `${PASSWORD}\n` });
+      expect(add.code, output(add)).toBe(0);
+    });
+
     it.skipIf(SKIP_READ_ONLY)('a read-only folder: user add says the folder must be writable', async () => {
       const db = await cloneDb(template);
       makeReadOnly(db.url.replace(/^sqlite:\/\/\//, ''), { folder: true });

@@ -319,3 +319,22 @@ export function present(file: string): boolean {
     return false;
   }
 }
+
+/**
+ * The file a database path leads to, so that two runs reaching one file by
+ * different paths (a symlink to it or to its folder, `./` against an absolute
+ * path) share one lock, also while one of them is still creating it.
+ * SQLite itself resolves symlinks the same way before naming its -wal.
+ */
+export function realFile(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    // Not created yet (init-db): its folder, resolved, and its name.
+    try {
+      return path.join(fs.realpathSync(path.dirname(file)), path.basename(file));
+    } catch {
+      return file;
+    }
+  }
+}

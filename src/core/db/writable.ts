@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { sqliteFolderReadOnly, sqliteReadOnly } from '../errors/map.js';
+import { realFile } from './sqlite.js';
 
 /** Whether this process may not write `target` (a file or folder that exists). */
 function writeDenied(target: string): boolean {
@@ -21,5 +22,6 @@ function writeDenied(target: string): boolean {
  */
 export function assertSqliteWritable(file: string): void {
   if (writeDenied(file)) throw sqliteReadOnly(file);
-  if (writeDenied(path.dirname(file))) throw sqliteFolderReadOnly();
+  // SQLite follows a link to the database and writes its side files beside the real file.
+  if (writeDenied(path.dirname(realFile(file)))) throw sqliteFolderReadOnly();
 }

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget } from '../config/config.js';
-import { isSqliteBusy } from '../db/sqlite.js';
+import { isSqliteBusy, realFile } from '../db/sqlite.js';
 import { cancelled, databaseError } from '../errors/errors.js';
 import { busyError, type JobLock, type LockedJob } from './job.js';
 
@@ -183,24 +182,5 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
         releaseNow();
       },
     };
-  }
-}
-
-/**
- * The file a database path leads to, so that two runs reaching one file by
- * different paths (a symlink to it or to its folder, `./` against an absolute
- * path) share one lock, also while one of them is still creating it.
- * SQLite itself resolves symlinks the same way before naming its -wal.
- */
-function realFile(file: string): string {
-  try {
-    return fs.realpathSync(file);
-  } catch {
-    // Not created yet (init-db): its folder, resolved, and its name.
-    try {
-      return path.join(fs.realpathSync(path.dirname(file)), path.basename(file));
-    } catch {
-      return file;
-    }
   }
 }
