@@ -256,6 +256,9 @@ describeProviders('user lifecycle', ({ provider, newDb, cloneDb }) => {
         expect(hasStackTrace(r.stderr)).toBe(false);
       }
       expect(await snapshot(db)).toBe(before);
+      // The app's documented test password is well-known for any user, not only for its own account.
+      await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('testpass', 4), 'bob');
+      expect((await cli(db, ['user', 'set', 'bob', '--admin'])).code).toBe(7);
       // A disabled user made an admin is checked when it is enabled.
       await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('changeme', 4), 'erin');
       expect((await cli(db, ['user', 'disable', 'erin'])).code).toBe(0);

@@ -1,5 +1,6 @@
 import { conflict, refused } from '../errors/errors.js';
 import { shellWord } from '../errors/shell-word.js';
+import { APP_DEFAULT_ACCOUNTS, DEFAULT_PASSWORDS } from '../passwords/password.js';
 import { findWeakPasswords, type WeakPasswordFinding } from '../passwords/weak.js';
 import type { User } from './rows.js';
 
@@ -9,7 +10,7 @@ import type { User } from './rows.js';
  * --admin`) or an admin enabled again (`user enable`) keeps the password it
  * had. A bcrypt hash cannot tell its password's length, but it can be tried
  * against the app's documented accounts, the username and the common
- * defaults, as doctor does. That costs a few bcrypt runs (about a second), so
+ * defaults, as doctor does, and the app's documented passwords for any user. That costs a few bcrypt runs (about a second), so
  * it runs before the write transaction, never inside it.
  */
 export interface AdminPasswordCheck {
@@ -20,7 +21,9 @@ export interface AdminPasswordCheck {
 
 export async function checkAdminPassword(user: User): Promise<AdminPasswordCheck> {
   if (!user.passwordHash) return { hash: user.passwordHash };
-  const [finding] = await findWeakPasswords([{ id: user.id, username: user.username, hash: user.passwordHash }]);
+  // The policy's own list of the app's documented passwords too: testpass and admin123 are refused for any user.
+  const candidates = [...new Set([...DEFAULT_PASSWORDS, ...APP_DEFAULT_ACCOUNTS.map((a) => a.password)])];
+  const [finding] = await findWeakPasswords([{ id: user.id, username: user.username, hash: user.passwordHash }], undefined, candidates);
   return { hash: user.passwordHash, ...(finding ? { finding } : {}) };
 }
 
