@@ -208,6 +208,23 @@ describeProviders('user import and export', ({ newDb }) => {
     expect(swap.code, swap.stderr).toBe(0);
   });
 
+  it('an update that makes an existing user an active admin refuses a well-known stored password, in a dry run too', async () => {
+    const db = await freshDb();
+    expect((await cli(db, ['user', 'import', '-', '--no-password'], { input: 'username\nbob\ncarol\n', env: FAST })).code).toBe(0);
+    await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('changeme', 4), 'bob');
+    await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('a long and private one', 4), 'carol');
+    const rows = 'username,is_admin\nbob,true\ncarol,true\n';
+    for (const extra of [['--dry-run'], []]) {
+      const r = await refusedUnchanged(db, ['user', 'import', '-', '--on-conflict', 'update', ...extra], 7, /1 row would make an active admin of a user whose stored password is a well-known one/, rows);
+      expect(r.stderr).toMatch(/line 2: bob/);
+      expect(r.stderr).not.toMatch(/line 3: carol|changeme/);
+    }
+    // A row that gives a password replaces the stored one, and the override goes through, audited.
+    expect((await cli(db, ['user', 'import', '-', '--on-conflict', 'update'], { input: 'username,is_admin,password\nbob,true,a fresh admin passphrase\n', env: FAST })).code).toBe(0);
+    const allowed = await cli(db, ['user', 'import', '-', '--on-conflict', 'update', '--allow-weak-password'], { input: 'username,is_admin\ncarol,true\n', env: FAST });
+    expect(allowed.code, allowed.stderr).toBe(0);
+  });
+
   it('--on-conflict fail names the rows, skip leaves users alone, update changes what the file gives', async () => {
     const db = await freshDb();
     const first = 'username,email,full_name\nalice,alice@example.com,Alice\nbob,bob@example.com,Bob\n';

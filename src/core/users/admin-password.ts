@@ -1,7 +1,7 @@
 import { conflict, refused } from '../errors/errors.js';
 import { shellWord } from '../errors/shell-word.js';
 import { APP_DEFAULT_ACCOUNTS, DEFAULT_PASSWORDS } from '../passwords/password.js';
-import { findWeakPasswords, type WeakPasswordFinding } from '../passwords/weak.js';
+import { findWeakPasswords, type HashedUser, type WeakPasswordFinding } from '../passwords/weak.js';
 import type { User } from './rows.js';
 
 /**
@@ -21,10 +21,18 @@ export interface AdminPasswordCheck {
 
 export async function checkAdminPassword(user: User): Promise<AdminPasswordCheck> {
   if (!user.passwordHash) return { hash: user.passwordHash };
-  // The policy's own list of the app's documented passwords too: testpass and admin123 are refused for any user.
-  const candidates = [...new Set([...DEFAULT_PASSWORDS, ...APP_DEFAULT_ACCOUNTS.map((a) => a.password)])];
-  const [finding] = await findWeakPasswords([{ id: user.id, username: user.username, hash: user.passwordHash }], undefined, candidates);
+  const [finding] = await findWellKnownPasswords([{ id: user.id, username: user.username, hash: user.passwordHash }]);
   return { hash: user.passwordHash, ...(finding ? { finding } : {}) };
+}
+
+/**
+ * The users whose stored password is a well-known one: doctor's list, and
+ * the policy's own list of the app's documented passwords too (testpass and
+ * admin123 are refused for any user), all tried at once on the worker pool.
+ */
+export function findWellKnownPasswords(users: HashedUser[]): Promise<WeakPasswordFinding[]> {
+  const candidates = [...new Set([...DEFAULT_PASSWORDS, ...APP_DEFAULT_ACCOUNTS.map((a) => a.password)])];
+  return findWeakPasswords(users, undefined, candidates);
 }
 
 /**

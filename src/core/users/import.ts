@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { fillNewFile } from './new-file.js';
+import { findWellKnownPasswords } from './admin-password.js';
 import { writeAudit } from '../audit/write.js';
 import type { Db } from '../db/handle.js';
 import { asBool, asNumber, join, sql, type Queryable, type Sql } from '../db/query.js';
@@ -237,6 +238,28 @@ function passwordsFileError(file: string, err: NodeJS.ErrnoException): AuthctlEr
   return usageError(`Cannot create the passwords file ${file}: ${err.code ?? err.message}.`, 'Choose a path in a folder you can write to.');
 }
 
+/**
+ * An update that makes an existing user an active admin (or enables an
+ * admin) without giving it a password keeps the stored one: as with `user
+ * set --admin`, that must not be a well-known one. Tried before anything is
+ * written, every such user at once; a dry run refuses what the real run
+ * would.
+ */
+async function refuseKeptWellKnownPasswords(updates: Array<Extract<Planned, { kind: 'update' }>>): Promise<void> {
+  const kept = updates.filter(
+    ({ row, user }) => !row.password && user.passwordHash && (row.isAdmin ?? user.isAdmin) && (row.isActive ?? user.isActive) && !(user.isAdmin && user.isActive),
+  );
+  if (kept.length === 0) return;
+  const found = new Set((await findWellKnownPasswords(kept.map(({ user }) => ({ id: user.id, username: user.username, hash: user.passwordHash! })))).map((f) => f.id));
+  const lines = kept.filter(({ user }) => found.has(user.id)).map(({ row }) => `line ${row.line}: ${row.username}`);
+  if (lines.length === 0) return;
+  throw refused(
+    'WEAK_PASSWORD',
+    listed(lines, 'would make an active admin of a user whose stored password is a well-known one'),
+    'Give those rows a password, or reset those users first (`authctl user reset`), or add --allow-weak-password (recorded in the audit log).',
+  ).withDetails(lines);
+}
+
 /** Fails at once when the passwords file exists, before any work (the file itself is created with O_EXCL later). */
 export function assertPasswordsOutFree(file: string): void {
   if (fs.existsSync(file)) throw passwordsFileError(file, Object.assign(new Error('exists'), { code: 'EEXIST' }));
@@ -272,6 +295,7 @@ export async function importUsers(db: Db, rows: ImportRow[], opts: ImportOptions
   result.passwordsGenerated = generated.size;
   // Judged on the plan as well as (below) in the transaction, so that a dry run says what the real run would.
   if (leavesNoActiveAdmin(existing, planned)) throw lastAdmin();
+  if (!opts.weakPasswordAllowed) await refuseKeptWellKnownPasswords(updates);
   if (opts.dryRun) return result;
 
   const toHash = planned.filter((p) => p.kind !== 'skip' && (p.row.password && 'plain' in p.row.password || generated.has(p.row)));
