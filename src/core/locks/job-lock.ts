@@ -46,7 +46,8 @@ function notALockFile(file: string, what: string): Error {
  * file wherever the link points), never a FIFO (opening one waits for a
  * writer, past SIGTERM), never a folder. Its -journal is checked the same
  * way, since SQLite writes it beside. A lock file this user may not open
- * belongs to another user's run, held or left behind: busy (exit 75).
+ * belongs to another user's run, held or left behind, which cannot be told
+ * apart from here: exit 5, naming its owner (below).
  */
 function openLockFile(file: string, job: LockedJob): number {
   for (const side of [file, `${file}-journal`]) {

@@ -10,8 +10,9 @@ import type { User } from './rows.js';
  * --admin`) or an admin enabled again (`user enable`) keeps the password it
  * had. A bcrypt hash cannot tell its password's length, but it can be tried
  * against the app's documented accounts, the username and the common
- * defaults, as doctor does, and the app's documented passwords for any user. That costs a few bcrypt runs (about a second), so
- * it runs before the write transaction, never inside it.
+ * defaults, as doctor does, and the app's documented passwords for any user.
+ * That costs a few bcrypt runs (about two seconds at cost 12), so it runs
+ * before the write transaction, never inside it.
  */
 export interface AdminPasswordCheck {
   /** The hash that was tried; the transaction makes sure it is still the stored one. */
