@@ -3,7 +3,7 @@ import type { Db } from '../db/handle.js';
 import { asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
 import { conflict, refused } from '../errors/errors.js';
 import { APP_SEEDED_ADMIN } from './admin-placeholder.js';
-import { checkAdminPassword, enforceAdminPassword, type AdminPasswordCheck } from './admin-password.js';
+import { becomesActiveAdmin, checkAdminPassword, enforceAdminPassword, type AdminPasswordCheck } from './admin-password.js';
 import { reserveAdminName } from './repairs.js';
 import type { User } from './rows.js';
 import { findUser, guardsLastAdmin, summarise, unreadableFlag, type UserSummary } from './users.js';
@@ -72,10 +72,11 @@ export async function setUser(
   const conn = await db.sql();
   // Making an active user an admin tries its password against the well-known
   // ones first, outside the write lock (a few bcrypt runs).
+  const promotes = (u: User) => becomesActiveAdmin(u, { isAdmin: edits.isAdmin ?? u.isAdmin, isActive: u.isActive });
   let passwordCheck: AdminPasswordCheck | undefined;
   if (edits.isAdmin === true) {
     const before = await findUser(conn, username);
-    if (before.isAdmin !== true && before.isActive === true) passwordCheck = await checkAdminPassword(before);
+    if (promotes(before)) passwordCheck = await checkAdminPassword(before);
   }
   // A dry run only reads, so it does not take the write lock.
   const inTransaction = <T>(fn: (tx: Queryable) => Promise<T>) => (opts.dryRun ? fn(conn) : conn.transaction(fn));
@@ -126,7 +127,7 @@ export async function setUser(
     }
 
     let weakPassword: ReturnType<typeof enforceAdminPassword>;
-    if (changed('isAdmin')?.to === true && existing.isActive === true) {
+    if (promotes(existing)) {
       // Checked before the transaction (a user that was then an admin or disabled is refused as changed meanwhile).
       weakPassword = enforceAdminPassword(existing, passwordCheck, `Making ${username} an admin`, opts.allowWeakPassword);
     }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { fillNewFile } from './new-file.js';
-import { findWellKnownPasswords } from './admin-password.js';
+import { becomesActiveAdmin, findWellKnownPasswords } from './admin-password.js';
 import { writeAudit } from '../audit/write.js';
 import type { Db } from '../db/handle.js';
 import { asBool, asNumber, join, sql, type Queryable, type Sql } from '../db/query.js';
@@ -247,7 +247,7 @@ function passwordsFileError(file: string, err: NodeJS.ErrnoException): AuthctlEr
  */
 async function refuseKeptWellKnownPasswords(updates: Array<Extract<Planned, { kind: 'update' }>>): Promise<void> {
   const kept = updates.filter(
-    ({ row, user }) => !row.password && user.passwordHash && (row.isAdmin ?? user.isAdmin) && (row.isActive ?? user.isActive) && !(user.isAdmin && user.isActive),
+    ({ row, user }) => !row.password && user.passwordHash && becomesActiveAdmin(user, { isAdmin: row.isAdmin ?? user.isAdmin, isActive: row.isActive ?? user.isActive }),
   );
   if (kept.length === 0) return;
   const found = new Set((await findWellKnownPasswords(kept.map(({ user }) => ({ id: user.id, username: user.username, hash: user.passwordHash! })))).map((f) => f.id));

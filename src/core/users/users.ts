@@ -1,7 +1,7 @@
 import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { createUser } from './create.js';
-import { checkAdminPassword, enforceAdminPassword, type AdminPasswordCheck } from './admin-password.js';
+import { becomesActiveAdmin, checkAdminPassword, enforceAdminPassword, type AdminPasswordCheck } from './admin-password.js';
 import { AuthctlError, conflict, databaseError, notFound, refused } from '../errors/errors.js';
 import { before, notBefore } from '../db/conditions.js';
 import { asBool, asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
@@ -210,17 +210,17 @@ export async function setUserActive(
   const conn = await db.sql();
   // Enabling an admin tries its password against the well-known ones first,
   // outside the write lock (a few bcrypt runs).
+  const reenablesAdmin = (u: User) => active && becomesActiveAdmin(u, { isAdmin: u.isAdmin, isActive: true });
   let passwordCheck: AdminPasswordCheck | undefined;
   if (active) {
     const before = await findUser(conn, username);
-    if (before.isAdmin === true && before.isActive !== true) passwordCheck = await checkAdminPassword(before);
+    if (reenablesAdmin(before)) passwordCheck = await checkAdminPassword(before);
   }
   return conn.transaction(async (tx) => {
     const existing = await findUser(tx, username);
-    const weakPassword =
-      active && existing.isAdmin === true && existing.isActive !== true
-        ? enforceAdminPassword(existing, passwordCheck, `Enabling admin ${username}`, Boolean(opts.allowWeakPassword))
-        : undefined;
+    const weakPassword = reenablesAdmin(existing)
+      ? enforceAdminPassword(existing, passwordCheck, `Enabling admin ${username}`, Boolean(opts.allowWeakPassword))
+      : undefined;
     if (!active && !opts.force && (await guardsLastAdmin(tx, existing))) {
       if (existing.isAdmin === null || existing.isActive === null) throw unreadableFlag(existing, 'disabling it', 'pass --force to disable it anyway');
       throw refused(
