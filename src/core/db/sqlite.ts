@@ -310,14 +310,18 @@ export async function backupSqlite(db: SqliteDb, file: string, now = new Date())
   }
 }
 
+/** What stands at a path, without following a link; undefined when nothing does. */
+export function entryAt(file: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether anything is at the path, a dangling link included. */
 export function present(file: string): boolean {
-  try {
-    fs.lstatSync(file);
-    return true;
-  } catch {
-    return false;
-  }
+  return entryAt(file) !== undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type { DatabaseTarget } from '../config/config.js';
-import { isSqliteBusy, realFile } from '../db/sqlite.js';
+import { entryAt, isSqliteBusy, realFile } from '../db/sqlite.js';
 import { cancelled, databaseError } from '../errors/errors.js';
 import { busyError, type JobLock, type LockedJob } from './job.js';
 
@@ -23,15 +23,6 @@ function stillLinked(file: string, fd: number): boolean {
   }
 }
 
-/** What stands at a path, without following a link; undefined when nothing does. */
-function entryAt(file: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(file);
-  } catch {
-    return undefined;
-  }
-}
-
 function notALockFile(file: string, what: string): Error {
   return databaseError(
     'LOCK_FILE_INVALID',
@@ -49,7 +40,7 @@ function notALockFile(file: string, what: string): Error {
  * belongs to another user's run, held or left behind, which cannot be told
  * apart from here: exit 5, naming its owner (below).
  */
-function openLockFile(file: string, job: LockedJob): number {
+function openLockFile(file: string, job: LockedJob, database: string): number {
   for (const side of [file, `${file}-journal`]) {
     const entry = entryAt(side);
     if (!entry || entry.isFile()) continue;
@@ -82,7 +73,7 @@ function openLockFile(file: string, job: LockedJob): number {
     fs.closeSync(fd);
     throw notALockFile(file, 'not a regular file');
   }
-  giveToDatabaseOwner(fd, file, stat);
+  giveToDatabaseOwner(fd, database, stat);
   return fd;
 }
 
@@ -91,11 +82,11 @@ function openLockFile(file: string, job: LockedJob): number {
  * the database beside it, so that a file a killed root run leaves does not
  * lock the database's owner out of the job afterwards.
  */
-function giveToDatabaseOwner(fd: number, lockFile: string, stat: fs.Stats): void {
+function giveToDatabaseOwner(fd: number, database: string, stat: fs.Stats): void {
   if (process.getuid?.() !== 0 || stat.uid !== 0) return;
   try {
-    const database = fs.statSync(lockFile.replace(/\.authctl-[a-z]+\.lock$/, ''));
-    if (database.uid !== 0) fs.fchownSync(fd, database.uid, database.gid);
+    const owner = fs.statSync(database);
+    if (owner.uid !== 0) fs.fchownSync(fd, owner.uid, owner.gid);
   } catch {
     // No database file yet (init-db), or it cannot be read: the file stays root's.
   }
@@ -122,7 +113,8 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
     const { acquireAdvisoryLock } = await import('./pg-advisory.js');
     return acquireAdvisoryLock(target, job, waitMs, signal);
   }
-  const lockFile = `${realFile(target.file)}.authctl-${job}.lock`;
+  const database = realFile(target.file);
+  const lockFile = `${database}.authctl-${job}.lock`;
   const deadline = Date.now() + waitMs;
   // A run that starts at the very moment another does can make both fail
   // (each holds the file's shared lock while the other asks for the
@@ -132,7 +124,7 @@ export async function acquireJobLock(target: DatabaseTarget, job: LockedJob, wai
   // wait.
   const raceDeadline = Date.now() + RACE_GRACE_MS;
   for (;;) {
-    const fd = openLockFile(lockFile, job);
+    const fd = openLockFile(lockFile, job, database);
     const db = new Database(lockFile, { timeout: 0 });
     const close = () => {
       db.close();
