@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasStackTrace, runCli, tempDir, type CliResult } from '../support/cli.js';
 import { appTimestamp, cli, describeProviders, fakeJwt, holdJobLock, type ProviderName, type TestDb, unparseable } from '../support/db.js';
@@ -24,11 +25,16 @@ function auditRows(db: TestDb): Promise<Array<Record<string, unknown>>> {
 /** A boolean as the provider's driver takes it. */
 const bool = (provider: ProviderName, b: boolean) => (provider === 'sqlite' ? (b ? 1 : 0) : b);
 
-async function addLocalUser(db: TestDb, username: string, extra: { gpustackUserId?: number; fullName?: string } = {}): Promise<number> {
+async function addLocalUser(
+  db: TestDb,
+  username: string,
+  extra: { gpustackUserId?: number; fullName?: string; passwordHash?: string; isAdmin?: boolean; isActive?: boolean } = {},
+): Promise<number> {
   const now = appTimestamp(new Date());
   const [row] = await db.query<{ id: number }>(
     'INSERT INTO users (username, email, password_hash, full_name, is_admin, is_active, gpustack_user_id, created_at, updated_at) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
-    username, '$2b$10$abcdefghijklmnopqrstuuVQ1Uy3M6cWm8Z0n6b7l2bK5sS5mR0Gy', extra.fullName ?? null, bool(db.provider, false), bool(db.provider, true), extra.gpustackUserId ?? null, now, now,
+    username, extra.passwordHash ?? '$2b$10$abcdefghijklmnopqrstuuVQ1Uy3M6cWm8Z0n6b7l2bK5sS5mR0Gy', extra.fullName ?? null,
+    bool(db.provider, extra.isAdmin ?? false), bool(db.provider, extra.isActive ?? true), extra.gpustackUserId ?? null, now, now,
   );
   return Number(row!.id);
 }
@@ -392,6 +398,71 @@ describe('gpustack sync', () => {
       expect(updates).toContainEqual(expect.objectContaining({ userId: erin, gpustackId: 30, link: true, changes: { fullName: { from: 'Erin Local', to: 'Erin Upstream' } } }));
       expect(updates).toContainEqual(expect.objectContaining({ username: 'admin', gpustackId: 1, link: true }));
       expect((await users(db)).find((u) => u.id === erin)).toMatchObject({ gpustack_user_id: 30, full_name: 'Erin Upstream', password_hash: before!.password_hash });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('does not make an active admin of a linked user whose own password is well-known, unless --allow-weak-password', async () => {
+    const upstream = [
+      ...standardUsers(),
+      makeUser(30, 'bob', { is_admin: true }),
+      makeUser(31, 'ann', { is_admin: true, is_active: true }),
+      makeUser(32, 'dan', { is_admin: true }),
+      makeUser(33, 'erin', { is_admin: true }),
+    ];
+    const server = await startGpustackStandIn({ users: upstream });
+    try {
+      const db = await freshDb();
+      // bob's password is a common default, ann (a disabled admin) has her
+      // username as hers, dan's is strong; erin is local-only with a default.
+      const weak = bcrypt.hashSync('changeme', 4);
+      const bob = await addLocalUser(db, 'bob', { gpustackUserId: 30, passwordHash: weak });
+      const ann = await addLocalUser(db, 'ann', { gpustackUserId: 31, passwordHash: bcrypt.hashSync('ann', 4), isAdmin: true, isActive: false });
+      const dan = await addLocalUser(db, 'dan', { gpustackUserId: 32, passwordHash: bcrypt.hashSync('Tq9-vorn-Lapse-77', 4) });
+      const erin = await addLocalUser(db, 'erin', { passwordHash: weak });
+      const hashes = (await users(db)).map((u) => String(u.password_hash));
+      const before = await snapshot(db);
+
+      const dry = await sync(server, db, ['--dry-run', '--link-by-username', '--json']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(await snapshot(db)).toBe(before);
+      const held = (r: CliResult) =>
+        (JSON.parse(r.stdout).plan.conflicts as Array<{ localUserId: number; kind: string }>).filter((c) => c.kind === 'weak-admin-password').map((c) => c.localUserId);
+      expect(held(dry)).toEqual([bob, ann, erin]);
+
+      const r = await sync(server, db, ['--link-by-username']);
+      expect(r.code, r.stderr).toBe(0);
+      // The table wraps its last column; --json (above) has the whole text.
+      expect(r.stdout).toMatch(/bob +\d+ +GPUStack makes it an active admin, but/);
+      expect(r.stdout).toMatch(/ann +\d+ +GPUStack makes it an active admin, but/);
+      const details = (JSON.parse(dry.stdout).plan.conflicts as Array<{ localUserId: number; detail: string }>).map((c) => [c.localUserId, c.detail]);
+      expect(details).toContainEqual([bob, expect.stringMatching(/well-known one; not made an admin/)]);
+      expect(details).toContainEqual([ann, expect.stringMatching(/well-known one; not enabled/)]);
+      const after = new Map((await users(db)).map((u) => [u.id, u]));
+      expect(after.get(bob)).toMatchObject({ is_admin: 0, is_active: 1 });
+      expect(after.get(ann)).toMatchObject({ is_admin: 1, is_active: 0 });
+      expect(after.get(dan)).toMatchObject({ is_admin: 1 });
+      // erin is linked, as asked, but stays an ordinary user.
+      expect(after.get(erin)).toMatchObject({ gpustack_user_id: 33, is_admin: 0 });
+      expect(JSON.parse((await auditRows(db)).at(-1)!.details as string)).not.toHaveProperty('weakPasswordAllowed');
+
+      const allowed = await sync(server, db, ['--allow-weak-password', '--json']);
+      expect(allowed.code, allowed.stderr).toBe(0);
+      expect(held(allowed)).toEqual([]);
+      const now = new Map((await users(db)).map((u) => [u.id, u]));
+      for (const id of [bob, ann, erin]) expect(now.get(id)).toMatchObject({ is_admin: 1, is_active: 1 });
+      const audit = (await auditRows(db)).at(-1)!;
+      // Only that the rule was overridden: never which password matched.
+      expect(JSON.parse(audit.details as string)).toMatchObject({ weakPasswordAllowed: true, updated: 3 });
+      for (const out of [dry.stdout, dry.stderr, r.stdout, r.stderr, allowed.stdout, allowed.stderr, JSON.stringify(audit)]) {
+        for (const secret of ['changeme', ...hashes]) expect(out).not.toContain(secret);
+      }
+      // Nothing beyond the sync's usual counts and the override: which rule matched would tell the password.
+      expect(Object.keys(JSON.parse(audit.details as string)).sort()).toEqual(
+        ['server', 'serverVersion', 'api', 'upstreamUsers', 'created', 'updated', 'linkedByUsername', 'disabled', 'sessionsRevoked', 'conflicts', 'reservedAdmin', 'forced', 'weakPasswordAllowed'].sort(),
+      );
+      expect(String(audit.summary)).not.toMatch(/default|well-known|weak/i);
     } finally {
       await server.close();
     }

@@ -9,7 +9,7 @@ const up = (id: number, username: string, more: Partial<GpustackUser> = {}): Gpu
 
 let nextId = 1;
 const local = (username: string, more: Partial<LocalUser> = {}): LocalUser => ({
-  id: nextId++, username, fullName: username.toUpperCase(), isAdmin: false, isActive: true, gpustackUserId: null, sessions: 0, ...more,
+  id: nextId++, username, fullName: username.toUpperCase(), isAdmin: false, isActive: true, gpustackUserId: null, passwordHash: null, sessions: 0, ...more,
 });
 
 const plan = (upstream: GpustackUser[], rows: LocalUser[], linkByUsername = false) => buildSyncPlan(upstream, rows, { linkByUsername });
@@ -101,9 +101,68 @@ describe('buildSyncPlan', () => {
   });
 });
 
+describe('buildSyncPlan: admins with a password of their own', () => {
+  const WEAK = '$2b$04$weakweakweakweakweakweOq3X0Xv1xS6bS0g0m0mZ8c8m8e8k8m8a';
+  const STRONG = '$2b$04$strongstrongstrongstroe1Xk1y9nV6p5fM2q0a0b0c0d0e0f0g0';
+  const verdicts = (...rows: Array<[LocalUser, boolean]>) => new Map(rows.map(([row, weak]) => [row.id, { hash: row.passwordHash!, weak }]));
+
+  it('leaves alone users without a password of their own, and active admins already', () => {
+    const gpu = local('gpu', { gpustackUserId: 10 });
+    const kept = local('kept', { gpustackUserId: 11, isAdmin: true, passwordHash: WEAK, fullName: 'OLD' });
+    const p = buildSyncPlan([up(10, 'gpu', { is_admin: true }), up(11, 'kept', { is_admin: true, full_name: 'K' })], [gpu, kept], { linkByUsername: false, adminPasswords: new Map() });
+    expect(p.conflicts).toEqual([]);
+    expect(p.update.map((u) => u.changes)).toEqual([{ isAdmin: { from: false, to: true } }, { fullName: { from: 'OLD', to: 'K' } }]);
+  });
+
+  it('holds back the promotion of a weak password and enabling a weak admin again, as conflicts, and applies the rest', () => {
+    const bob = local('bob', { gpustackUserId: 8, passwordHash: WEAK, fullName: 'Old' });
+    const ann = local('ann', { gpustackUserId: 9, isAdmin: true, isActive: false, passwordHash: WEAK });
+    const dan = local('dan', { gpustackUserId: 10, passwordHash: STRONG });
+    const carol = local('carol', { passwordHash: WEAK });
+    const upstream = [up(1, 'admin', { is_admin: true }), up(8, 'bob', { is_admin: true, full_name: 'New' }), up(9, 'ann', { is_admin: true }), up(10, 'dan', { is_admin: true }), up(12, 'carol', { is_admin: true })];
+    const rows = [local('admin', { gpustackUserId: 1, isAdmin: true }), bob, ann, dan, carol];
+    const p = buildSyncPlan(upstream, rows, { linkByUsername: true, adminPasswords: verdicts([bob, true], [ann, true], [dan, false], [carol, true]) });
+    expect(p.update.find((u) => u.userId === bob.id)!.changes).toEqual({ fullName: { from: 'Old', to: 'New' } });
+    // Nothing else to change for ann: counted as unchanged, not updated.
+    expect(p.update.find((u) => u.userId === ann.id)).toBeUndefined();
+    expect(p.update.find((u) => u.userId === dan.id)!.changes).toEqual({ isAdmin: { from: false, to: true } });
+    // carol is still linked, as asked, but not made an admin.
+    expect(p.update.find((u) => u.userId === carol.id)).toMatchObject({ link: true, changes: {} });
+    expect(p.conflicts.map((c) => [c.localUserId, c.kind])).toEqual([
+      [bob.id, 'weak-admin-password'],
+      [ann.id, 'weak-admin-password'],
+      [carol.id, 'weak-admin-password'],
+    ]);
+    expect(p.conflicts[0]!.detail).toMatch(/well-known one; not made an admin \(give it a strong password with authctl user reset, or sync with --allow-weak-password\)/);
+    expect(p.conflicts[1]!.detail).toMatch(/; not enabled/);
+    // Held back, they are not counted as admins after the plan.
+    expect(p.activeAdmins).toEqual({ before: 1, after: 2 });
+    expect(p.weakPasswordsAllowed).toBe(0);
+  });
+
+  it('applies them with allowWeakPassword, counting the override', () => {
+    const bob = local('bob', { gpustackUserId: 8, passwordHash: WEAK });
+    const p = buildSyncPlan([up(8, 'bob', { is_admin: true })], [bob], { linkByUsername: false, adminPasswords: verdicts([bob, true]), allowWeakPassword: true });
+    expect(p.update[0]!.changes).toEqual({ isAdmin: { from: false, to: true } });
+    expect(p.conflicts).toEqual([]);
+    expect(p.weakPasswordsAllowed).toBe(1);
+  });
+
+  it('holds back a promotion whose password was not tried or has changed since, even with allowWeakPassword', () => {
+    const bob = local('bob', { gpustackUserId: 8, passwordHash: STRONG });
+    const tried = new Map([[bob.id, { hash: WEAK, weak: false }]]);
+    for (const adminPasswords of [new Map(), tried]) {
+      const p = buildSyncPlan([up(8, 'bob', { is_admin: true })], [bob], { linkByUsername: false, adminPasswords, allowWeakPassword: true });
+      expect(p.update).toEqual([]);
+      expect(p.conflicts).toEqual([expect.objectContaining({ kind: 'weak-admin-password', detail: expect.stringMatching(/changed while it was being checked; not made an admin \(sync again\)/) })]);
+    }
+  });
+});
+
 describe('evaluateGuard', () => {
   const withDisables = (disable: number, linked: number): SyncPlan => ({
     create: [], update: [], conflicts: [], unchanged: 0, sessionsRevoked: 0, reserveAdmin: false, linked, deactivated: disable, activeAdmins: { before: 1, after: 1 },
+    weakPasswordsAllowed: 0,
     disable: Array.from({ length: disable }, (_, i) => ({ userId: i + 1, gpustackId: i + 1, username: `u${i}`, sessionsRevoked: 0 })),
   });
 

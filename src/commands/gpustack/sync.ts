@@ -8,6 +8,7 @@ export interface SyncInput extends ConnectionInput {
   dryRun: boolean;
   force: boolean;
   linkByUsername: boolean;
+  allowWeakPassword: boolean;
   maxDisable?: MaxDisable;
 }
 
@@ -34,7 +35,8 @@ export const gpustackSyncCommand = () =>
         .option('--dry-run', 'print the plan and change nothing')
         .option('--max-disable <n|pct%>', 'refuse a plan that disables more users than this (default: 10% of linked users)')
         .option('--link-by-username', 'link a local-only user to the GPUStack user with the same username')
-        .option('--force', 'apply even when the guard refuses the plan'),
+        .option('--force', 'apply even when the guard refuses the plan')
+        .option('--allow-weak-password', 'let GPUStack make an admin of a user whose local password is a well-known one (recorded in the audit log)'),
     parse: ({ opts }) => {
       const maxDisable = opts.maxDisable !== undefined ? parseMaxDisable(opts.maxDisable as string) : undefined;
       return {
@@ -42,6 +44,7 @@ export const gpustackSyncCommand = () =>
         dryRun: Boolean(opts.dryRun),
         force: Boolean(opts.force),
         linkByUsername: Boolean(opts.linkByUsername),
+        allowWeakPassword: Boolean(opts.allowWeakPassword),
         maxDisable,
       };
     },
@@ -57,6 +60,7 @@ export const gpustackSyncCommand = () =>
           dryRun: input.dryRun,
           force: input.force,
           linkByUsername: input.linkByUsername,
+          allowWeakPassword: input.allowWeakPassword,
           maxDisable: input.maxDisable,
           tuning: input.tuning,
           onRetry: reportRetry(out),

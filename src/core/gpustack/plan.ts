@@ -1,6 +1,7 @@
 import { hideKnownSecrets, holdsKnownSecret } from '../config/secrets.js';
 import type { GpustackUser } from './payload.js';
 import { APP_SEEDED_ADMIN } from '../users/admin-placeholder.js';
+import { becomesActiveAdmin } from '../users/active-admin.js';
 import { usernameProblem } from '../users/validate.js';
 
 /** A local `users` row, as far as sync is concerned. */
@@ -11,6 +12,8 @@ export interface LocalUser {
   isAdmin: boolean;
   isActive: boolean;
   gpustackUserId: number | null;
+  /** Never printed: only tried against well-known passwords before a sync makes the user an active admin. */
+  passwordHash: string | null;
   sessions: number;
 }
 
@@ -57,9 +60,11 @@ export interface SyncConflict {
    * linked to another GPUStack id has it; `unusable-username`: the app's login
    * form cannot take GPUStack's username; `unusable-value`: a value does not
    * fit the app's columns (a full name over 255 characters or holding NUL, an
-   * id beyond INTEGER), on SQLite as on PostgreSQL.
+   * id beyond INTEGER), on SQLite as on PostgreSQL; `weak-admin-password`:
+   * GPUStack makes an active admin of a local user whose own password is a
+   * well-known one, so that part of the update is held back.
    */
-  kind: 'local-account' | 'linked-account' | 'duplicate-upstream' | 'unusable-username' | 'unusable-value';
+  kind: 'local-account' | 'linked-account' | 'duplicate-upstream' | 'unusable-username' | 'unusable-value' | 'weak-admin-password';
   detail: string;
 }
 
@@ -82,6 +87,26 @@ export interface SyncPlan {
    * admin/admin.
    */
   reserveAdmin: boolean;
+  /** How many users the plan makes active admins although their own password is a well-known one (--allow-weak-password). */
+  weakPasswordsAllowed: number;
+}
+
+/**
+ * What trying the stored passwords of the users a sync may make active
+ * admins found, by local user id: the hash tried, and whether it is a
+ * well-known password.
+ */
+export type AdminPasswordVerdicts = ReadonlyMap<number, { hash: string; weak: boolean }>;
+
+export interface PlanOptions {
+  linkByUsername: boolean;
+  /**
+   * Making an active admin of a user with a password of its own is held back
+   * as a conflict when that password is well-known, or was not tried (or
+   * has changed since).
+   */
+  adminPasswords?: AdminPasswordVerdicts;
+  allowWeakPassword?: boolean;
 }
 
 export type MaxDisable = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
@@ -171,22 +196,54 @@ function fullNameProblem(name: string): string | null {
 }
 
 /**
- * Compares GPUStack's users with the local ones, matched by gpustack_user_id.
- * Local-only users are never changed, and a local account that merely shares a
- * username is not taken over unless `linkByUsername` says so.
- */
-/**
  * GPUStack's full name, or the username when it has none, as the app's own
  * sync does: the app cannot serve a user whose full name is NULL.
  */
 const fullNameOf = (u: GpustackUser): string => (u.full_name && u.full_name.trim() ? u.full_name : u.username);
 
-export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts: { linkByUsername: boolean }): SyncPlan {
+/**
+ * Compares GPUStack's users with the local ones, matched by gpustack_user_id.
+ * Local-only users are never changed, and a local account that merely shares a
+ * username is not taken over unless `linkByUsername` says so.
+ *
+ * A linked user keeps its own password (the app lets it log in with either),
+ * so GPUStack making it an active admin is held to the rule `user set
+ * --admin` follows: not with a well-known password, unless allowed.
+ */
+export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts: PlanOptions): SyncPlan {
   const byGid = new Map<number, LocalUser>();
   for (const row of local) if (row.gpustackUserId !== null) byGid.set(row.gpustackUserId, row);
   const upstreamIds = new Set(upstream.map((u) => u.id));
   const byId = new Map(local.map((row) => [row.id, row]));
   const conflicts: SyncConflict[] = [];
+  let weakPasswordsAllowed = 0;
+
+  /** Drops from `changes` the part that would make an active admin of a user with a well-known password. */
+  const holdWeakAdmin = (row: LocalUser, u: GpustackUser, changes: PlannedUpdate['changes']): void => {
+    const after = { isAdmin: (changes.isAdmin?.to as boolean | undefined) ?? row.isAdmin, isActive: (changes.isActive?.to as boolean | undefined) ?? row.isActive };
+    if (!row.passwordHash || !becomesActiveAdmin(row, after)) return;
+    const verdict = opts.adminPasswords?.get(row.id);
+    const tried = verdict !== undefined && verdict.hash === row.passwordHash;
+    if (tried && !verdict.weak) return;
+    if (tried && opts.allowWeakPassword) {
+      weakPasswordsAllowed++;
+      return;
+    }
+    // A promotion keeps the user active but not an admin; an admin enabled again stays disabled.
+    const promotion = changes.isAdmin !== undefined;
+    if (promotion) delete changes.isAdmin;
+    else delete changes.isActive;
+    const held = promotion ? 'not made an admin' : 'not enabled';
+    conflicts.push({
+      gpustackId: u.id,
+      username: u.username,
+      localUserId: row.id,
+      kind: 'weak-admin-password',
+      detail: tried
+        ? `GPUStack makes it an active admin, but its local password is a well-known one; ${held} (give it a strong password with authctl user reset, or sync with --allow-weak-password)`
+        : `its password changed while it was being checked; ${held} (sync again)`,
+    });
+  };
 
   // The username each local row will hold afterwards; usernames are unique in the app.
   const finalName = new Map<number, string>(local.map((row) => [row.id, row.username]));
@@ -273,6 +330,7 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
     if (row.fullName !== fullNameOf(u)) changes.fullName = { from: row.fullName, to: fullNameOf(u) };
     if (row.isAdmin !== u.is_admin) changes.isAdmin = { from: row.isAdmin, to: u.is_admin };
     if (row.isActive !== u.is_active) changes.isActive = { from: row.isActive, to: u.is_active };
+    holdWeakAdmin(row, u, changes);
     if (Object.keys(changes).length === 0) {
       unchanged++;
       continue;
@@ -297,6 +355,7 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
       if (holder.fullName !== fullNameOf(u)) changes.fullName = { from: holder.fullName, to: fullNameOf(u) };
       if (holder.isAdmin !== u.is_admin) changes.isAdmin = { from: holder.isAdmin, to: u.is_admin };
       if (holder.isActive !== u.is_active) changes.isActive = { from: holder.isActive, to: u.is_active };
+      holdWeakAdmin(holder, u, changes);
       const deactivated = holder.isActive && !u.is_active;
       update.push({ userId: holder.id, gpustackId: u.id, username: holder.username, changes, link: true, sessionsRevoked: deactivated ? holder.sessions : 0 });
       continue;
@@ -349,5 +408,6 @@ export function buildSyncPlan(upstream: GpustackUser[], local: LocalUser[], opts
     activeAdmins,
     sessionsRevoked,
     reserveAdmin: !namesAfter.has(APP_SEEDED_ADMIN),
+    weakPasswordsAllowed,
   };
 }

@@ -14,11 +14,25 @@ import type { LocalUser, SyncPlan } from './plan.js';
 export interface SyncStore {
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   readLocalUsers(): Promise<LocalUser[]>;
+  /**
+   * The users with a password of their own who are not active admins, read
+   * without a transaction: those a sync could make active admins while they
+   * keep that password. Few or none on most databases (users created by
+   * sync have no password).
+   */
+  readPasswordHolders(): Promise<PasswordHolder[]>;
   /** The users linked to GPUStack, read without a transaction: what a plan could disable. */
   readLinked(): Promise<LinkedUser[]>;
   applyPlan(plan: SyncPlan, now: Date): Promise<void>;
   writeAudit(entry: AuditInput): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface PasswordHolder {
+  id: number;
+  username: string;
+  gpustackUserId: number | null;
+  passwordHash: string;
 }
 
 export interface LinkedUser {
@@ -51,18 +65,29 @@ class SqliteSyncStore implements SyncStore {
       this.db.prepare('SELECT user_id, count(*) FROM user_sessions GROUP BY user_id').raw().all() as Array<[number, number]>,
     );
     const rows = this.db
-      .prepare('SELECT id, username, full_name, is_admin, is_active, gpustack_user_id FROM users ORDER BY id')
+      .prepare('SELECT id, username, full_name, is_admin, is_active, gpustack_user_id, password_hash FROM users ORDER BY id')
       .raw()
-      .all() as Array<[number, string, string | null, number, number, number | null]>;
-    return rows.map(([id, username, fullName, isAdmin, isActive, gpustackUserId]) => ({
+      .all() as Array<[number, string, string | null, number, number, number | null, string | null]>;
+    return rows.map(([id, username, fullName, isAdmin, isActive, gpustackUserId, passwordHash]) => ({
       id,
       username,
       fullName,
       isAdmin: Boolean(isAdmin),
       isActive: Boolean(isActive),
       gpustackUserId,
+      passwordHash,
       sessions: sessions.get(id) ?? 0,
     }));
+  }
+
+  async readPasswordHolders(): Promise<PasswordHolder[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT id, username, gpustack_user_id, password_hash FROM users WHERE password_hash IS NOT NULL AND NOT (coalesce(is_admin, 0) <> 0 AND coalesce(is_active, 0) <> 0)',
+      )
+      .raw()
+      .all() as Array<[number, string, number | null, string]>;
+    return rows.map(([id, username, gpustackUserId, passwordHash]) => ({ id, username, gpustackUserId, passwordHash }));
   }
 
   async readLinked(): Promise<LinkedUser[]> {
@@ -146,15 +171,17 @@ async function openPgSyncStore(url: string, readonly: boolean): Promise<SyncStor
       }
     },
     async readLocalUsers() {
-      const sessions = new Map<number, number>(
-        (await client.query<{ user_id: number; n: string }>('SELECT user_id, count(*) AS n FROM user_sessions GROUP BY user_id')).rows.map((r) => [
-          r.user_id,
-          Number(r.n),
-        ]),
-      );
-      const rows = await client.query<{ id: number; username: string; full_name: string | null; is_admin: boolean; is_active: boolean; gpustack_user_id: number | null }>(
-        'SELECT id, username, full_name, is_admin, is_active, gpustack_user_id FROM users ORDER BY id',
-      );
+      const counts = (await client.query<{ user_id: number; n: string }>('SELECT user_id, count(*) AS n FROM user_sessions GROUP BY user_id')).rows;
+      const sessions = new Map<number, number>(counts.map((r) => [r.user_id, Number(r.n)]));
+      const rows = await client.query<{
+        id: number;
+        username: string;
+        full_name: string | null;
+        is_admin: boolean;
+        is_active: boolean;
+        gpustack_user_id: number | null;
+        password_hash: string | null;
+      }>('SELECT id, username, full_name, is_admin, is_active, gpustack_user_id, password_hash FROM users ORDER BY id');
       return rows.rows.map((r) => ({
         id: r.id,
         username: r.username,
@@ -162,8 +189,15 @@ async function openPgSyncStore(url: string, readonly: boolean): Promise<SyncStor
         isAdmin: r.is_admin,
         isActive: r.is_active,
         gpustackUserId: r.gpustack_user_id,
+        passwordHash: r.password_hash,
         sessions: sessions.get(r.id) ?? 0,
       }));
+    },
+    async readPasswordHolders() {
+      const rows = await client.query<{ id: number; username: string; gpustack_user_id: number | null; password_hash: string }>(
+        'SELECT id, username, gpustack_user_id, password_hash FROM users WHERE password_hash IS NOT NULL AND NOT (coalesce(is_admin, false) AND coalesce(is_active, false))',
+      );
+      return rows.rows.map((r) => ({ id: r.id, username: r.username, gpustackUserId: r.gpustack_user_id, passwordHash: r.password_hash }));
     },
     async readLinked() {
       const rows = await client.query<{ gpustack_user_id: number; username: string; is_active: boolean }>(

@@ -1,9 +1,10 @@
 import type { Db } from '../db/handle.js';
 import { AuthctlError, ExitCode } from '../errors/errors.js';
-import { openSyncStore } from './store.js';
+import { openSyncStore, type SyncStore } from './store.js';
 import { GpustackClient, type ApiVersion, type RetryNotice } from './client.js';
 import type { GpustackSettings } from './settings.js';
 import { DEFAULT_TUNING, type ClientTuning } from './tuning.js';
+import type { GpustackUser } from './payload.js';
 import { fetchAllUsers, type PageProgress, type UpstreamUsers } from './fetch-users.js';
 import {
   buildSyncPlan,
@@ -11,6 +12,7 @@ import {
   evaluateGuard,
   guardRefusesAnyway,
   isEmptyPlan,
+  type AdminPasswordVerdicts,
   type GuardVerdict,
   type MaxDisable,
   type SyncPlan,
@@ -20,6 +22,8 @@ export interface SyncOptions {
   dryRun: boolean;
   force: boolean;
   linkByUsername: boolean;
+  /** Lets GPUStack make an active admin of a local user with a well-known password. */
+  allowWeakPassword?: boolean;
   maxDisable?: MaxDisable;
   tuning?: ClientTuning;
   onPage?: (progress: PageProgress) => void;
@@ -63,6 +67,29 @@ function listMissed(display: string, user: { gpustackId: number; username: strin
     ExitCode.gpustack,
     'Nothing was changed. Run the sync again when no users are being created or deleted in GPUStack.',
   );
+}
+
+/**
+ * Tries the stored password of every local user the sync could make an
+ * active admin (GPUStack lists it as an active admin, by id, or by name with
+ * --link-by-username) against the well-known passwords: a few bcrypt runs,
+ * so outside the write transaction. The plan, built in the transaction,
+ * decides who is really promoted, and holds back anyone not tried here.
+ */
+async function tryAdminPasswords(store: SyncStore, upstream: GpustackUser[], linkByUsername: boolean): Promise<AdminPasswordVerdicts> {
+  const holders = await store.readPasswordHolders();
+  if (holders.length === 0) return new Map();
+  const admin = (u: GpustackUser | undefined) => u !== undefined && u.is_admin && u.is_active;
+  const byId = new Map(upstream.map((u) => [u.id, u]));
+  const byName = new Map(upstream.map((u) => [u.username, u]));
+  const candidates = holders.filter((row) =>
+    row.gpustackUserId !== null ? admin(byId.get(row.gpustackUserId)) : linkByUsername && admin(byName.get(row.username)),
+  );
+  if (candidates.length === 0) return new Map();
+  // Loaded only when needed: most syncs promote nobody.
+  const { findWellKnownPasswords } = await import('../users/admin-password.js');
+  const weak = new Set((await findWellKnownPasswords(candidates.map((row) => ({ id: row.id, username: row.username, hash: row.passwordHash })))).map((f) => f.id));
+  return new Map(candidates.map((row) => [row.id, { hash: row.passwordHash, weak: weak.has(row.id) }]));
 }
 
 /** Pages of users or single users asked for at once. */
@@ -120,8 +147,13 @@ export async function syncGpustack(db: Db, settings: GpustackSettings, opts: Syn
     } finally {
       client.close();
     }
+    const adminPasswords = await tryAdminPasswords(store, fetched.users, opts.linkByUsername);
     const run = async () => {
-      const plan = buildSyncPlan(fetched.users, await store.readLocalUsers(), { linkByUsername: opts.linkByUsername });
+      const plan = buildSyncPlan(fetched.users, await store.readLocalUsers(), {
+        linkByUsername: opts.linkByUsername,
+        adminPasswords,
+        allowWeakPassword: opts.allowWeakPassword,
+      });
       const guard = evaluateGuard(plan, fetched.users.length, rule);
       let outcome: SyncOutcome;
       let auditId: number | null = null;
@@ -157,6 +189,8 @@ export async function syncGpustack(db: Db, settings: GpustackSettings, opts: Syn
             conflicts: plan.conflicts.length,
             reservedAdmin: plan.reserveAdmin,
             forced: guard.tripped && opts.force,
+            // Only that the rule was overridden, never which password matched.
+            ...(plan.weakPasswordsAllowed > 0 ? { weakPasswordAllowed: true } : {}),
           },
         });
         outcome = 'applied';

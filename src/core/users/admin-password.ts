@@ -20,17 +20,6 @@ export interface AdminPasswordCheck {
   finding?: WeakPasswordFinding;
 }
 
-type AdminFlags = { isAdmin: boolean | null; isActive: boolean | null };
-
-/**
- * Whether a change of flags makes an active admin of a user that was not one
- * (a promotion, or an admin enabled again): the moment its kept password is
- * checked, by `user set --admin`, `user enable` and `user import` alike.
- */
-export function becomesActiveAdmin(before: AdminFlags, after: AdminFlags): boolean {
-  return after.isAdmin === true && after.isActive === true && !(before.isAdmin === true && before.isActive === true);
-}
-
 export async function checkAdminPassword(user: User): Promise<AdminPasswordCheck> {
   if (!user.passwordHash) return { hash: user.passwordHash };
   const [finding] = await findWellKnownPasswords([{ id: user.id, username: user.username, hash: user.passwordHash }]);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { fillNewFile } from './new-file.js';
-import { becomesActiveAdmin, findWellKnownPasswords } from './admin-password.js';
+import { becomesActiveAdmin } from './active-admin.js';
+import { findWellKnownPasswords } from './admin-password.js';
 import { writeAudit } from '../audit/write.js';
 import type { Db } from '../db/handle.js';
 import { asBool, asNumber, join, sql, type Queryable, type Sql } from '../db/query.js';

@@ -1,7 +1,8 @@
 import type { Db } from '../db/handle.js';
 import { writeAudit } from '../audit/write.js';
 import { createUser } from './create.js';
-import { becomesActiveAdmin, checkAdminPassword, enforceAdminPassword, type AdminPasswordCheck } from './admin-password.js';
+import { becomesActiveAdmin } from './active-admin.js';
+import { checkAdminPassword, enforceAdminPassword, type AdminPasswordCheck } from './admin-password.js';
 import { AuthctlError, conflict, databaseError, notFound, refused } from '../errors/errors.js';
 import { before, notBefore } from '../db/conditions.js';
 import { asBool, asNumber, join, raw, sql, type Queryable, type Sql } from '../db/query.js';
