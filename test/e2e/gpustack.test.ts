@@ -450,6 +450,7 @@ describe('gpustack sync', () => {
       const allowed = await sync(server, db, ['--allow-weak-password', '--json']);
       expect(allowed.code, allowed.stderr).toBe(0);
       expect(held(allowed)).toEqual([]);
+      expect(JSON.parse(allowed.stdout)).toMatchObject({ outcome: 'applied', weakPasswordAllowed: true });
       const now = new Map((await users(db)).map((u) => [u.id, u]));
       for (const id of [bob, ann, erin]) expect(now.get(id)).toMatchObject({ is_admin: 1, is_active: 1 });
       const audit = (await auditRows(db)).at(-1)!;
@@ -465,6 +466,56 @@ describe('gpustack sync', () => {
       expect(String(audit.summary)).not.toMatch(/default|well-known|weak/i);
     } finally {
       await server.close();
+    }
+  });
+
+  it('tries the name GPUStack renames a user to and the namesake the plan links, and says when holding back leaves no admin', async () => {
+    const server = await startGpustackStandIn({
+      users: [makeUser(1, 'admin', { is_admin: true }), makeUser(30, 'carol-up', { is_admin: true }), makeUser(40, 'dup', { is_admin: true }), makeUser(41, 'dup')],
+    });
+    try {
+      const db = await freshDb();
+      // bob's password is the name GPUStack renames him to; dup's is strong, and GPUStack lists "dup" twice.
+      const bob = await addLocalUser(db, 'bob', { gpustackUserId: 30, passwordHash: bcrypt.hashSync('carol-up', 4) });
+      const dup = await addLocalUser(db, 'dup', { passwordHash: bcrypt.hashSync('Tq9-vorn-Lapse-77', 4) });
+      const r = await sync(server, db, ['--link-by-username', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const conflicts = JSON.parse(r.stdout).plan.conflicts as Array<{ localUserId: number; kind: string }>;
+      expect(conflicts.filter((c) => c.kind === 'weak-admin-password').map((c) => c.localUserId)).toEqual([bob]);
+      const rows = new Map((await users(db)).map((u) => [u.id, u]));
+      // Renamed, but not made an admin; dup linked to the lower id and made one.
+      expect(rows.get(bob)).toMatchObject({ username: 'carol-up', is_admin: 0 });
+      expect(rows.get(dup)).toMatchObject({ gpustack_user_id: 40, is_admin: 1 });
+    } finally {
+      await server.close();
+    }
+
+    // GPUStack demotes the app's only admin and promotes bob, whose password is well-known.
+    const demoting = await startGpustackStandIn({ users: [makeUser(1, 'admin'), makeUser(30, 'bob', { is_admin: true })] });
+    try {
+      const db = await freshDb();
+      await db.query('UPDATE users SET gpustack_user_id = 1 WHERE username = ?', 'admin');
+      const bob = await addLocalUser(db, 'bob', { gpustackUserId: 30, passwordHash: bcrypt.hashSync('changeme', 4) });
+      const before = await snapshot(db);
+      const refused = await sync(demoting, db);
+      expect(refused.code, refused.stdout).toBe(7);
+      expect(refused.stderr).toMatch(/no active admin in the app: 1 user\(s\) GPUStack makes admins were held back for a well-known local password/);
+      // Not --force, which would demote the admin and still hold bob back.
+      expect(refused.stderr).toMatch(/hint: Give the held-back users a strong password \(`authctl user reset <username>`\) and sync again, or sync with --allow-weak-password/);
+      expect(await snapshot(db)).toBe(before);
+
+      const allowed = await sync(demoting, db, ['--allow-weak-password']);
+      expect(allowed.code, allowed.stderr).toBe(0);
+      expect(allowed.stderr).toMatch(/warning: GPUStack made an active admin of a user whose local password is a well-known one \(--allow-weak-password\)/);
+      expect((await users(db)).find((u) => u.id === bob)).toMatchObject({ is_admin: 1, is_active: 1 });
+      expect((await users(db)).find((u) => u.username === 'admin')).toMatchObject({ is_admin: 0 });
+      // A re-run has nothing to do, and nothing to warn about.
+      const again = await sync(demoting, db, ['--allow-weak-password', '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'no-change', weakPasswordAllowed: false });
+      expect(again.stderr).not.toMatch(/warning/);
+    } finally {
+      await demoting.close();
     }
   });
 

@@ -264,6 +264,13 @@ describeProviders('user lifecycle', ({ provider, newDb, cloneDb }) => {
       expect((await cli(db, ['user', 'disable', 'erin'])).code).toBe(0);
       expect((await cli(db, ['user', 'set', 'erin', '--admin'])).code).toBe(0);
       expect((await cli(db, ['user', 'enable', 'erin'])).code).toBe(7);
+      // Renamed and made an admin in one step: its password must not be the new name either.
+      await db.query('UPDATE users SET password_hash = ? WHERE username = ?', independentBcrypt('carol-the-admin', 4), 'bob');
+      const renamed = await snapshot(db);
+      const r = await cli(db, ['user', 'set', 'bob', '--rename', 'carol-the-admin', '--admin']);
+      expect(r.code, r.stderr).toBe(7);
+      expect(r.stderr).toMatch(/its password is its username/);
+      expect(await snapshot(db)).toBe(renamed);
     });
 
     it('makes the admin with --allow-weak-password, warns, and records the override in the audit row', async () => {

@@ -140,6 +140,16 @@ describe('buildSyncPlan: admins with a password of their own', () => {
     expect(p.weakPasswordsAllowed).toBe(0);
   });
 
+  it('says so when the only admin left after the plan is one it holds back', () => {
+    const alice = local('alice', { gpustackUserId: 7, isAdmin: true, passwordHash: STRONG });
+    const bob = local('bob', { gpustackUserId: 8, passwordHash: WEAK });
+    const p = buildSyncPlan([up(7, 'alice'), up(8, 'bob', { is_admin: true })], [alice, bob], { linkByUsername: false, adminPasswords: verdicts([bob, true]) });
+    expect(p.activeAdmins).toEqual({ before: 1, after: 0 });
+    const guard = evaluateGuard(p, 2, { kind: 'percent', value: 10 });
+    expect(guard).toMatchObject({ tripped: true, rule: 'no-admin' });
+    expect(guard.reason).toMatch(/1 user\(s\) GPUStack makes admins were held back for a well-known local password/);
+  });
+
   it('applies them with allowWeakPassword, counting the override', () => {
     const bob = local('bob', { gpustackUserId: 8, passwordHash: WEAK });
     const p = buildSyncPlan([up(8, 'bob', { is_admin: true })], [bob], { linkByUsername: false, adminPasswords: verdicts([bob, true]), allowWeakPassword: true });
@@ -206,6 +216,7 @@ describe('guard over deactivations and admins', () => {
     const demoted = plan([up(1, 'boss', { full_name: 'BOSS', is_admin: false })], [admin]);
     expect(demoted.activeAdmins).toEqual({ before: 1, after: 0 });
     expect(evaluateGuard(demoted, 1, { kind: 'percent', value: 100 })).toMatchObject({ tripped: true, rule: 'no-admin', activeAdminsAfter: 0 });
+    expect(evaluateGuard(demoted, 1, { kind: 'percent', value: 100 }).reason).toMatch(/GPUStack made the last one inactive or not an admin/);
     const replaced = plan([up(1, 'boss', { full_name: 'BOSS', is_admin: false }), up(2, 'new-boss', { is_admin: true })], [admin]);
     expect(evaluateGuard(replaced, 2, { kind: 'percent', value: 100 }).tripped).toBe(false);
   });

@@ -17,6 +17,8 @@ export interface SyncReport {
   pages: number;
   counts: { create: number; update: number; disable: number; conflicts: number; unchanged: number; sessionsRevoked: number };
   reserveAdmin: boolean;
+  /** The plan makes an active admin of a user whose own password is a well-known one (--allow-weak-password). */
+  weakPasswordAllowed: boolean;
   guard: GuardVerdict & { forced: boolean };
   plan: Pick<SyncPlan, 'create' | 'update' | 'disable' | 'conflicts'>;
 }
@@ -41,6 +43,7 @@ export function toReport(result: SyncResult): SyncReport {
       sessionsRevoked: plan.sessionsRevoked,
     },
     reserveAdmin: plan.reserveAdmin,
+    weakPasswordAllowed: plan.weakPasswordsAllowed > 0,
     guard: { ...result.guard, forced: result.forced },
     plan: { create: plan.create, update: plan.update, disable: plan.disable, conflicts: plan.conflicts },
   };
@@ -76,7 +79,12 @@ function planRows(plan: SyncReport['plan'], revoked: string): PlanRow[] {
 }
 
 /** What to do about a plan the guard refuses, by the rule that refused it. */
-export function guardHint(rule: SyncReport['guard']['rule']): string {
+export function guardHint(report: Pick<SyncReport, 'guard' | 'plan'>): string {
+  const { rule } = report.guard;
+  if (rule === 'no-admin' && report.plan.conflicts.some((c) => c.kind === 'weak-admin-password')) {
+    // --force would apply the demotions and still hold the new admins back.
+    return 'Give the held-back users a strong password (`authctl user reset <username>`) and sync again, or sync with --allow-weak-password.';
+  }
   if (rule === 'no-admin') return 'Check the admins in GPUStack; if the app should really have no active admin, run again with --force.';
   // No --max-disable lets an empty list through: only --force does.
   if (rule === 'empty-list') return 'Check the URL, the key (may it list users?) and GPUStack itself; if GPUStack really has no users now, run again with --force.';
@@ -97,6 +105,11 @@ export function renderSync(report: SyncReport, out: Output, input?: { force: boo
   if (report.reserveAdmin) {
     if (report.applied) out.warn(PLACEHOLDER_NOTICE);
     else out.line('No user would be named "admin" afterwards: a disabled placeholder with that name would be kept, so the app cannot seed admin/admin.');
+  }
+  if (report.weakPasswordAllowed && report.outcome !== 'refused' && report.outcome !== 'no-change') {
+    out.warn(
+      `GPUStack ${report.applied ? 'made' : 'would make'} an active admin of a user whose local password is a well-known one (--allow-weak-password); change it with \`authctl user reset\`.`,
+    );
   }
   const rows = planRows(plan, `${verb}revoked`);
   if (rows.length > 0) {
@@ -124,7 +137,7 @@ export function renderSync(report: SyncReport, out: Output, input?: { force: boo
   else if (report.outcome === 'dry-run') {
     if (report.guard.tripped) {
       if (input?.force) out.warn(`The guard refuses this plan (${report.guard.reason}); a real run would apply it only because of --force.`);
-      else out.warn(`A real run would be refused (exit 7): ${report.guard.reason}. ${guardHint(report.guard.rule)}`);
+      else out.warn(`A real run would be refused (exit 7): ${report.guard.reason}. ${guardHint(report)}`);
     }
     out.success('Dry run: nothing was changed.');
   }

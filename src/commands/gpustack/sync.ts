@@ -77,7 +77,7 @@ export const gpustackSyncCommand = () =>
         ? refused(
             'SYNC_GUARD',
             `Sync refused, nothing was changed: ${report.guard.reason}.`,
-            guardHint(report.guard.rule),
+            guardHint(report),
           )
         : null,
   });

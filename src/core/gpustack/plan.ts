@@ -171,11 +171,14 @@ export function evaluateGuard(plan: SyncPlan, upstreamCount: number, rule: MaxDi
     };
   }
   if (plan.activeAdmins.before > 0 && plan.activeAdmins.after === 0) {
+    const held = plan.conflicts.filter((c) => c.kind === 'weak-admin-password').length;
     return {
       ...base,
       tripped: true,
       rule: 'no-admin',
-      reason: `the plan leaves no active admin in the app (GPUStack made the last one inactive or not an admin)`,
+      reason: held
+        ? `the plan leaves no active admin in the app: ${held} user(s) GPUStack makes admins were held back for a well-known local password (see the conflicts)`
+        : `the plan leaves no active admin in the app (GPUStack made the last one inactive or not an admin)`,
     };
   }
   return { ...base, tripped: false, rule: null, reason: null };

@@ -79,17 +79,23 @@ function listMissed(display: string, user: { gpustackId: number; username: strin
 async function tryAdminPasswords(store: SyncStore, upstream: GpustackUser[], linkByUsername: boolean): Promise<AdminPasswordVerdicts> {
   const holders = await store.readPasswordHolders();
   if (holders.length === 0) return new Map();
-  const admin = (u: GpustackUser | undefined) => u !== undefined && u.is_admin && u.is_active;
   const byId = new Map(upstream.map((u) => [u.id, u]));
-  const byName = new Map(upstream.map((u) => [u.username, u]));
-  const candidates = holders.filter((row) =>
-    row.gpustackUserId !== null ? admin(byId.get(row.gpustackUserId)) : linkByUsername && admin(byName.get(row.username)),
-  );
+  // As the plan does: of two upstream users with one name, the lower id counts.
+  const byName = new Map<string, GpustackUser>();
+  for (const u of [...upstream].sort((a, b) => a.id - b.id)) if (!byName.has(u.username)) byName.set(u.username, u);
+  const candidates = holders.flatMap((row) => {
+    const u = row.gpustackUserId !== null ? byId.get(row.gpustackUserId) : linkByUsername ? byName.get(row.username) : undefined;
+    return u?.is_admin && u.is_active ? [{ row, upstreamName: u.username }] : [];
+  });
   if (candidates.length === 0) return new Map();
   // Loaded only when needed: most syncs promote nobody.
   const { findWellKnownPasswords } = await import('../users/admin-password.js');
-  const weak = new Set((await findWellKnownPasswords(candidates.map((row) => ({ id: row.id, username: row.username, hash: row.passwordHash })))).map((f) => f.id));
-  return new Map(candidates.map((row) => [row.id, { hash: row.passwordHash, weak: weak.has(row.id) }]));
+  // The plan may rename the user to GPUStack's username as it promotes it: its password must be neither name.
+  const tries = candidates.flatMap(({ row, upstreamName }) =>
+    [...new Set([row.username, upstreamName])].map((username) => ({ id: row.id, username, hash: row.passwordHash })),
+  );
+  const weak = new Set((await findWellKnownPasswords(tries)).map((f) => f.id));
+  return new Map(candidates.map(({ row }) => [row.id, { hash: row.passwordHash, weak: weak.has(row.id) }]));
 }
 
 /** Pages of users or single users asked for at once. */

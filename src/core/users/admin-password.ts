@@ -20,9 +20,14 @@ export interface AdminPasswordCheck {
   finding?: WeakPasswordFinding;
 }
 
-export async function checkAdminPassword(user: User): Promise<AdminPasswordCheck> {
+/**
+ * `newName`: the username the user will have after the change, when it is
+ * renamed in the same step; its password must not be that name either.
+ */
+export async function checkAdminPassword(user: User, newName?: string): Promise<AdminPasswordCheck> {
   if (!user.passwordHash) return { hash: user.passwordHash };
-  const [finding] = await findWellKnownPasswords([{ id: user.id, username: user.username, hash: user.passwordHash }]);
+  const names = newName !== undefined && newName !== user.username ? [user.username, newName] : [user.username];
+  const [finding] = await findWellKnownPasswords(names.map((username) => ({ id: user.id, username, hash: user.passwordHash! })));
   return { hash: user.passwordHash, ...(finding ? { finding } : {}) };
 }
 
@@ -30,6 +35,8 @@ export async function checkAdminPassword(user: User): Promise<AdminPasswordCheck
  * The users whose stored password is a well-known one: doctor's list, and
  * the policy's own list of the app's documented passwords too (testpass and
  * admin123 are refused for any user), all tried at once on the worker pool.
+ * A user listed twice under two names (before and after a rename) is tried
+ * against both, and reported once.
  */
 export function findWellKnownPasswords(users: HashedUser[]): Promise<WeakPasswordFinding[]> {
   const candidates = [...new Set([...DEFAULT_PASSWORDS, ...APP_DEFAULT_ACCOUNTS.map((a) => a.password)])];

@@ -77,7 +77,7 @@ export async function setUser(
   let passwordCheck: AdminPasswordCheck | undefined;
   if (edits.isAdmin === true) {
     const before = await findUser(conn, username);
-    if (promotes(before)) passwordCheck = await checkAdminPassword(before);
+    if (promotes(before)) passwordCheck = await checkAdminPassword(before, edits.username);
   }
   // A dry run only reads, so it does not take the write lock.
   const inTransaction = <T>(fn: (tx: Queryable) => Promise<T>) => (opts.dryRun ? fn(conn) : conn.transaction(fn));
