@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -41,6 +42,34 @@ describe('shrinkWal', () => {
       expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(rows);
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     } finally {
+      db.close();
+    }
+  });
+
+  it("frees the last of the log while the app's writer keeps taking the lock for longer than the budget lets it wait", async () => {
+    const { file, db } = grownLog(1.5);
+    // The app's writer, in commits of 300 ms (as on a disk that stalls), 5 ms
+    // apart, for 1.5 s: shorter than the 5 s a step waits for the lock.
+    const app = spawn('python3', ['-c', [
+      'import sqlite3, sys, time',
+      'c = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)',
+      'print("holding", flush=True)',
+      'end = time.time() + 1.5',
+      'while time.time() < end:',
+      '    c.execute("BEGIN IMMEDIATE"); time.sleep(0.3); c.execute("COMMIT"); time.sleep(0.005)',
+    ].join('\n'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((resolve) => app.stdout.once('data', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const size = walSize(file);
+      expect(size).toBeGreaterThan(1024 * 1024);
+      // 1.5 MB fits one step of a 4 ms budget, but the truncation may wait only 2 ms for the app.
+      await shrinkWal(db, file, 4, 1);
+      expect(walSize(file)).toBeLessThan(64 * 1024);
+      expect(db.pragma('user_version', { simple: true })).toBe(42);
+      expect(db.pragma('journal_size_limit', { simple: true })).toBe(-1);
+    } finally {
+      app.kill();
       db.close();
     }
   });

@@ -86,9 +86,10 @@ function truncateWal(db: SqliteDb, size: number, lockBudgetMs: number, bytesPerM
  * disk's speed for the first step), and commits a write that changes
  * nothing: it sets user_version to the value it has, which rewrites the
  * database header page and nothing else. The last step, once the rest fits,
- * truncates the file to nothing. A step that frees nothing (an app reader
- * was still in the log) is retried after the usual gap, a few times; then
- * the file keeps the size it has, and is reused.
+ * truncates the file to nothing; when the app's writer keeps it from that,
+ * a step takes the file down to the one page it writes. A step that frees
+ * nothing (an app reader was still in the log) is retried after the usual
+ * gap, a few times; then the file keeps the size it has, and is reused.
  */
 export async function shrinkWal(db: SqliteDb, file: string, lockBudgetMs: number, gapMs: number): Promise<void> {
   const limit = Number(db.pragma('journal_size_limit', { simple: true }));
@@ -101,21 +102,22 @@ export async function shrinkWal(db: SqliteDb, file: string, lockBudgetMs: number
       const size = walBytes(file);
       if (size === 0) return;
       const stepBytes = Math.floor(bytesPerMs * lockBudgetMs * STEP_SHARE);
-      if (size <= stepBytes) {
-        if (truncateWal(db, size, lockBudgetMs, bytesPerMs)) return;
-        fruitless++;
-      } else {
-        const [copied] = db.pragma('wal_checkpoint(PASSIVE)') as WalCheckpoint[];
-        let freed = 0;
-        if (copied && !copied.busy && copied.checkpointed === copied.log) {
-          db.pragma(`journal_size_limit = ${size - stepBytes}`);
-          const start = performance.now();
-          touch.immediate();
-          freed = size - walBytes(file);
-          if (freed > 0) bytesPerMs = Math.min(bytesPerMs * 2, freed / Math.max(1, performance.now() - start));
-        }
-        if (freed <= 0) fruitless++;
+      const last = size <= stepBytes;
+      if (last && truncateWal(db, size, lockBudgetMs, bytesPerMs)) return;
+      // A step; or, when the truncation found the app's writer in a commit
+      // (a commit that waits on a slow disk can outlast the wait the budget
+      // allows it), the same step down to nothing: it waits for that commit
+      // and then holds the lock only as long as a step.
+      const [copied] = db.pragma('wal_checkpoint(PASSIVE)') as WalCheckpoint[];
+      let freed = 0;
+      if (copied && !copied.busy && copied.checkpointed === copied.log) {
+        db.pragma(`journal_size_limit = ${last ? 0 : size - stepBytes}`);
+        const start = performance.now();
+        touch.immediate();
+        freed = size - walBytes(file);
+        if (freed > 0) bytesPerMs = Math.min(bytesPerMs * 2, freed / Math.max(1, performance.now() - start));
       }
+      if (freed <= 0) fruitless++;
       await sleep(gapMs);
     }
   } finally {
