@@ -106,7 +106,8 @@ export function renderSync(report: SyncReport, out: Output, input?: { force: boo
     if (report.applied) out.warn(PLACEHOLDER_NOTICE);
     else out.line('No user would be named "admin" afterwards: a disabled placeholder with that name would be kept, so the app cannot seed admin/admin.');
   }
-  if (report.weakPasswordAllowed && report.outcome !== 'refused' && report.outcome !== 'no-change') {
+  // (A plan that lets one through updates that user, so it is never 'no-change'.)
+  if (report.weakPasswordAllowed && report.outcome !== 'refused') {
     out.warn(
       `GPUStack ${report.applied ? 'made' : 'would make'} an active admin of a user whose local password is a well-known one (--allow-weak-password); change it with \`authctl user reset\`.`,
     );
