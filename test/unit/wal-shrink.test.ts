@@ -27,6 +27,20 @@ function grownLog(mb: number): { file: string; db: Database.Database } {
   return { file, db };
 }
 
+/** The app's writer in another process: write transactions of `holdS` seconds, `gapS` apart, for `forS` seconds. Resolves once it runs. */
+async function appWriter(file: string, holdS: number, gapS: number, forS: number) {
+  const app = spawn('python3', ['-c', [
+    'import sqlite3, sys, time',
+    'c = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)',
+    'print("holding", flush=True)',
+    `end = time.time() + ${forS}`,
+    'while time.time() < end:',
+    `    c.execute("BEGIN IMMEDIATE"); time.sleep(${holdS}); c.execute("COMMIT"); time.sleep(${gapS})`,
+  ].join('\n'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => app.stdout.once('data', resolve));
+  return app;
+}
+
 describe('shrinkWal', () => {
   it('frees a log far larger than one step of a short lock budget, step by step, keeping the header', async () => {
     // 48 MB could not be freed in one go within 4 ms on any disk measured
@@ -50,16 +64,8 @@ describe('shrinkWal', () => {
     const { file, db } = grownLog(1.5);
     // The app's writer, in commits of 300 ms (as on a disk that stalls), 5 ms
     // apart, for 1.5 s: shorter than the 5 s a step waits for the lock.
-    const app = spawn('python3', ['-c', [
-      'import sqlite3, sys, time',
-      'c = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)',
-      'print("holding", flush=True)',
-      'end = time.time() + 1.5',
-      'while time.time() < end:',
-      '    c.execute("BEGIN IMMEDIATE"); time.sleep(0.3); c.execute("COMMIT"); time.sleep(0.005)',
-    ].join('\n'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const app = await appWriter(file, 0.3, 0.005, 1.5);
     try {
-      await new Promise((resolve) => app.stdout.once('data', resolve));
       await new Promise((resolve) => setTimeout(resolve, 50));
       const size = walSize(file);
       expect(size).toBeGreaterThan(1024 * 1024);
@@ -68,6 +74,20 @@ describe('shrinkWal', () => {
       expect(walSize(file)).toBeLessThan(64 * 1024);
       expect(db.pragma('user_version', { simple: true })).toBe(42);
       expect(db.pragma('journal_size_limit', { simple: true })).toBe(-1);
+    } finally {
+      app.kill();
+      db.close();
+    }
+  });
+
+  it("measures a step's speed by its hold, not by its wait for the app's writer", async () => {
+    // 24 MB: a dozen steps of a 4 ms budget. The app's writer holds the lock
+    // 60 ms at a time, 5 ms apart, throughout: every step waits for it.
+    const { file, db } = grownLog(24);
+    const app = await appWriter(file, 0.06, 0.005, 8);
+    try {
+      await shrinkWal(db, file, 4, 1);
+      expect(walSize(file)).toBeLessThan(64 * 1024);
     } finally {
       app.kill();
       db.close();
